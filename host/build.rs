@@ -1,0 +1,265 @@
+//! Builds every policy under `policies/` into a WebAssembly component, as part of the normal
+//! `cargo build`.
+//!
+//! For each crate in `policies/` (and the test fixtures in `tests/components/`):
+//! 1. `cargo build --profile wasm --target wasm32-unknown-unknown` compiles it to a core module
+//!    with a small stack and the WIT type information wit-bindgen embeds;
+//! 2. `wit_component::ComponentEncoder` wraps the module into a component. Building for
+//!    `wasm32-unknown-unknown` rather than `wasm32-wasip2` gives components that import
+//!    nothing at all, not even the WASI interfaces Rust's standard library would pull in.
+//!
+//! The components land in `<target>/policies/<name>.wasm`, where the example configurations and
+//! the tests find them, and the seed policies (crates marked `[package.metadata.patrol]
+//! builtin = true`) are also embedded into the `patrol` library from `$OUT_DIR`. The nested cargo uses its own target directory,
+//! `<target>/wasm-policies`, so it neither waits on the outer build's lock nor rebuilds from
+//! scratch each time.
+
+use std::env;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The WebAssembly target the components are compiled for.
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+/// The guest's shadow stack. Rust's default is 1 MiB; policies need a few KiB, and a smaller
+/// linear memory makes every fresh instance cheaper. Deep recursion traps instead.
+const GUEST_STACK_BYTES: usize = 64 * 1024;
+
+/// Folders whose crates are built into components.
+const COMPONENT_FOLDERS: [&str; 2] = ["policies", "tests/components"];
+
+fn main() {
+    if let Err(message) = build() {
+        eprintln!("error: {message}");
+        std::process::exit(1);
+    }
+}
+
+fn build() -> Result<(), String> {
+    let manifest_dir = PathBuf::from(env_var("CARGO_MANIFEST_DIR")?);
+    let root = manifest_dir
+        .parent()
+        .ok_or("the host crate has no parent folder")?
+        .to_path_buf();
+    let out_dir = PathBuf::from(env_var("OUT_DIR")?);
+    let target_dir = env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|dir| {
+            if dir.is_absolute() {
+                dir
+            } else {
+                root.join(dir)
+            }
+        })
+        .unwrap_or_else(|| root.join("target"));
+
+    for watched in ["wit", "guest", "policies", "tests/components", "Cargo.lock"] {
+        println!("cargo:rerun-if-changed={}", root.join(watched).display());
+    }
+    println!("cargo:rerun-if-env-changed=CARGO_TARGET_DIR");
+
+    let crates = component_crates(&root)?;
+    ensure_wasm_target()?;
+    let modules = compile_modules(&root, &target_dir, &crates)?;
+
+    let published = target_dir.join("policies");
+    fs::create_dir_all(&published)
+        .map_err(|e| format!("cannot create `{}`: {e}", published.display()))?;
+    let mut index = String::from(
+        "/// The built-in components: (file stem, component bytes).\n\
+         pub(crate) static COMPONENTS: &[(&str, &[u8])] = &[\n",
+    );
+    for BuiltModule {
+        stem,
+        module_path,
+        builtin,
+    } in &modules
+    {
+        let module = fs::read(module_path)
+            .map_err(|e| format!("cannot read `{}`: {e}", module_path.display()))?;
+        let component = wit_component::ComponentEncoder::default()
+            .module(&module)
+            .and_then(|encoder| encoder.validate(true).encode())
+            .map_err(|e| format!("cannot make `{stem}` into a component: {e:#}"))?;
+        write_if_changed(&published.join(format!("{stem}.wasm")), &component)?;
+        if *builtin {
+            let out_path = out_dir.join(format!("{stem}.wasm"));
+            write_if_changed(&out_path, &component)?;
+            index.push_str(&format!(
+                "    ({stem:?}, include_bytes!({:?})),\n",
+                out_path.display().to_string()
+            ));
+        }
+    }
+    index.push_str("];\n");
+    write_if_changed(&out_dir.join("components.rs"), index.as_bytes())?;
+    println!(
+        "cargo:rustc-env=PATROL_COMPONENT_DIR={}",
+        published.display()
+    );
+    Ok(())
+}
+
+/// A crate to build into a component.
+struct ComponentCrate {
+    /// The package name, which is also its folder's name.
+    package: String,
+    /// Whether patrol embeds it as a seed policy.
+    builtin: bool,
+}
+
+/// A built core module.
+struct BuiltModule {
+    stem: String,
+    module_path: PathBuf,
+    builtin: bool,
+}
+
+/// The crates to build: every folder with a `Cargo.toml` under [`COMPONENT_FOLDERS`]; each
+/// folder is named after its package.
+fn component_crates(root: &Path) -> Result<Vec<ComponentCrate>, String> {
+    let mut crates = Vec::new();
+    for folder in COMPONENT_FOLDERS {
+        let folder = root.join(folder);
+        let Ok(entries) = fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry
+                .map_err(|e| format!("cannot list `{}`: {e}", folder.display()))?
+                .path();
+            let manifest_path = path.join("Cargo.toml");
+            if manifest_path.is_file() {
+                let package = path
+                    .file_name()
+                    .and_then(|name| name.to_str())
+                    .ok_or_else(|| format!("`{}` is not a UTF-8 name", path.display()))?
+                    .to_string();
+                let manifest = fs::read_to_string(&manifest_path)
+                    .map_err(|e| format!("cannot read `{}`: {e}", manifest_path.display()))?;
+                let manifest: toml::Table = manifest
+                    .parse()
+                    .map_err(|e| format!("cannot parse `{}`: {e}", manifest_path.display()))?;
+                let builtin = manifest
+                    .get("package")
+                    .and_then(|p| p.get("metadata"))
+                    .and_then(|m| m.get("patrol"))
+                    .and_then(|p| p.get("builtin"))
+                    .and_then(toml::Value::as_bool)
+                    .unwrap_or(false);
+                crates.push(ComponentCrate { package, builtin });
+            }
+        }
+    }
+    crates.sort_by(|a, b| a.package.cmp(&b.package));
+    Ok(crates)
+}
+
+/// Installs the WebAssembly target through rustup when it is missing, as `rust-toolchain.toml`
+/// asks; without rustup, says what to do.
+fn ensure_wasm_target() -> Result<(), String> {
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".to_string());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .map_err(|e| format!("cannot run `{rustc}`: {e}"))?;
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
+    if sysroot.join("lib/rustlib").join(WASM_TARGET).is_dir() {
+        return Ok(());
+    }
+    println!("cargo:warning=installing the `{WASM_TARGET}` target with rustup");
+    let mut rustup = Command::new("rustup");
+    rustup.args(["target", "add", WASM_TARGET]);
+    if let Ok(toolchain) = env::var("RUSTUP_TOOLCHAIN") {
+        rustup.args(["--toolchain", &toolchain]);
+    }
+    match rustup.status() {
+        Ok(status) if status.success() => Ok(()),
+        _ => Err(format!(
+            "the `{WASM_TARGET}` target is not installed and rustup could not add it; \
+             run `rustup target add {WASM_TARGET}`"
+        )),
+    }
+}
+
+/// Runs the nested cargo and returns the core module of every crate.
+fn compile_modules(
+    root: &Path,
+    target_dir: &Path,
+    crates: &[ComponentCrate],
+) -> Result<Vec<BuiltModule>, String> {
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let wasm_target_dir = target_dir.join("wasm-policies");
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(root)
+        .args(["build", "--profile", "wasm", "--target", WASM_TARGET])
+        .arg("--target-dir")
+        .arg(&wasm_target_dir);
+    for krate in crates {
+        command.args(["--package", &krate.package]);
+    }
+    // The outer build's settings are for the host, not for WebAssembly: drop them, and keep
+    // only what says where cargo lives, how it reaches registries and its job server.
+    for (key, _) in env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        let keep = [
+            "CARGO_HOME",
+            "CARGO_MAKEFLAGS",
+            "CARGO_NET_",
+            "CARGO_HTTP_",
+            "CARGO_REGISTR",
+        ]
+        .iter()
+        .any(|kept| key.starts_with(kept));
+        let drop = (key.starts_with("CARGO_") && !keep)
+            || matches!(
+                key,
+                "RUSTFLAGS"
+                    | "RUSTDOCFLAGS"
+                    | "RUSTC_WRAPPER"
+                    | "RUSTC_WORKSPACE_WRAPPER"
+                    | "CLIPPY_ARGS"
+                    | "CLIPPY_CONF_DIR"
+            );
+        if drop {
+            command.env_remove(key);
+        }
+    }
+    command.env(
+        "CARGO_ENCODED_RUSTFLAGS",
+        format!("-Clink-arg=-zstack-size={GUEST_STACK_BYTES}"),
+    );
+    let status = command
+        .status()
+        .map_err(|e| format!("cannot run cargo to build the policy components: {e}"))?;
+    if !status.success() {
+        return Err(format!(
+            "building the policy components for `{WASM_TARGET}` failed ({status})"
+        ));
+    }
+    let artifacts = wasm_target_dir.join(WASM_TARGET).join("wasm");
+    Ok(crates
+        .iter()
+        .map(|krate| {
+            let stem = krate.package.replace('-', "_");
+            BuiltModule {
+                module_path: artifacts.join(format!("{stem}.wasm")),
+                stem,
+                builtin: krate.builtin,
+            }
+        })
+        .collect())
+}
+
+fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    if fs::read(path).is_ok_and(|existing| existing == bytes) {
+        return Ok(());
+    }
+    fs::write(path, bytes).map_err(|e| format!("cannot write `{}`: {e}", path.display()))
+}
+
+fn env_var(key: &str) -> Result<String, String> {
+    env::var(key).map_err(|_| format!("cargo did not set `{key}`"))
+}

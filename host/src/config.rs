@@ -1,0 +1,538 @@
+//! Tenant configuration: TOML (or the same shape in JSON), checked into a [`TenantConfig`].
+//!
+//! ```toml
+//! tenant = "contoso"
+//!
+//! [policies.max_pat_lifespan]
+//! enabled = true
+//! max_days = 90
+//!
+//! [orgs.fabrikam]
+//! entra_backed = true
+//!
+//! [orgs.fabrikam.policies.restrict_pat_creation]
+//! enabled = true
+//! allow_packaging_scope_only = true
+//! allowlist = { groups = ["release-engineers"] }
+//!
+//! [[custom_policies]]
+//! name = "write-scopes-short-lived"
+//! component = "policies/write_scopes_short_lived.wasm"
+//! settings = { max_days = 7 }
+//! ```
+//!
+//! Every policy, built-in or custom, takes the same general keys: `enabled`, `mode`
+//! (`enforce` or `audit`), `on_error` (`deny` or `allow`), `allowlist` (`users`, `groups`) and
+//! `limits`. A built-in policy's other keys are its settings; a custom policy's settings go in
+//! its `settings` table. Settings are checked by the policy itself when the tenant is loaded
+//! (see [`Engine::load_tenant`](crate::Engine::load_tenant)); everything else is checked here,
+//! and every error names the file and the field.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::builtin::{BUILTIN_POLICIES, BuiltinPolicy, PolicyLevel, builtin_policy};
+use crate::limits::LimitOverrides;
+use crate::request::Actor;
+
+/// A tenant's checked configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TenantConfig {
+    /// The tenant's id.
+    pub tenant: String,
+    /// Where the configuration came from, for messages: a file path, or a description.
+    pub origin: String,
+    /// The policies that are on, in evaluation order: the built-in tenant policies, the
+    /// built-in organization policies by organization, then custom policies as listed.
+    pub policies: Vec<PolicyConfig>,
+}
+
+/// One policy that is on, with everything the host needs to load it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyConfig {
+    /// Its name in decisions: the built-in key, or the custom policy's `name`.
+    pub name: String,
+    /// For organization policies, the organization.
+    pub org: Option<String>,
+    /// Where its settings live in the configuration, for messages, such as
+    /// `policies.max_pat_lifespan` or `custom_policies[0]`.
+    pub location: String,
+    /// The component that implements it.
+    pub component: ComponentSource,
+    /// Its settings, as passed to the component's `validate-settings`.
+    pub settings: Map<String, Value>,
+    /// Whether its violations refuse requests.
+    pub mode: Mode,
+    /// What a failure of the policy means.
+    pub on_error: OnError,
+    /// Who is exempt from it.
+    pub allowlist: Allowlist,
+    /// Its changes to the host's limits.
+    pub limits: LimitOverrides,
+}
+
+/// Where a policy's component comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ComponentSource {
+    /// A seed policy embedded in patrol, by its component's name.
+    Builtin(&'static str),
+    /// A component file.
+    File(PathBuf),
+}
+
+/// Whether a policy's violations refuse the request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Violations refuse the request.
+    #[default]
+    Enforce,
+    /// Violations are reported with `"enforced": false` and refuse nothing: a dry run.
+    Audit,
+}
+
+/// What a policy failure (timeout, trap, limit) means for the decision.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnError {
+    /// Fail closed: the failure refuses the request.
+    #[default]
+    Deny,
+    /// Fail open: the failure is reported, not enforced.
+    Allow,
+}
+
+/// Users and groups exempt from one policy. Ids compare case-insensitively; a user is exempt
+/// when their id or any of their groups is listed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Allowlist {
+    /// Exempt user ids.
+    #[serde(default)]
+    pub users: Vec<String>,
+    /// Exempt group ids.
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+impl Allowlist {
+    /// Whether `actor` is exempt.
+    pub fn contains(&self, actor: &Actor) -> bool {
+        self.users.iter().any(|u| u.eq_ignore_ascii_case(&actor.id))
+            || actor.groups.iter().any(|g| {
+                self.groups
+                    .iter()
+                    .any(|listed| listed.eq_ignore_ascii_case(g))
+            })
+    }
+}
+
+/// A configuration that cannot be used, naming where and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    /// The file (or description) the configuration came from.
+    pub origin: String,
+    /// The path of the field at fault, such as `policies.max_pat_lifespan.max_days`; empty
+    /// when the problem is the document as a whole.
+    pub field: String,
+    /// What is wrong.
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field.is_empty() {
+            write!(f, "{}: {}", self.origin, self.problem)
+        } else {
+            write!(f, "{}: `{}`: {}", self.origin, self.field, self.problem)
+        }
+    }
+}
+
+impl TenantConfig {
+    /// Reads a configuration file: JSON when its name ends in `.json`, TOML otherwise.
+    /// Relative component paths are relative to the file's folder.
+    pub fn from_file(path: &Path) -> Result<TenantConfig, ConfigError> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError {
+            origin: origin.clone(),
+            field: String::new(),
+            problem: format!("cannot read the file: {error}"),
+        })?;
+        let base_dir = path.parent().unwrap_or(Path::new("."));
+        if path
+            .extension()
+            .is_some_and(|ext| ext.eq_ignore_ascii_case("json"))
+        {
+            TenantConfig::from_json(&text, &origin, base_dir)
+        } else {
+            TenantConfig::from_toml(&text, &origin, base_dir)
+        }
+    }
+
+    /// Parses a TOML configuration.
+    pub fn from_toml(
+        text: &str,
+        origin: &str,
+        base_dir: &Path,
+    ) -> Result<TenantConfig, ConfigError> {
+        let table: toml::Table = text.parse().map_err(|error: toml::de::Error| ConfigError {
+            origin: origin.to_string(),
+            field: String::new(),
+            problem: format!("not valid TOML: {}", error.to_string().trim_end()),
+        })?;
+        let value = toml_to_json(toml::Value::Table(table)).map_err(|problem| ConfigError {
+            origin: origin.to_string(),
+            field: String::new(),
+            problem,
+        })?;
+        Resolver::new(origin, base_dir).resolve(value)
+    }
+
+    /// Parses a JSON configuration.
+    pub fn from_json(
+        text: &str,
+        origin: &str,
+        base_dir: &Path,
+    ) -> Result<TenantConfig, ConfigError> {
+        let value: Value = serde_json::from_str(text).map_err(|error| ConfigError {
+            origin: origin.to_string(),
+            field: String::new(),
+            problem: format!("not valid JSON: {error}"),
+        })?;
+        Resolver::new(origin, base_dir).resolve(value)
+    }
+}
+
+/// TOML values as JSON values, so both formats go through one checked path. TOML times become
+/// their RFC 3339 text.
+fn toml_to_json(value: toml::Value) -> Result<Value, String> {
+    Ok(match value {
+        toml::Value::String(s) => Value::String(s),
+        toml::Value::Integer(i) => Value::from(i),
+        toml::Value::Float(f) => serde_json::Number::from_f64(f)
+            .map(Value::Number)
+            .ok_or_else(|| format!("`{f}` is not a finite number"))?,
+        toml::Value::Boolean(b) => Value::Bool(b),
+        toml::Value::Datetime(d) => Value::String(d.to_string()),
+        toml::Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(toml_to_json)
+                .collect::<Result<_, _>>()?,
+        ),
+        toml::Value::Table(table) => Value::Object(
+            table
+                .into_iter()
+                .map(|(k, v)| Ok((k, toml_to_json(v)?)))
+                .collect::<Result<_, String>>()?,
+        ),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTenant {
+    tenant: String,
+    #[serde(default)]
+    policies: BTreeMap<String, RawPolicy>,
+    #[serde(default)]
+    orgs: BTreeMap<String, RawOrg>,
+    #[serde(default)]
+    custom_policies: Vec<RawCustomPolicy>,
+}
+
+/// A built-in policy's table: the general keys, and the policy's own settings.
+#[derive(Deserialize)]
+struct RawPolicy {
+    enabled: Option<bool>,
+    #[serde(default)]
+    mode: Mode,
+    #[serde(default)]
+    on_error: OnError,
+    #[serde(default)]
+    allowlist: Allowlist,
+    #[serde(default)]
+    limits: LimitOverrides,
+    #[serde(flatten)]
+    settings: Map<String, Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOrg {
+    #[serde(default)]
+    entra_backed: bool,
+    #[serde(default)]
+    policies: BTreeMap<String, RawPolicy>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCustomPolicy {
+    name: String,
+    component: String,
+    #[serde(default = "enabled_by_default")]
+    enabled: bool,
+    #[serde(default)]
+    settings: Map<String, Value>,
+    #[serde(default)]
+    mode: Mode,
+    #[serde(default)]
+    on_error: OnError,
+    #[serde(default)]
+    allowlist: Allowlist,
+    #[serde(default)]
+    limits: LimitOverrides,
+}
+
+fn enabled_by_default() -> bool {
+    true
+}
+
+/// The longest tenant, organization or custom policy name, in bytes.
+const MAX_NAME_BYTES: usize = 64;
+
+struct Resolver<'a> {
+    origin: &'a str,
+    base_dir: &'a Path,
+}
+
+impl<'a> Resolver<'a> {
+    fn new(origin: &'a str, base_dir: &'a Path) -> Self {
+        Resolver { origin, base_dir }
+    }
+
+    fn error(&self, field: impl Into<String>, problem: impl Into<String>) -> ConfigError {
+        ConfigError {
+            origin: self.origin.to_string(),
+            field: field.into(),
+            problem: problem.into(),
+        }
+    }
+
+    fn resolve(&self, value: Value) -> Result<TenantConfig, ConfigError> {
+        // serde would also accept a struct written as an array; a configuration is a table.
+        if !value.is_object() {
+            return Err(self.error("", "the configuration must be a table (a JSON object)"));
+        }
+        let mut raw: RawTenant = serde_path_to_error::deserialize(value).map_err(|error| {
+            let path = error.path().to_string();
+            let field = if path == "." { String::new() } else { path };
+            self.error(field, error.into_inner().to_string())
+        })?;
+        if !is_name(&raw.tenant, false) {
+            return Err(self.error("tenant", name_problem(&raw.tenant)));
+        }
+        let mut policies = Vec::new();
+        for builtin in &BUILTIN_POLICIES {
+            match builtin.level {
+                PolicyLevel::Tenant => {
+                    let location = format!("policies.{}", builtin.key);
+                    let configured = raw.policies.remove(builtin.key);
+                    if let Some(policy) = self.builtin(builtin, configured, location, None)? {
+                        policies.push(policy);
+                    }
+                }
+                PolicyLevel::Organization => {
+                    for (org, raw_org) in &mut raw.orgs {
+                        let location = format!("orgs.{org}.policies.{}", builtin.key);
+                        let Some(configured) = raw_org.policies.remove(builtin.key) else {
+                            continue;
+                        };
+                        if !raw_org.entra_backed {
+                            return Err(self.error(
+                                location,
+                                format!(
+                                    "`{}` is only available for organizations backed by \
+                                     Microsoft Entra ID, and `{org}` is not (set \
+                                     `orgs.{org}.entra_backed = true` if it is)",
+                                    builtin.key
+                                ),
+                            ));
+                        }
+                        if let Some(policy) =
+                            self.builtin(builtin, Some(configured), location, Some(org))?
+                        {
+                            policies.push(policy);
+                        }
+                    }
+                }
+            }
+        }
+        self.refuse_leftovers(&raw)?;
+        let mut names = BTreeSet::new();
+        for (index, custom) in raw.custom_policies.into_iter().enumerate() {
+            let location = format!("custom_policies[{index}]");
+            if !is_name(&custom.name, true) {
+                return Err(self.error(format!("{location}.name"), name_problem(&custom.name)));
+            }
+            if builtin_policy(&custom.name).is_some() {
+                return Err(self.error(
+                    format!("{location}.name"),
+                    format!("`{}` is the name of a built-in policy", custom.name),
+                ));
+            }
+            if !names.insert(custom.name.clone()) {
+                return Err(self.error(
+                    format!("{location}.name"),
+                    format!("another custom policy is already named `{}`", custom.name),
+                ));
+            }
+            if custom.component.trim().is_empty() {
+                return Err(self.error(
+                    format!("{location}.component"),
+                    "must name a component file",
+                ));
+            }
+            self.check_allowlist(&location, &custom.allowlist)?;
+            if !custom.enabled {
+                continue;
+            }
+            policies.push(PolicyConfig {
+                name: custom.name,
+                org: None,
+                component: ComponentSource::File(self.base_dir.join(&custom.component)),
+                settings: custom.settings,
+                mode: custom.mode,
+                on_error: custom.on_error,
+                allowlist: custom.allowlist,
+                limits: custom.limits,
+                location,
+            });
+        }
+        Ok(TenantConfig {
+            tenant: raw.tenant,
+            origin: self.origin.to_string(),
+            policies,
+        })
+    }
+
+    /// A built-in policy's configuration, or `None` when it is off.
+    fn builtin(
+        &self,
+        builtin: &BuiltinPolicy,
+        configured: Option<RawPolicy>,
+        location: String,
+        org: Option<&str>,
+    ) -> Result<Option<PolicyConfig>, ConfigError> {
+        let Some(raw) = configured else {
+            return Ok(builtin.enabled_by_default.then(|| PolicyConfig {
+                name: builtin.key.to_string(),
+                org: None,
+                location,
+                component: ComponentSource::Builtin(builtin.key),
+                settings: Map::new(),
+                mode: Mode::default(),
+                on_error: OnError::default(),
+                allowlist: Allowlist::default(),
+                limits: LimitOverrides::default(),
+            }));
+        };
+        let Some(enabled) = raw.enabled else {
+            return Err(self.error(
+                format!("{location}.enabled"),
+                format!(
+                    "is missing; set `enabled = true` to turn `{}` on, or `enabled = false` to \
+                     keep it off",
+                    builtin.key
+                ),
+            ));
+        };
+        self.check_allowlist(&location, &raw.allowlist)?;
+        let mut settings = raw.settings;
+        if let Some(org) = org {
+            if settings.contains_key("org") {
+                return Err(self.error(
+                    format!("{location}.org"),
+                    "is set by patrol to the organization's name; remove it",
+                ));
+            }
+            settings.insert("org".to_string(), Value::String(org.to_string()));
+        }
+        Ok(enabled.then(|| PolicyConfig {
+            name: builtin.key.to_string(),
+            org: org.map(str::to_string),
+            location,
+            component: ComponentSource::Builtin(builtin.key),
+            settings,
+            mode: raw.mode,
+            on_error: raw.on_error,
+            allowlist: raw.allowlist,
+            limits: raw.limits,
+        }))
+    }
+
+    /// Policies left after the built-ins were taken out: misplaced or unknown.
+    fn refuse_leftovers(&self, raw: &RawTenant) -> Result<(), ConfigError> {
+        let known = BUILTIN_POLICIES
+            .iter()
+            .map(|p| format!("`{}`", p.key))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if let Some(key) = raw.policies.keys().next() {
+            let problem = match builtin_policy(key) {
+                Some(_) => format!(
+                    "`{key}` is an organization policy; configure it under \
+                     `[orgs.<org>.policies.{key}]`"
+                ),
+                None => format!(
+                    "unknown policy `{key}`; the built-in policies are {known}, and custom \
+                     policies go under `[[custom_policies]]`"
+                ),
+            };
+            return Err(self.error(format!("policies.{key}"), problem));
+        }
+        for (org, raw_org) in &raw.orgs {
+            if !is_name(org, false) {
+                return Err(self.error(format!("orgs.{org}"), name_problem(org)));
+            }
+            if let Some(key) = raw_org.policies.keys().next() {
+                let problem = match builtin_policy(key) {
+                    Some(_) => {
+                        format!("`{key}` is a tenant policy; configure it under `[policies.{key}]`")
+                    }
+                    None => format!("unknown organization policy `{key}`"),
+                };
+                return Err(self.error(format!("orgs.{org}.policies.{key}"), problem));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_allowlist(&self, location: &str, allowlist: &Allowlist) -> Result<(), ConfigError> {
+        for (kind, ids) in [("users", &allowlist.users), ("groups", &allowlist.groups)] {
+            if let Some(i) = ids.iter().position(|id| id.trim().is_empty()) {
+                return Err(self.error(
+                    format!("{location}.allowlist.{kind}[{i}]"),
+                    "must not be empty",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Tenant and organization names: letters, digits, `.`, `_`, `-`, starting with a letter or
+/// digit. Custom policy names (`lowercase`): the same, in lowercase.
+fn is_name(name: &str, lowercase: bool) -> bool {
+    let mut bytes = name.bytes();
+    let Some(first) = bytes.next() else {
+        return false;
+    };
+    name.len() <= MAX_NAME_BYTES
+        && first.is_ascii_alphanumeric()
+        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        && (!lowercase || !name.bytes().any(|b| b.is_ascii_uppercase()))
+}
+
+fn name_problem(name: &str) -> String {
+    format!(
+        "`{name}` is not a valid name: use 1 to {MAX_NAME_BYTES} ASCII letters, digits, `.`, `_` \
+         or `-`, starting with a letter or digit (custom policy names in lowercase)"
+    )
+}

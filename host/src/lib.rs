@@ -1,0 +1,50 @@
+//! patrol: administrators' policies for personal access tokens, as sandboxed WebAssembly
+//! components.
+//!
+//! Each policy is a component behind one WIT contract (`wit/policy.wit`). An [`Engine`]
+//! compiles components once and shares them across tenants; a [`Tenant`] holds one tenant's
+//! policies with their validated settings and judges [`Request`]s, running every policy in a
+//! fresh, limited instance, so no state crosses requests or tenants and no policy can crash or
+//! stall the host.
+//!
+//! ```no_run
+//! use patrol::{Engine, EngineConfig, Request, TenantConfig};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let engine = Engine::new(EngineConfig::default())?;
+//! let config = TenantConfig::from_file("examples/contoso/tenant.toml".as_ref())?;
+//! let tenant = engine.load_tenant(&config)?;
+//! let request = Request::from_json(r#"{
+//!     "operation": "create", "org": "fabrikam",
+//!     "user": { "id": "bob@contoso.com", "groups": ["eng"] },
+//!     "token": { "scopes": ["vso.code_write"], "orgs": ["fabrikam"],
+//!                "valid_to": "2027-03-01T00:00:00Z" } }"#)?;
+//! let decision = tenant.evaluate(&request);
+//! println!("{}", decision.to_json());
+//! # Ok(())
+//! # }
+//! ```
+
+#![warn(missing_docs)]
+
+mod builtin;
+mod component;
+pub mod config;
+pub mod decision;
+mod engine;
+pub mod limits;
+pub mod request;
+mod sandbox;
+mod tenant;
+pub mod timestamp;
+mod wit;
+
+pub use builtin::{BUILTIN_POLICIES, BuiltinPolicy, PolicyLevel, builtin_policy};
+pub use component::{CompiledComponent, ComponentError, ComponentMetadata, Digest};
+pub use config::{ConfigError, TenantConfig};
+pub use decision::{Action, Decision, ErrorClass};
+pub use engine::{Engine, EngineConfig, EngineError};
+pub use limits::Limits;
+pub use request::{Operation, Request, RequestError};
+pub use sandbox::PolicyFailure;
+pub use tenant::{LoadError, PolicyInfo, Tenant};

@@ -1,0 +1,138 @@
+//! The limits every policy call runs under.
+//!
+//! Defaults are set for the whole host ([`EngineConfig::limits`](crate::EngineConfig)) and can
+//! be changed for one policy in the tenant configuration:
+//!
+//! ```toml
+//! [[custom_policies]]
+//! name = "slow-but-trusted"
+//! component = "slow.wasm"
+//! limits = { deadline_ms = 20, memory_mib = 32 }
+//! ```
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Resource limits for one policy call: `metadata`, `validate-settings` or `evaluate`, each in
+/// a fresh instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Limits {
+    /// Wall-clock time from instantiation to the call's return. Default 5 ms.
+    pub deadline: Duration,
+    /// Linear memory, in bytes, summed over the component's memories. Default 16 MiB.
+    pub memory_bytes: usize,
+    /// Elements in any one table. Default 10,000.
+    pub table_elements: usize,
+    /// Core instances, tables and memories, each. Default 16.
+    pub instances: usize,
+    /// Bytes of everything the call returns: codes, messages, prepared settings. Default 64 KiB.
+    pub output_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            deadline: Duration::from_millis(5),
+            memory_bytes: 16 << 20,
+            table_elements: 10_000,
+            instances: 16,
+            output_bytes: 64 << 10,
+        }
+    }
+}
+
+/// The bounds a configured limit must stay within.
+pub mod bounds {
+    /// Deadlines, in milliseconds.
+    pub const DEADLINE_MS: (u64, u64) = (1, 10_000);
+    /// Memory, in MiB.
+    pub const MEMORY_MIB: (u64, u64) = (1, 4096);
+    /// Table elements.
+    pub const TABLE_ELEMENTS: (u64, u64) = (1, 1_000_000);
+    /// Instances, tables and memories.
+    pub const INSTANCES: (u64, u64) = (1, 1_000);
+    /// Output, in KiB.
+    pub const OUTPUT_KIB: (u64, u64) = (1, 16 * 1024);
+}
+
+/// Per-policy changes to the host's default limits, as written in a tenant configuration.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitOverrides {
+    /// Deadline in milliseconds.
+    pub deadline_ms: Option<u64>,
+    /// Linear memory in MiB.
+    pub memory_mib: Option<u64>,
+    /// Elements in any one table.
+    pub table_elements: Option<u64>,
+    /// Core instances, tables and memories, each.
+    pub instances: Option<u64>,
+    /// Output in KiB.
+    pub output_kib: Option<u64>,
+}
+
+impl LimitOverrides {
+    /// Applies the overrides to `base`; an out-of-range value is an error naming the field.
+    pub fn apply(&self, base: Limits) -> Result<Limits, String> {
+        let mut limits = base;
+        if let Some(ms) = checked("deadline_ms", self.deadline_ms, bounds::DEADLINE_MS)? {
+            limits.deadline = Duration::from_millis(ms);
+        }
+        if let Some(mib) = checked("memory_mib", self.memory_mib, bounds::MEMORY_MIB)? {
+            limits.memory_bytes = to_usize(mib) << 20;
+        }
+        if let Some(n) = checked(
+            "table_elements",
+            self.table_elements,
+            bounds::TABLE_ELEMENTS,
+        )? {
+            limits.table_elements = to_usize(n);
+        }
+        if let Some(n) = checked("instances", self.instances, bounds::INSTANCES)? {
+            limits.instances = to_usize(n);
+        }
+        if let Some(kib) = checked("output_kib", self.output_kib, bounds::OUTPUT_KIB)? {
+            limits.output_bytes = to_usize(kib) << 10;
+        }
+        Ok(limits)
+    }
+}
+
+fn checked(field: &str, value: Option<u64>, (min, max): (u64, u64)) -> Result<Option<u64>, String> {
+    match value {
+        Some(v) if !(min..=max).contains(&v) => Err(format!(
+            "`{field}` must be between {min} and {max}, got `{v}`"
+        )),
+        other => Ok(other),
+    }
+}
+
+fn to_usize(value: u64) -> usize {
+    usize::try_from(value).unwrap_or(usize::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_replace_only_what_they_name_and_are_range_checked() {
+        let base = Limits::default();
+        let limits = LimitOverrides {
+            deadline_ms: Some(20),
+            ..LimitOverrides::default()
+        }
+        .apply(base)
+        .unwrap();
+        assert_eq!(limits.deadline, Duration::from_millis(20));
+        assert_eq!(limits.memory_bytes, base.memory_bytes);
+        let error = LimitOverrides {
+            memory_mib: Some(0),
+            ..LimitOverrides::default()
+        }
+        .apply(base)
+        .unwrap_err();
+        assert_eq!(error, "`memory_mib` must be between 1 and 4096, got `0`");
+    }
+}
