@@ -16,17 +16,50 @@ pub struct NoSettings {}
 
 /// Parses a policy's settings from the JSON object the host passes to `validate-settings`.
 ///
-/// Errors read like ``unknown field `max_dayz`, expected `max_days` or `clamp` ``: serde's
-/// message without its line and column, which would point into a JSON text the tenant never
-/// wrote (they wrote TOML).
+/// Errors name the field and read like ``unknown field `max_dayz`, expected `max_days` or
+/// `clamp` `` or `` `max_days`: invalid type: string "ninety", expected a non-negative
+/// integer``.
 pub fn parse_settings<T: DeserializeOwned>(json: &str) -> Result<T, String> {
-    serde_json::from_str(json).map_err(|error| {
-        let message = error.to_string();
-        match message.rfind(" at line ") {
-            Some(at) => message[..at].to_string(),
-            None => message,
+    let deserializer = &mut serde_json::Deserializer::from_str(json);
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let message = plain_serde_message(&error.into_inner().to_string());
+        // An unknown field's path is the field itself, which the message already names.
+        if path == "." || message.starts_with("unknown field") {
+            message
+        } else {
+            format!("`{path}`: {message}")
         }
     })
+}
+
+/// serde's message without what would confuse a tenant: its line and column, which point into
+/// a JSON text they never wrote (they wrote TOML), and Rust type names such as `u32`.
+fn plain_serde_message(message: &str) -> String {
+    let message = match message.rfind(" at line ") {
+        Some(at) => &message[..at],
+        None => message,
+    };
+    let mut plain = message.to_string();
+    for (rust, words) in [
+        ("u8", "a small non-negative integer"),
+        ("u16", "a non-negative integer"),
+        ("u32", "a non-negative integer"),
+        ("u64", "a non-negative integer"),
+        ("usize", "a non-negative integer"),
+        ("i8", "a small integer"),
+        ("i16", "an integer"),
+        ("i32", "an integer"),
+        ("i64", "an integer"),
+        ("f32", "a number"),
+        ("f64", "a number"),
+    ] {
+        if let Some(head) = plain.strip_suffix(&format!("expected {rust}")) {
+            plain = format!("{head}expected {words}");
+            break;
+        }
+    }
+    plain
 }
 
 /// Encodes checked settings into the form `evaluate` receives, plus their JSON for people.
@@ -94,10 +127,12 @@ mod tests {
             "unknown field `max_dayz`, expected `max_days` or `clamp`"
         );
         let error = parse_settings::<Lifespan>(r#"{"max_days": "ninety"}"#).unwrap_err();
-        assert!(
-            error.starts_with("invalid type: string \"ninety\""),
-            "{error}"
+        assert_eq!(
+            error,
+            "`max_days`: invalid type: string \"ninety\", expected a non-negative integer"
         );
+        let error = parse_settings::<Lifespan>("{}").unwrap_err();
+        assert_eq!(error, "missing field `max_days`");
     }
 
     #[test]

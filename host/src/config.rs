@@ -38,6 +38,7 @@ use serde_json::{Map, Value};
 use crate::builtin::{BUILTIN_POLICIES, BuiltinPolicy, PolicyLevel, builtin_policy};
 use crate::limits::LimitOverrides;
 use crate::request::Actor;
+use crate::serde_message;
 
 /// A tenant's checked configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -185,6 +186,15 @@ impl TenantConfig {
             field: String::new(),
             problem: format!("not valid TOML: {}", error.to_string().trim_end()),
         })?;
+        TenantConfig::from_toml_table(table, origin, base_dir)
+    }
+
+    /// Checks a configuration already parsed from TOML.
+    pub fn from_toml_table(
+        table: toml::Table,
+        origin: &str,
+        base_dir: &Path,
+    ) -> Result<TenantConfig, ConfigError> {
         let value = toml_to_json(toml::Value::Table(table)).map_err(|problem| ConfigError {
             origin: origin.to_string(),
             field: String::new(),
@@ -210,7 +220,7 @@ impl TenantConfig {
 
 /// TOML values as JSON values, so both formats go through one checked path. TOML times become
 /// their RFC 3339 text.
-fn toml_to_json(value: toml::Value) -> Result<Value, String> {
+pub(crate) fn toml_to_json(value: toml::Value) -> Result<Value, String> {
     Ok(match value {
         toml::Value::String(s) => Value::String(s),
         toml::Value::Integer(i) => Value::from(i),
@@ -323,7 +333,7 @@ impl<'a> Resolver<'a> {
         let mut raw: RawTenant = serde_path_to_error::deserialize(value).map_err(|error| {
             let path = error.path().to_string();
             let field = if path == "." { String::new() } else { path };
-            self.error(field, error.into_inner().to_string())
+            self.error(field, serde_message::plain(&error.into_inner().to_string()))
         })?;
         if !is_name(&raw.tenant, false) {
             return Err(self.error("tenant", name_problem(&raw.tenant)));

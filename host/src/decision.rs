@@ -65,6 +65,16 @@ pub enum Action {
     NotifyOwner,
 }
 
+impl Action {
+    /// The name used in decisions.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::RevokeToken => "revoke_token",
+            Action::NotifyOwner => "notify_owner",
+        }
+    }
+}
+
 /// Why a policy produced no verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -28,6 +28,7 @@
 #![warn(missing_docs)]
 
 mod builtin;
+pub mod cases;
 mod component;
 pub mod config;
 pub mod decision;
@@ -35,6 +36,7 @@ mod engine;
 pub mod limits;
 pub mod request;
 mod sandbox;
+mod serde_message;
 mod tenant;
 pub mod timestamp;
 mod wit;

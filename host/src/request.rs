@@ -16,6 +16,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::serde_message;
 use crate::timestamp::{self, Timestamp, parse_rfc3339};
 
 /// The longest id, name or scope accepted, in bytes.
@@ -144,7 +145,7 @@ impl Request {
             } else {
                 path
             };
-            RequestError::new(field, error.into_inner().to_string())
+            RequestError::new(field, serde_message::plain(&error.into_inner().to_string()))
         })?;
         raw.check(default_now)
     }

@@ -10,11 +10,11 @@ use super::Outcome;
 
 pub fn run(config_path: &Path, request_path: &Path) -> anyhow::Result<Outcome> {
     let request_json = read_request(request_path)?;
+    let request = Request::from_json(&request_json)
+        .with_context(|| format!("{}: invalid request", request_path.display()))?;
     let config = TenantConfig::from_file(config_path)?;
     let engine = Engine::new(EngineConfig::default())?;
     let tenant = engine.load_tenant(&config)?;
-    let request = Request::from_json(&request_json)
-        .with_context(|| format!("{}: invalid request", request_path.display()))?;
     let decision = tenant.evaluate(&request);
     println!("{}", decision.to_json());
     Ok(if decision.allowed {
