@@ -6,7 +6,6 @@
 //! component is untrusted, whatever it claims.
 
 use std::fmt;
-use std::time::Duration;
 
 use sha2::{Digest as _, Sha256};
 use wasmtime::component::types::ComponentItem;
@@ -15,7 +14,7 @@ use wasmtime::component::{Component, Linker};
 use crate::decision::{ErrorClass, POLICY_ERROR, TOKEN_EXPIRED};
 use crate::limits::Limits;
 use crate::request::Operation;
-use crate::sandbox::{self, PolicyFailure, StoreState};
+use crate::sandbox::{PolicyFailure, Sandbox, StoreState};
 use crate::wit::{self, POLICY_INTERFACE, PolicyComponentPre, TYPES_INTERFACE};
 
 /// A component's identity: the SHA-256 of its bytes.
@@ -128,13 +127,13 @@ impl fmt::Debug for CompiledComponent {
 }
 
 impl CompiledComponent {
-    /// Checks and compiles `bytes`; `limits` and `tick` govern the `metadata` call.
+    /// Checks and compiles `bytes`; the `metadata` call runs in `sandbox` under `limits`.
     pub(crate) fn compile(
         engine: &wasmtime::Engine,
         bytes: &[u8],
         max_size: usize,
         limits: &Limits,
-        tick: Duration,
+        sandbox: &Sandbox,
     ) -> Result<Self, ComponentError> {
         if bytes.len() > max_size {
             return Err(ComponentError::TooLarge {
@@ -181,10 +180,11 @@ impl CompiledComponent {
             .instantiate_pre(&component)
             .and_then(PolicyComponentPre::new)
             .map_err(|error| ComponentError::WrongExport(format!("{error:#}")))?;
-        let raw = sandbox::run(&pre, limits, tick, |store, instance| {
-            instance.patrol_policy_policy().call_metadata(store)
-        })
-        .map_err(ComponentError::MetadataFailed)?;
+        let raw = sandbox
+            .run(&pre, limits, |store, instance| {
+                instance.patrol_policy_policy().call_metadata(store)
+            })
+            .map_err(ComponentError::MetadataFailed)?;
         let metadata = check_metadata(raw).map_err(ComponentError::InvalidMetadata)?;
         Ok(CompiledComponent {
             digest: Digest::of(bytes),
@@ -215,9 +215,9 @@ impl CompiledComponent {
         &self,
         settings_json: &str,
         limits: &Limits,
-        tick: Duration,
+        sandbox: &Sandbox,
     ) -> Result<Result<wit::PreparedSettings, String>, PolicyFailure> {
-        let answer = sandbox::run(&self.pre, limits, tick, |store, instance| {
+        let answer = sandbox.run(&self.pre, limits, |store, instance| {
             instance
                 .patrol_policy_policy()
                 .call_validate_settings(store, settings_json)
@@ -244,9 +244,9 @@ impl CompiledComponent {
         settings: &[u8],
         request: &wit::Request,
         limits: &Limits,
-        tick: Duration,
+        sandbox: &Sandbox,
     ) -> Result<wit::Verdict, PolicyFailure> {
-        let verdict = sandbox::run(&self.pre, limits, tick, |store, instance| {
+        let verdict = sandbox.run(&self.pre, limits, |store, instance| {
             instance
                 .patrol_policy_policy()
                 .call_evaluate(store, settings, request)

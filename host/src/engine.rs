@@ -1,8 +1,14 @@
-//! The [`Engine`]: one wasmtime engine, the epoch ticker that enforces deadlines, and the
-//! cache of compiled components shared by every tenant.
+//! The [`Engine`]: wasmtime engines, the epoch tickers that enforce deadlines, and the cache of
+//! compiled components shared by every tenant.
+//!
+//! wasmtime fixes a few limits per engine rather than per call, the wasm stack above all. So
+//! that a policy's configuration can still change its stack limit, patrol keeps one wasmtime
+//! engine per stack size in use (in practice one or two), and caches compiled components by
+//! (content digest, stack size): everything that is pre-instantiated is keyed by the limits
+//! baked into it.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::thread;
 use std::time::Duration;
 
@@ -10,7 +16,27 @@ use crate::builtin;
 use crate::component::{CompiledComponent, ComponentError, Digest};
 use crate::config::{ComponentSource, TenantConfig};
 use crate::limits::Limits;
+use crate::sandbox::Sandbox;
 use crate::tenant::{self, LoadError, Tenant};
+
+/// How a call that runs too long is stopped. Either way a wall-clock backstop,
+/// [`BACKSTOP_FACTOR`](crate::BACKSTOP_FACTOR) times the deadline but at least
+/// [`MIN_BACKSTOP`](crate::MIN_BACKSTOP), bounds every call.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Interruption {
+    /// Deadlines on running time: the engine's epoch advances every
+    /// [`EngineConfig::epoch_tick`], and a call is stopped once it has been running for its
+    /// deadline's worth of ticks. Time spent waiting for a core does not count.
+    #[default]
+    Epoch,
+    /// Budgets of work: a call may use `units_per_ms` units of fuel (about one WebAssembly
+    /// instruction each, and bulk-memory instructions by their length) per millisecond of its
+    /// deadline, whatever the machine does meanwhile. Deterministic.
+    Fuel {
+        /// Fuel per millisecond of deadline.
+        units_per_ms: u64,
+    },
+}
 
 /// How the host runs policies. The defaults suit a gateway: every limit is on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,10 +45,9 @@ pub struct EngineConfig {
     pub limits: Limits,
     /// The largest component accepted, in bytes. Default 16 MiB.
     pub max_component_bytes: usize,
-    /// The wasm stack each call may use, in bytes. wasmtime sets this per engine, so it is a
-    /// host-wide limit rather than a per-policy one. Default 256 KiB.
-    pub max_wasm_stack: usize,
-    /// How often the epoch advances, which is the resolution of deadlines. Default 1 ms.
+    /// How calls that run too long are stopped. Default: epoch deadlines.
+    pub interruption: Interruption,
+    /// How often the epoch advances: the resolution of deadlines. Default 1 ms.
     pub epoch_tick: Duration,
 }
 
@@ -31,7 +56,7 @@ impl Default for EngineConfig {
         EngineConfig {
             limits: Limits::default(),
             max_component_bytes: 16 << 20,
-            max_wasm_stack: 256 << 10,
+            interruption: Interruption::default(),
             epoch_tick: Duration::from_millis(1),
         }
     }
@@ -48,31 +73,31 @@ pub struct Engine {
     inner: Arc<Inner>,
 }
 
+type ComponentKey = (Digest, usize);
+
 struct Inner {
-    wasmtime: wasmtime::Engine,
     config: EngineConfig,
-    /// Compiled components by digest. Weak, so a component no tenant uses any more is freed.
-    components: Mutex<HashMap<Digest, Weak<CompiledComponent>>>,
+    sandbox: Arc<Sandbox>,
+    /// One wasmtime engine per wasm stack size, by size in bytes.
+    runtimes: Mutex<HashMap<usize, wasmtime::Engine>>,
+    /// Compiled components. Weak, so a component no tenant uses any more is freed.
+    components: Mutex<HashMap<ComponentKey, Weak<CompiledComponent>>>,
 }
 
 impl Engine {
-    /// Creates an engine and starts its epoch ticker, which stops when the engine is dropped.
+    /// Creates an engine, checking that wasmtime accepts the configuration.
     pub fn new(config: EngineConfig) -> Result<Engine, EngineError> {
-        let mut wasmtime_config = wasmtime::Config::new();
-        wasmtime_config
-            .epoch_interruption(true)
-            .max_wasm_stack(config.max_wasm_stack)
-            .concurrency_support(false);
-        let wasmtime = wasmtime::Engine::new(&wasmtime_config)
-            .map_err(|error| EngineError(format!("{error:#}")))?;
-        start_epoch_ticker(&wasmtime, config.epoch_tick)?;
-        Ok(Engine {
+        let sandbox = Arc::new(Sandbox::new(config.interruption, config.epoch_tick));
+        let engine = Engine {
             inner: Arc::new(Inner {
-                wasmtime,
                 config,
+                sandbox,
+                runtimes: Mutex::new(HashMap::new()),
                 components: Mutex::new(HashMap::new()),
             }),
-        })
+        };
+        engine.runtime(engine.inner.config.limits.stack_bytes)?;
+        Ok(engine)
     }
 
     /// The configuration the engine was created with.
@@ -80,28 +105,44 @@ impl Engine {
         &self.inner.config
     }
 
-    /// Checks and compiles a component, or returns the one already compiled from the same
-    /// bytes.
+    /// Checks and compiles a component for the host's default limits, or returns the one
+    /// already compiled from the same bytes.
     pub fn compile(&self, bytes: &[u8]) -> Result<Arc<CompiledComponent>, ComponentError> {
-        let digest = Digest::of(bytes);
-        if let Some(component) = self.cached(&digest) {
+        self.compile_with(bytes, &self.inner.config.limits)
+    }
+
+    /// Checks and compiles a component for `limits` (which decide the wasm stack it is compiled
+    /// for), or returns the one already compiled from the same bytes for the same stack.
+    pub fn compile_with(
+        &self,
+        bytes: &[u8],
+        limits: &Limits,
+    ) -> Result<Arc<CompiledComponent>, ComponentError> {
+        let key = (Digest::of(bytes), limits.stack_bytes);
+        if let Some(component) = lock(&self.inner.components)
+            .get(&key)
+            .and_then(Weak::upgrade)
+        {
             return Ok(component);
         }
+        let runtime = self
+            .runtime(limits.stack_bytes)
+            .map_err(|error| ComponentError::Invalid(error.to_string()))?;
         let config = &self.inner.config;
         let component = Arc::new(CompiledComponent::compile(
-            &self.inner.wasmtime,
+            &runtime,
             bytes,
             config.max_component_bytes,
-            &config.limits,
-            config.epoch_tick,
+            limits,
+            &self.inner.sandbox,
         )?);
-        let mut cache = self.lock_cache();
+        let mut cache = lock(&self.inner.components);
         cache.retain(|_, weak| weak.strong_count() > 0);
         // Another thread may have compiled the same bytes meanwhile; keep the first.
-        if let Some(existing) = cache.get(&digest).and_then(Weak::upgrade) {
+        if let Some(existing) = cache.get(&key).and_then(Weak::upgrade) {
             return Ok(existing);
         }
-        cache.insert(digest, Arc::downgrade(&component));
+        cache.insert(key, Arc::downgrade(&component));
         Ok(component)
     }
 
@@ -110,42 +151,62 @@ impl Engine {
         tenant::load(self, config)
     }
 
-    /// Loads the component a policy's configuration points at.
+    /// Loads the component a policy's configuration points at, for the policy's limits.
     pub(crate) fn component_for(
         &self,
         source: &ComponentSource,
+        limits: &Limits,
     ) -> Result<Arc<CompiledComponent>, String> {
         match source {
             ComponentSource::Builtin(name) => {
                 let bytes = builtin::component_bytes(name)
                     .ok_or_else(|| format!("no built-in component is named `{name}`"))?;
-                self.compile(bytes)
+                self.compile_with(bytes, limits)
                     .map_err(|error| format!("the built-in component {error}"))
             }
             ComponentSource::File(path) => {
                 let bytes = std::fs::read(path)
                     .map_err(|error| format!("cannot read `{}`: {error}", path.display()))?;
-                self.compile(&bytes)
+                self.compile_with(&bytes, limits)
                     .map_err(|error| format!("the component `{}` {error}", path.display()))
             }
         }
     }
 
-    pub(crate) fn epoch_tick(&self) -> Duration {
-        self.inner.config.epoch_tick
+    /// How calls are run.
+    pub(crate) fn sandbox(&self) -> &Arc<Sandbox> {
+        &self.inner.sandbox
     }
 
-    fn cached(&self, digest: &Digest) -> Option<Arc<CompiledComponent>> {
-        self.lock_cache().get(digest).and_then(Weak::upgrade)
+    /// The wasmtime engine for a wasm stack of `stack_bytes`, created on first use.
+    fn runtime(&self, stack_bytes: usize) -> Result<wasmtime::Engine, EngineError> {
+        let mut runtimes = lock(&self.inner.runtimes);
+        if let Some(runtime) = runtimes.get(&stack_bytes) {
+            return Ok(runtime.clone());
+        }
+        let mut config = wasmtime::Config::new();
+        config
+            .max_wasm_stack(stack_bytes)
+            .concurrency_support(false)
+            .epoch_interruption(true)
+            .consume_fuel(matches!(
+                self.inner.config.interruption,
+                Interruption::Fuel { .. }
+            ));
+        let runtime =
+            wasmtime::Engine::new(&config).map_err(|error| EngineError(format!("{error:#}")))?;
+        start_epoch_ticker(&runtime, self.inner.config.epoch_tick)?;
+        runtimes.insert(stack_bytes, runtime.clone());
+        Ok(runtime)
     }
+}
 
-    fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashMap<Digest, Weak<CompiledComponent>>> {
-        // A panic while holding the lock cannot leave the map inconsistent: use it anyway.
-        self.inner
-            .components
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
+/// Locks a cache. A panic while holding the lock cannot leave a map half-updated, so a
+/// poisoned lock is used anyway.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Advances the engine's epoch every `tick`, so that a store's epoch deadline (set in ticks)

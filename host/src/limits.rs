@@ -28,6 +28,9 @@ pub struct Limits {
     pub instances: usize,
     /// Bytes of everything the call returns: codes, messages, prepared settings. Default 64 KiB.
     pub output_bytes: usize,
+    /// The wasm stack, in bytes. Default 256 KiB. Calls run on the calling thread's stack, so
+    /// evaluate on threads with at least 2 MiB of stack (Rust's and tokio's default).
+    pub stack_bytes: usize,
 }
 
 impl Default for Limits {
@@ -38,6 +41,7 @@ impl Default for Limits {
             table_elements: 10_000,
             instances: 16,
             output_bytes: 64 << 10,
+            stack_bytes: 256 << 10,
         }
     }
 }
@@ -54,6 +58,8 @@ pub mod bounds {
     pub const INSTANCES: (u64, u64) = (1, 1_000);
     /// Output, in KiB.
     pub const OUTPUT_KIB: (u64, u64) = (1, 16 * 1024);
+    /// The wasm stack, in KiB: at most 1 MiB, well within a 2 MiB thread stack.
+    pub const STACK_KIB: (u64, u64) = (16, 1024);
 }
 
 /// Per-policy changes to the host's default limits, as written in a tenant configuration.
@@ -70,6 +76,8 @@ pub struct LimitOverrides {
     pub instances: Option<u64>,
     /// Output in KiB.
     pub output_kib: Option<u64>,
+    /// The wasm stack in KiB.
+    pub stack_kib: Option<u64>,
 }
 
 impl LimitOverrides {
@@ -94,6 +102,9 @@ impl LimitOverrides {
         }
         if let Some(kib) = checked("output_kib", self.output_kib, bounds::OUTPUT_KIB)? {
             limits.output_bytes = to_usize(kib) << 10;
+        }
+        if let Some(kib) = checked("stack_kib", self.stack_kib, bounds::STACK_KIB)? {
+            limits.stack_bytes = to_usize(kib) << 10;
         }
         Ok(limits)
     }

@@ -2,24 +2,66 @@
 //!
 //! Every call (`metadata`, `validate-settings`, `evaluate`) gets its own `Store` and instance,
 //! made from the component's pre-instantiated form and dropped afterwards, so nothing a
-//! component does survives the call. The store carries the call's limits: an epoch deadline
-//! (a ticker thread advances the engine's epoch, see [`crate::engine`]), a resource limiter
-//! for memories, tables and instances, and the engine-wide wasm stack limit. Whatever goes
+//! component does survives the call. The store carries the call's limits:
+//!
+//! - a **deadline** on the time the call spends running. The engine's epoch advances every
+//!   tick (see [`crate::engine`]); a call's store is interrupted at every tick it observes while
+//!   executing, counts it, and is stopped once it has seen the deadline's worth of ticks. A call
+//!   that is descheduled observes one tick when it resumes, however long it waited, so a busy
+//!   machine delays calls without failing them. A **wall-clock backstop**, [`BACKSTOP_FACTOR`]
+//!   times the deadline but at least [`MIN_BACKSTOP`], still bounds every call on a machine
+//!   starved of CPU. Under
+//!   [`Interruption::Fuel`] the deadline is a fuel budget instead, with the same backstop.
+//! - a resource limiter for memories, tables and instances (see [`crate::limiter`]);
+//! - the wasm stack limit of the engine the component was compiled for.
+//!
+//! At most one call per core runs at once in the process (see [`crate::permits`]). Whatever goes
 //! wrong comes back as a [`PolicyFailure`] with an [`ErrorClass`], never as a panic.
 
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use wasmtime::{ResourceLimiter, Store, Trap};
+use wasmtime::{Store, StoreContextMut, Trap, UpdateDeadline};
 
 use crate::decision::ErrorClass;
+use crate::describe::describe_duration;
+use crate::engine::Interruption;
+use crate::limiter::{LimitExceeded, Limiter};
 use crate::limits::Limits;
+use crate::permits;
 use crate::wit::{PolicyComponent, PolicyComponentPre};
 
-/// What a policy's store holds: only the limiter. Policies import nothing, so there is no host
-/// state for them to reach.
+/// The wall-clock backstop, as a multiple of a call's deadline...
+pub const BACKSTOP_FACTOR: u32 = 20;
+/// ...and at least this long: the backstop is for machines starved of CPU, not for busy ones.
+pub const MIN_BACKSTOP: Duration = Duration::from_secs(1);
+
+/// What a policy's store holds: its limiter and its clock. Policies import nothing, so there is
+/// no host state for them to reach.
 pub(crate) struct StoreState {
     limiter: Limiter,
+    clock: CallClock,
+}
+
+/// A call's running time, counted in epoch ticks, and its wall-clock backstop.
+struct CallClock {
+    /// Ticks the call may still observe while running.
+    ticks_left: u64,
+    deadline: Duration,
+    started: Instant,
+    backstop: Duration,
+}
+
+/// Why a call was stopped by its clock.
+#[derive(Debug, thiserror::Error)]
+enum Stopped {
+    #[error("ran for longer than its deadline of {}", describe_duration(*deadline))]
+    Deadline { deadline: Duration },
+    #[error(
+        "took longer than {} of wall-clock time, the backstop for a machine starved of CPU",
+        describe_duration(*backstop)
+    )]
+    Backstop { backstop: Duration },
 }
 
 /// Why a policy call produced no answer.
@@ -41,37 +83,103 @@ impl PolicyFailure {
     }
 }
 
-/// Runs `call` against a fresh instance of `pre` under `limits`.
-///
-/// `tick` is how often the engine's epoch advances; the deadline is rounded up to whole ticks
-/// plus one, since the current tick may be about to end.
-pub(crate) fn run<R>(
-    pre: &PolicyComponentPre<StoreState>,
-    limits: &Limits,
-    tick: Duration,
-    call: impl FnOnce(&mut Store<StoreState>, &PolicyComponent) -> wasmtime::Result<R>,
-) -> Result<R, PolicyFailure> {
-    let mut store = Store::new(
-        pre.engine(),
-        StoreState {
-            limiter: Limiter::new(limits),
-        },
-    );
-    store.limiter(|state| &mut state.limiter);
-    store.set_epoch_deadline(deadline_ticks(limits.deadline, tick));
-    let instance = pre
-        .instantiate(&mut store)
-        .map_err(|error| classify(&error, limits))?;
-    call(&mut store, &instance).map_err(|error| classify(&error, limits))
+/// How the engine runs calls: how they are stopped.
+pub(crate) struct Sandbox {
+    interruption: Interruption,
+    epoch_tick: Duration,
 }
 
+impl Sandbox {
+    /// A sandbox matching an engine configured with `interruption` and `epoch_tick`.
+    pub(crate) fn new(interruption: Interruption, epoch_tick: Duration) -> Self {
+        Sandbox {
+            interruption,
+            epoch_tick,
+        }
+    }
+
+    /// Runs `call` against a fresh instance of `pre` under `limits`, once one of the process's
+    /// call slots is free. The clock starts when the slot is taken, before instantiation:
+    /// instantiating runs guest code too (start functions).
+    pub(crate) fn run<R>(
+        &self,
+        pre: &PolicyComponentPre<StoreState>,
+        limits: &Limits,
+        call: impl FnOnce(&mut Store<StoreState>, &PolicyComponent) -> wasmtime::Result<R>,
+    ) -> Result<R, PolicyFailure> {
+        let _slot = permits::global().acquire();
+        let ticks = match self.interruption {
+            Interruption::Epoch => deadline_ticks(limits.deadline, self.epoch_tick),
+            Interruption::Fuel { .. } => u64::MAX,
+        };
+        let clock = CallClock {
+            ticks_left: ticks,
+            deadline: limits.deadline,
+            started: Instant::now(),
+            backstop: (limits.deadline * BACKSTOP_FACTOR).max(MIN_BACKSTOP),
+        };
+        let mut store = Store::new(
+            pre.engine(),
+            StoreState {
+                limiter: Limiter::new(limits),
+                clock,
+            },
+        );
+        store.limiter(|state| &mut state.limiter);
+        store.epoch_deadline_callback(on_tick);
+        store.set_epoch_deadline(1);
+        if let Interruption::Fuel { units_per_ms } = self.interruption {
+            store
+                .set_fuel(fuel_budget(limits.deadline, units_per_ms))
+                .map_err(|error| {
+                    PolicyFailure::new(ErrorClass::Unavailable, format!("{error:#}"))
+                })?;
+        }
+        let instance = pre
+            .instantiate(&mut store)
+            .map_err(|error| classify(&error, limits))?;
+        call(&mut store, &instance).map_err(|error| classify(&error, limits))
+    }
+}
+
+/// Called at each epoch tick a running call observes.
+fn on_tick(mut store: StoreContextMut<'_, StoreState>) -> wasmtime::Result<UpdateDeadline> {
+    let clock = &mut store.data_mut().clock;
+    clock.ticks_left = clock.ticks_left.saturating_sub(1);
+    if clock.ticks_left == 0 {
+        return Err(wasmtime::Error::new(Stopped::Deadline {
+            deadline: clock.deadline,
+        }));
+    }
+    if clock.started.elapsed() > clock.backstop {
+        return Err(wasmtime::Error::new(Stopped::Backstop {
+            backstop: clock.backstop,
+        }));
+    }
+    Ok(UpdateDeadline::Continue(1))
+}
+
+/// The deadline in ticks: rounded up to whole ticks, plus one for the tick in progress when
+/// the call starts.
 fn deadline_ticks(deadline: Duration, tick: Duration) -> u64 {
     let tick = tick.as_nanos().max(1);
     u64::try_from(deadline.as_nanos().div_ceil(tick)).unwrap_or(u64::MAX - 1) + 1
 }
 
+/// The deadline as fuel.
+fn fuel_budget(deadline: Duration, units_per_ms: u64) -> u64 {
+    let budget = deadline
+        .as_micros()
+        .saturating_mul(u128::from(units_per_ms))
+        / 1000;
+    u64::try_from(budget).unwrap_or(u64::MAX)
+}
+
 /// Turns a wasmtime error into a failure class and a sentence.
 fn classify(error: &wasmtime::Error, limits: &Limits) -> PolicyFailure {
+    if let Some(stopped) = error.downcast_ref::<Stopped>() {
+        return PolicyFailure::new(ErrorClass::Timeout, stopped.to_string());
+    }
     if let Some(exceeded) = error.downcast_ref::<LimitExceeded>() {
         let class = match exceeded {
             LimitExceeded::Memory { .. } => ErrorClass::Memory,
@@ -81,13 +189,20 @@ fn classify(error: &wasmtime::Error, limits: &Limits) -> PolicyFailure {
     }
     if let Some(trap) = error.downcast_ref::<Trap>() {
         return match trap {
-            Trap::Interrupt | Trap::OutOfFuel => PolicyFailure::new(
+            Trap::OutOfFuel => PolicyFailure::new(
                 ErrorClass::Timeout,
-                format!("ran past its deadline of {}", describe(limits.deadline)),
+                format!(
+                    "used up its fuel, the budget for {} of work",
+                    describe_duration(limits.deadline)
+                ),
             ),
-            Trap::StackOverflow => {
-                PolicyFailure::new(ErrorClass::StackOverflow, "exhausted the wasm stack")
-            }
+            Trap::StackOverflow => PolicyFailure::new(
+                ErrorClass::StackOverflow,
+                format!(
+                    "exhausted its wasm stack of {} KiB",
+                    limits.stack_bytes >> 10
+                ),
+            ),
             other => {
                 let text = other.to_string();
                 let text = text.strip_prefix("wasm trap: ").unwrap_or(&text);
@@ -104,89 +219,12 @@ fn classify(error: &wasmtime::Error, limits: &Limits) -> PolicyFailure {
     PolicyFailure::new(ErrorClass::Trap, text)
 }
 
-/// A duration the way people write it: `5 ms`, `1.5 ms`, `250 µs`.
-pub(crate) fn describe(duration: Duration) -> String {
-    let micros = duration.as_micros();
-    if micros.is_multiple_of(1000) {
-        format!("{} ms", micros / 1000)
-    } else if micros >= 1000 {
-        format!("{:.1} ms", duration.as_secs_f64() * 1000.0)
-    } else {
-        format!("{micros} µs")
-    }
-}
-
-/// A limit a component ran into; raised from the limiter, so it arrives as the call's error.
-#[derive(Debug, thiserror::Error)]
-enum LimitExceeded {
-    #[error("linear memory would grow to {desired} bytes; the limit is {limit}")]
-    Memory { desired: usize, limit: usize },
-    #[error("a table would grow to {desired} elements; the limit is {limit}")]
-    Table { desired: usize, limit: usize },
-}
-
-struct Limiter {
-    memory_limit: usize,
-    /// Linear memory in use across all of the instance's memories.
-    memory_in_use: usize,
-    table_limit: usize,
-    instances: usize,
-}
-
-impl Limiter {
-    fn new(limits: &Limits) -> Self {
-        Limiter {
-            memory_limit: limits.memory_bytes,
-            memory_in_use: 0,
-            table_limit: limits.table_elements,
-            instances: limits.instances,
-        }
-    }
-}
-
-impl ResourceLimiter for Limiter {
-    fn memory_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        let total = self.memory_in_use - current.min(self.memory_in_use) + desired;
-        if total > self.memory_limit {
-            return Err(wasmtime::Error::new(LimitExceeded::Memory {
-                desired: total,
-                limit: self.memory_limit,
-            }));
-        }
-        self.memory_in_use = total;
-        Ok(true)
-    }
-
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        if desired > self.table_limit {
-            return Err(wasmtime::Error::new(LimitExceeded::Table {
-                desired,
-                limit: self.table_limit,
-            }));
-        }
-        Ok(true)
-    }
-
-    fn instances(&self) -> usize {
-        self.instances
-    }
-
-    fn tables(&self) -> usize {
-        self.instances
-    }
-
-    fn memories(&self) -> usize {
-        self.instances
+impl fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("interruption", &self.interruption)
+            .field("epoch_tick", &self.epoch_tick)
+            .finish()
     }
 }
 
@@ -209,9 +247,8 @@ mod tests {
     }
 
     #[test]
-    fn durations_read_naturally() {
-        assert_eq!(describe(Duration::from_millis(5)), "5 ms");
-        assert_eq!(describe(Duration::from_micros(1500)), "1.5 ms");
-        assert_eq!(describe(Duration::from_micros(250)), "250 µs");
+    fn fuel_budgets_scale_with_the_deadline() {
+        assert_eq!(fuel_budget(Duration::from_millis(5), 1_000_000), 5_000_000);
+        assert_eq!(fuel_budget(Duration::from_micros(1500), 1000), 1500);
     }
 }

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::component::{CompiledComponent, ComponentMetadata, Digest};
 use crate::config::{Allowlist, Mode, OnError, TenantConfig};
@@ -20,6 +20,7 @@ use crate::decision::{
 use crate::engine::Engine;
 use crate::limits::Limits;
 use crate::request::{Operation, Request};
+use crate::sandbox::Sandbox;
 use crate::timestamp::{Timestamp, format_rfc3339};
 use crate::wit;
 
@@ -29,7 +30,7 @@ pub struct Tenant {
     name: String,
     origin: String,
     policies: Vec<LoadedPolicy>,
-    epoch_tick: Duration,
+    sandbox: Arc<Sandbox>,
 }
 
 #[derive(Debug)]
@@ -74,7 +75,7 @@ pub struct PolicyInfo<'a> {
 
 /// A tenant that cannot be loaded: which policy, and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{origin}: policy `{policy}`{}: {problem}", org_suffix(.org))]
+#[error("{origin}: tenant `{tenant}`, policy `{policy}`{}: {problem}", org_suffix(.org))]
 pub struct LoadError {
     /// Where the configuration came from.
     pub origin: String,
@@ -108,10 +109,12 @@ pub(crate) fn load(engine: &Engine, config: &TenantConfig) -> Result<Tenant, Loa
             .limits
             .apply(engine.config().limits)
             .map_err(|problem| error(format!("`limits`: {problem}")))?;
-        let component = engine.component_for(&policy.component).map_err(error)?;
+        let component = engine
+            .component_for(&policy.component, &limits)
+            .map_err(error)?;
         let settings_json = serde_json::Value::Object(policy.settings.clone()).to_string();
         let prepared = component
-            .validate_settings(&settings_json, &limits, engine.epoch_tick())
+            .validate_settings(&settings_json, &limits, engine.sandbox())
             .map_err(|failure| error(format!("`validate-settings` failed: {failure}")))?
             .map_err(|problem| error(format!("invalid settings: {problem}")))?;
         policies.push(LoadedPolicy {
@@ -130,7 +133,7 @@ pub(crate) fn load(engine: &Engine, config: &TenantConfig) -> Result<Tenant, Loa
         name: config.tenant.clone(),
         origin: config.origin.clone(),
         policies,
-        epoch_tick: engine.epoch_tick(),
+        sandbox: Arc::clone(engine.sandbox()),
     })
 }
 
@@ -173,7 +176,7 @@ impl Tenant {
             } else if policy.allowlist.contains(&request.user) {
                 TraceOutcome::Exempt
             } else {
-                judgement.ask(policy, &wit_request, self.epoch_tick)
+                judgement.ask(policy, &wit_request, &self.sandbox)
             };
             judgement.trace.push(PolicyTrace {
                 policy: policy.name.clone(),
@@ -220,12 +223,12 @@ impl Judgement {
         &mut self,
         policy: &LoadedPolicy,
         request: &wit::Request,
-        tick: Duration,
+        sandbox: &Sandbox,
     ) -> TraceOutcome {
         let enforcing = policy.mode == Mode::Enforce;
         match policy
             .component
-            .evaluate(&policy.compiled_settings, request, &policy.limits, tick)
+            .evaluate(&policy.compiled_settings, request, &policy.limits, sandbox)
         {
             Ok(verdict) => {
                 let allowed = verdict.violations.is_empty();
