@@ -168,7 +168,10 @@ fn ensure_wasm_target() -> Result<(), String> {
     if sysroot.join("lib/rustlib").join(WASM_TARGET).is_dir() {
         return Ok(());
     }
-    println!("cargo:warning=installing the `{WASM_TARGET}` target with rustup");
+    println!(
+        "cargo:warning=installing the `{WASM_TARGET}` target with rustup (it is not in `{}`)",
+        sysroot.display()
+    );
     let mut rustup = Command::new("rustup");
     rustup.args(["target", "add", WASM_TARGET]);
     if let Ok(toolchain) = env::var("RUSTUP_TOOLCHAIN") {

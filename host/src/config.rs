@@ -332,6 +332,7 @@ impl<'a> Resolver<'a> {
         }
         let mut raw: RawTenant = serde_path_to_error::deserialize(value).map_err(|error| {
             let path = error.path().to_string();
+            // Empty for the document itself (`.`), or for a key named "".
             let field = if path == "." { String::new() } else { path };
             self.error(field, serde_message::plain(&error.into_inner().to_string()))
         })?;

@@ -34,6 +34,8 @@ pub mod config;
 pub mod decision;
 mod describe;
 mod engine;
+#[doc(hidden)]
+pub mod fuzzing;
 mod limiter;
 pub mod limits;
 mod permits;

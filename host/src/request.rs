@@ -140,7 +140,8 @@ impl Request {
         let deserializer = &mut serde_json::Deserializer::from_str(json);
         let raw: RawRequest = serde_path_to_error::deserialize(deserializer).map_err(|error| {
             let path = error.path().to_string();
-            let field = if path == "." {
+            // The path is `.` for the document itself, and empty for a field named "".
+            let field = if path == "." || path.is_empty() {
                 "request".to_string()
             } else {
                 path
@@ -368,6 +369,7 @@ mod tests {
                 "later than `token.valid_from`",
             ),
             ("[1,2]", "request", "must be a JSON object"),
+            (r#"{"":1}"#, "request", "unknown field ``"),
             ("{\"operation\":", "operation", "EOF while parsing"),
         ];
         for (json, field, problem) in cases {

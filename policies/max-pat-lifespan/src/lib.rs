@@ -1,7 +1,8 @@
 //! `max_pat_lifespan` (tenant policy, off by default): new and renewed tokens may not live
 //! longer than `max_days` days from now. Too long a token is refused with
 //! `patLifespanPolicyViolation`, or, with `clamp = true`, allowed with its end moved to
-//! `now + max_days` (the behaviour of Azure DevOps' REST API).
+//! `now + max_days` (the behaviour of Azure DevOps' REST API) unless that would end it before it
+//! starts.
 
 use patrol_guest::time::{DAY, days, days_rounded_up};
 use patrol_guest::{Operation, Policy, Request, Verdict};
@@ -49,8 +50,10 @@ impl Policy for MaxPatLifespan {
         if lifespan <= days(max_days) {
             return Verdict::allow();
         }
-        if settings.clamp {
-            return Verdict::allow_until(request.now + max_days * DAY);
+        let latest_end = request.now + max_days * DAY;
+        // Shortening only works if the token still starts before its new end.
+        if settings.clamp && latest_end > request.token.valid_from {
+            return Verdict::allow_until(latest_end);
         }
         Verdict::deny(
             "patLifespanPolicyViolation",

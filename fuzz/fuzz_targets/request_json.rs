@@ -1,0 +1,4 @@
+//! Fuzzes `patrol::fuzzing::request_json`; see that function for the invariants checked.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| patrol::fuzzing::request_json(data));
