@@ -36,6 +36,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::builtin::{BUILTIN_POLICIES, BuiltinPolicy, PolicyLevel, builtin_policy};
+use crate::component::Digest;
 use crate::limits::LimitOverrides;
 use crate::request::Actor;
 use crate::serde_message;
@@ -83,6 +84,9 @@ pub enum ComponentSource {
     Builtin(&'static str),
     /// A component file.
     File(PathBuf),
+    /// A component in the engine's component store, by digest (`component = "sha256:..."`),
+    /// as uploaded to `patrol serve`.
+    Stored(Digest),
 }
 
 /// Whether a policy's violations refuse the request.
@@ -394,12 +398,25 @@ impl<'a> Resolver<'a> {
                     format!("another custom policy is already named `{}`", custom.name),
                 ));
             }
-            if custom.component.trim().is_empty() {
+            let component = if custom.component.starts_with("sha256:") {
+                let digest = Digest::parse(&custom.component).ok_or_else(|| {
+                    self.error(
+                        format!("{location}.component"),
+                        format!(
+                            "`{}` is not a digest: `sha256:` and 64 hex digits",
+                            custom.component
+                        ),
+                    )
+                })?;
+                ComponentSource::Stored(digest)
+            } else if custom.component.trim().is_empty() {
                 return Err(self.error(
                     format!("{location}.component"),
-                    "must name a component file",
+                    "must name a component file, or a stored component by `sha256:` digest",
                 ));
-            }
+            } else {
+                ComponentSource::File(self.base_dir.join(&custom.component))
+            };
             self.check_allowlist(&location, &custom.allowlist)?;
             if !custom.enabled {
                 continue;
@@ -407,7 +424,7 @@ impl<'a> Resolver<'a> {
             policies.push(PolicyConfig {
                 name: custom.name,
                 org: None,
-                component: ComponentSource::File(self.base_dir.join(&custom.component)),
+                component,
                 settings: custom.settings,
                 mode: custom.mode,
                 on_error: custom.on_error,
@@ -526,6 +543,12 @@ impl<'a> Resolver<'a> {
         }
         Ok(())
     }
+}
+
+/// Whether `name` can name a tenant: 1 to 64 ASCII letters, digits, `.`, `_` or `-`, starting
+/// with a letter or digit.
+pub fn valid_tenant_name(name: &str) -> bool {
+    is_name(name, false)
 }
 
 /// Tenant and organization names: letters, digits, `.`, `_`, `-`, starting with a letter or

@@ -8,6 +8,7 @@
 //! baked into it.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::thread;
 use std::time::Duration;
@@ -49,6 +50,9 @@ pub struct EngineConfig {
     pub interruption: Interruption,
     /// How often the epoch advances: the resolution of deadlines. Default 1 ms.
     pub epoch_tick: Duration,
+    /// Where components referred to by digest (`component = "sha256:..."`) are kept, each as
+    /// `sha256-<hex>.wasm`. `patrol serve` uses `<data dir>/components`. Default: none.
+    pub component_store: Option<PathBuf>,
 }
 
 impl Default for EngineConfig {
@@ -58,6 +62,7 @@ impl Default for EngineConfig {
             max_component_bytes: 16 << 20,
             interruption: Interruption::default(),
             epoch_tick: Duration::from_millis(1),
+            component_store: None,
         }
     }
 }
@@ -146,6 +151,14 @@ impl Engine {
         Ok(component)
     }
 
+    /// How many distinct compiled components are in use.
+    pub fn component_count(&self) -> usize {
+        lock(&self.inner.components)
+            .values()
+            .filter(|weak| weak.strong_count() > 0)
+            .count()
+    }
+
     /// Loads a tenant: compiles its components, runs `validate-settings` for every policy.
     pub fn load_tenant(&self, config: &TenantConfig) -> Result<Tenant, LoadError> {
         tenant::load(self, config)
@@ -169,6 +182,26 @@ impl Engine {
                     .map_err(|error| format!("cannot read `{}`: {error}", path.display()))?;
                 self.compile_with(&bytes, limits)
                     .map_err(|error| format!("the component `{}` {error}", path.display()))
+            }
+            ComponentSource::Stored(digest) => {
+                let store = self.inner.config.component_store.as_deref().ok_or_else(|| {
+                    format!("`{digest}` names a stored component, but this host has no component store")
+                })?;
+                let path = store.join(digest.file_name());
+                let bytes = std::fs::read(&path).map_err(|error| match error.kind() {
+                    std::io::ErrorKind::NotFound => {
+                        format!("no component `{digest}` has been uploaded")
+                    }
+                    _ => format!("cannot read `{}`: {error}", path.display()),
+                })?;
+                if Digest::of(&bytes) != *digest {
+                    return Err(format!(
+                        "`{}` does not hold the component `{digest}` any more",
+                        path.display()
+                    ));
+                }
+                self.compile_with(&bytes, limits)
+                    .map_err(|error| format!("the stored component `{digest}` {error}"))
             }
         }
     }

@@ -42,6 +42,7 @@ mod permits;
 pub mod request;
 mod sandbox;
 mod serde_message;
+pub mod server;
 mod tenant;
 pub mod timestamp;
 mod wit;

@@ -2,7 +2,9 @@
 
 mod check;
 mod eval;
+mod serve;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -37,6 +39,32 @@ enum Command {
         #[arg(long, short, value_name = "FILE")]
         config: PathBuf,
     },
+    /// Run the HTTP decision service until SIGINT or SIGTERM.
+    ///
+    /// A new data directory starts with an example tenant, `contoso`. Tenant configurations
+    /// live in DATA_DIR/tenants and are reloaded when they change.
+    Serve {
+        /// The data directory: tenant configurations, uploaded components, the decision log.
+        #[arg(long, value_name = "DIR", default_value = "patrol-data")]
+        data_dir: PathBuf,
+        /// The address to listen on (port 0 picks a free port).
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// A file holding the admin API's bearer token; otherwise $PATROL_ADMIN_TOKEN. With
+        /// neither, the admin API is off.
+        #[arg(long, value_name = "FILE")]
+        admin_token_file: Option<PathBuf>,
+        /// Where to log decisions: a file, `-` for stdout, or `off`. Default
+        /// DATA_DIR/decisions.log, rotated at 64 MiB.
+        #[arg(long, value_name = "TARGET")]
+        decision_log: Option<String>,
+        /// How often to check DATA_DIR/tenants for changes, in milliseconds.
+        #[arg(long, value_name = "MS", default_value_t = 2000)]
+        reload_interval_ms: u64,
+        /// The format of the service's own logs (on stderr).
+        #[arg(long, value_enum, default_value = "text")]
+        log_format: serve::LogFormat,
+    },
 }
 
 /// How a successful run ends.
@@ -60,5 +88,20 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Eval { config, request } => eval::run(&config, &request),
         Command::Check { config } => check::run(&config),
+        Command::Serve {
+            data_dir,
+            listen,
+            admin_token_file,
+            decision_log,
+            reload_interval_ms,
+            log_format,
+        } => serve::run(serve::ServeArgs {
+            data_dir,
+            listen,
+            admin_token_file,
+            decision_log,
+            reload_interval_ms,
+            log_format,
+        }),
     }
 }

@@ -1,0 +1,102 @@
+//! `patrol serve`: run the decision service until SIGINT or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use patrol::server::{DecisionLogTarget, ServeConfig, Server, shutdown_signal};
+
+use super::Outcome;
+
+/// The environment variable that may hold the admin token.
+const ADMIN_TOKEN_VARIABLE: &str = "PATROL_ADMIN_TOKEN";
+
+pub struct ServeArgs {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub admin_token_file: Option<PathBuf>,
+    pub decision_log: Option<String>,
+    pub reload_interval_ms: u64,
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
+    init_tracing(args.log_format);
+    let admin_token = admin_token(args.admin_token_file.as_deref())?;
+    let decision_log = args.decision_log.as_deref().map(|target| match target {
+        "-" => DecisionLogTarget::Stdout,
+        "off" => DecisionLogTarget::Off,
+        path => DecisionLogTarget::File {
+            path: PathBuf::from(path),
+            max_bytes: 64 << 20,
+            keep: 5,
+        },
+    });
+    if admin_token.is_none() {
+        tracing::info!("no admin token is configured: the admin API is off");
+    }
+    let config = ServeConfig {
+        admin_token,
+        decision_log,
+        reload_interval: Duration::from_millis(args.reload_interval_ms.max(100)),
+        ..ServeConfig::new(args.data_dir.clone())
+    };
+    let server = Server::open(config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let address = listener
+            .local_addr()
+            .context("cannot read the listening address")?;
+        tracing::info!(%address, data_dir = %args.data_dir.display(), "patrol is serving");
+        // On stdout too, for scripts (and tests) that start patrol on port 0.
+        println!("listening on http://{address}");
+        server.run(listener, shutdown_signal()).await?;
+        anyhow::Ok(())
+    })?;
+    Ok(Outcome::Success)
+}
+
+/// The admin token from `file`, else from the environment; surrounding whitespace is ignored.
+fn admin_token(file: Option<&Path>) -> anyhow::Result<Option<String>> {
+    let token =
+        match file {
+            Some(path) => Some(std::fs::read_to_string(path).with_context(|| {
+                format!("cannot read the admin token from `{}`", path.display())
+            })?),
+            None => std::env::var(ADMIN_TOKEN_VARIABLE).ok(),
+        };
+    let token = token.map(|token| token.trim().to_string());
+    match token {
+        Some(token) if token.len() < 16 => anyhow::bail!(
+            "the admin token is {} characters long; use at least 16 (for example `openssl rand -hex 32`)",
+            token.len()
+        ),
+        other => Ok(other),
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

@@ -1,0 +1,312 @@
+//! The tenant administration API, under `/v1/admin`, for holders of the admin bearer token.
+//! With no token configured it is off: every call answers 403.
+//!
+//! - `GET /v1/admin/tenants`: the tenants, served or refused.
+//! - `PUT /v1/admin/tenants/{tenant}`: a tenant's configuration, TOML (`application/toml`, the
+//!   default) or JSON (`application/json`). It is checked exactly as `patrol check` would, then
+//!   stored and served; a configuration that fails is refused with the reason (400), and the
+//!   previous version keeps serving.
+//! - `GET /v1/admin/tenants/{tenant}`: the configuration as stored.
+//! - `DELETE /v1/admin/tenants/{tenant}`: stop serving the tenant and delete its configuration.
+//! - `POST /v1/admin/components`: upload a policy component (the WebAssembly bytes). It must
+//!   load as a policy; it is stored by its SHA-256 and configurations name it as
+//!   `component = "sha256:<hex>"`.
+//! - `GET /v1/admin/components`: the stored components.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use subtle::ConstantTimeEq;
+
+use crate::component::{CompiledComponent, Digest};
+use crate::config::valid_tenant_name;
+
+use super::api::read_body;
+use super::data_dir::{Format, write_atomically};
+use super::error::ApiError;
+use super::state::{ServedTenant, Shared};
+
+/// Checks the `Authorization: Bearer` header against the admin token, in constant time.
+fn authorize(state: &Shared, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(expected) = &state.admin_token else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "admin_api_off",
+            "the admin API is off: start patrol with an admin token to turn it on",
+        ));
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "the admin API needs `Authorization: Bearer <admin token>`",
+        ))
+    }
+}
+
+fn checked_name(tenant: &str) -> Result<(), ApiError> {
+    if valid_tenant_name(tenant) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_tenant_name",
+            format!(
+                "`{tenant}` is not a tenant name: use 1 to 64 ASCII letters, digits, `.`, `_` or \
+                 `-`, starting with a letter or digit"
+            ),
+        ))
+    }
+}
+
+#[derive(Serialize)]
+struct TenantSummary {
+    tenant: String,
+    serving: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    digest: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    policies: Vec<PolicySummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refused: Option<String>,
+}
+
+#[derive(Serialize)]
+struct PolicySummary {
+    name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    org: Option<String>,
+    version: String,
+    component: String,
+    mode: crate::config::Mode,
+}
+
+fn summary(name: &str, served: Option<&ServedTenant>, refused: Option<String>) -> TenantSummary {
+    TenantSummary {
+        tenant: name.to_string(),
+        serving: served.is_some(),
+        digest: served.map(|s| s.digest.to_string()),
+        policies: served
+            .map(|s| {
+                s.tenant
+                    .policies()
+                    .map(|p| PolicySummary {
+                        name: p.name.to_string(),
+                        org: p.org.map(str::to_string),
+                        version: p.metadata.version.clone(),
+                        component: p.digest.to_string(),
+                        mode: p.mode,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        refused,
+    }
+}
+
+pub(crate) async fn list_tenants(
+    State(state): State<Arc<Shared>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers)?;
+    let tenants = state.tenants();
+    let mut refusals = state.refusals();
+    let mut names: Vec<&String> = tenants.keys().collect();
+    let refused_only: Vec<String> = refusals
+        .keys()
+        .filter(|name| !tenants.contains_key(*name))
+        .cloned()
+        .collect();
+    names.extend(refused_only.iter());
+    names.sort();
+    let list: Vec<TenantSummary> = names
+        .into_iter()
+        .map(|name| summary(name, tenants.get(name).map(|s| &**s), refusals.remove(name)))
+        .collect();
+    Ok(Json(list).into_response())
+}
+
+pub(crate) async fn get_tenant(
+    State(state): State<Arc<Shared>>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers)?;
+    let served = state
+        .tenant(&tenant)
+        .ok_or_else(|| ApiError::unknown_tenant(&tenant))?;
+    Ok((
+        [(header::CONTENT_TYPE, served.format.content_type())],
+        served.text.clone(),
+    )
+        .into_response())
+}
+
+pub(crate) async fn put_tenant(
+    State(state): State<Arc<Shared>>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers)?;
+    checked_name(&tenant)?;
+    let format = match headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+    {
+        Some(value) if value.starts_with("application/json") => Format::Json,
+        _ => Format::Toml,
+    };
+    let bytes = read_body(body, state.limits.config).await?;
+    let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_configuration",
+            "the configuration is not UTF-8 text",
+        )
+    })?;
+    let worker = Arc::clone(&state);
+    let name = tenant.clone();
+    let outcome = tokio::task::spawn_blocking(move || worker.put_tenant(&name, text, format))
+        .await
+        .map_err(|error| ApiError::internal(format!("the change did not finish: {error}")))?;
+    state.metrics.record_reload(outcome.is_ok());
+    match outcome {
+        Ok(served) => {
+            tracing::info!(%tenant, "tenant configuration changed through the admin API");
+            Ok(Json(summary(&tenant, Some(&served), None)).into_response())
+        }
+        Err(problem) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_configuration",
+            problem,
+        )),
+    }
+}
+
+pub(crate) async fn delete_tenant(
+    State(state): State<Arc<Shared>>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers)?;
+    checked_name(&tenant)?;
+    let worker = Arc::clone(&state);
+    let name = tenant.clone();
+    let existed = tokio::task::spawn_blocking(move || worker.delete_tenant(&name))
+        .await
+        .map_err(|error| ApiError::internal(format!("the change did not finish: {error}")))?
+        .map_err(ApiError::internal)?;
+    if existed {
+        tracing::info!(%tenant, "tenant deleted through the admin API");
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(ApiError::unknown_tenant(&tenant))
+    }
+}
+
+#[derive(Serialize)]
+struct ComponentSummary {
+    digest: String,
+    size: usize,
+    name: String,
+    version: String,
+    description: String,
+    operations: Vec<crate::request::Operation>,
+}
+
+impl ComponentSummary {
+    fn of(component: &CompiledComponent) -> Self {
+        let metadata = component.metadata();
+        ComponentSummary {
+            digest: component.digest().to_string(),
+            size: component.size(),
+            name: metadata.name.clone(),
+            version: metadata.version.clone(),
+            description: metadata.description.clone(),
+            operations: metadata.operations.clone(),
+        }
+    }
+}
+
+pub(crate) async fn upload_component(
+    State(state): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers)?;
+    let bytes = read_body(body, state.limits.component).await?;
+    let worker = Arc::clone(&state);
+    let stored = tokio::task::spawn_blocking(move || {
+        let component = worker.engine.compile(&bytes).map_err(|error| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_component",
+                format!("the component {error}"),
+            )
+        })?;
+        let path = worker
+            .data
+            .components()
+            .join(component.digest().file_name());
+        if !path.exists() {
+            write_atomically(&path, &bytes).map_err(|error| {
+                ApiError::internal(format!("cannot store the component: {error}"))
+            })?;
+        }
+        Ok::<_, ApiError>(ComponentSummary::of(&component))
+    })
+    .await
+    .map_err(|error| ApiError::internal(format!("the upload did not finish: {error}")))??;
+    tracing::info!(digest = %stored.digest, name = %stored.name, "component uploaded");
+    Ok((StatusCode::CREATED, Json(stored)).into_response())
+}
+
+pub(crate) async fn list_components(
+    State(state): State<Arc<Shared>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers)?;
+    let worker = Arc::clone(&state);
+    let list = tokio::task::spawn_blocking(move || {
+        let mut list = Vec::new();
+        let entries = std::fs::read_dir(worker.data.components())
+            .map_err(|error| ApiError::internal(format!("cannot list the components: {error}")))?;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(digest) = name
+                .strip_prefix("sha256-")
+                .and_then(|rest| rest.strip_suffix(".wasm"))
+                .and_then(|hex| Digest::parse(&format!("sha256:{hex}")))
+            else {
+                continue;
+            };
+            let Ok(bytes) = std::fs::read(entry.path()) else {
+                continue;
+            };
+            if Digest::of(&bytes) != digest {
+                continue;
+            }
+            if let Ok(component) = worker.engine.compile(&bytes) {
+                list.push(ComponentSummary::of(&component));
+            }
+        }
+        list.sort_by(|a, b| a.name.cmp(&b.name).then(a.digest.cmp(&b.digest)));
+        Ok::<_, ApiError>(list)
+    })
+    .await
+    .map_err(|error| ApiError::internal(format!("the listing did not finish: {error}")))??;
+    Ok(Json(list).into_response())
+}

@@ -1,0 +1,158 @@
+//! The server's data directory:
+//!
+//! ```text
+//! DATA_DIR/
+//!   tenants/<tenant>.toml      tenant configurations (or .json); the source of truth
+//!   components/sha256-<hex>.wasm   uploaded policy components, by content digest
+//!   decisions.log              the decision log (rotated to decisions.log.1, .2, ...)
+//! ```
+//!
+//! Every file patrol writes is written to a temporary file, flushed to disk and renamed over
+//! the old one, so a crash leaves either the old file or the new one, never half of one.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// The configuration a brand-new data directory starts with, so `patrol serve` answers at once.
+const EXAMPLE_TENANT: &str = r#"# The example tenant patrol creates in a new data directory: the five seed policies.
+# Change it through the admin API (PUT /v1/admin/tenants/contoso) or edit it here: patrol
+# reloads it within seconds, and keeps serving the previous version if the change is invalid.
+tenant = "contoso"
+
+[policies.restrict_global_pat_creation]
+enabled = true
+allowlist = { groups = ["pat-admins"] }
+
+[policies.restrict_full_scoped_pat_creation]
+enabled = true
+
+[policies.max_pat_lifespan]
+enabled = true
+max_days = 90
+
+[policies.revoke_leaked_pats]
+enabled = true
+
+[orgs.fabrikam]
+entra_backed = true
+
+[orgs.fabrikam.policies.restrict_pat_creation]
+enabled = true
+allow_packaging_scope_only = true
+allowlist = { groups = ["release-engineers"] }
+"#;
+
+/// A tenant configuration's format, from its file extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    Toml,
+    Json,
+}
+
+impl Format {
+    pub(crate) fn extension(self) -> &'static str {
+        match self {
+            Format::Toml => "toml",
+            Format::Json => "json",
+        }
+    }
+
+    pub(crate) fn content_type(self) -> &'static str {
+        match self {
+            Format::Toml => "application/toml",
+            Format::Json => "application/json",
+        }
+    }
+}
+
+/// The data directory's paths.
+#[derive(Debug, Clone)]
+pub(crate) struct DataDir {
+    root: PathBuf,
+}
+
+impl DataDir {
+    /// Opens `root`, creating its folders; a new data directory gets the example tenant.
+    pub(crate) fn open(root: &Path) -> io::Result<DataDir> {
+        let fresh = !root.join("tenants").exists();
+        let dir = DataDir {
+            root: root.to_path_buf(),
+        };
+        fs::create_dir_all(dir.tenants())?;
+        fs::create_dir_all(dir.components())?;
+        if fresh {
+            write_atomically(
+                &dir.tenant_file("contoso", Format::Toml),
+                EXAMPLE_TENANT.as_bytes(),
+            )?;
+        }
+        Ok(dir)
+    }
+
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub(crate) fn tenants(&self) -> PathBuf {
+        self.root.join("tenants")
+    }
+
+    pub(crate) fn components(&self) -> PathBuf {
+        self.root.join("components")
+    }
+
+    pub(crate) fn tenant_file(&self, tenant: &str, format: Format) -> PathBuf {
+        self.tenants()
+            .join(format!("{tenant}.{}", format.extension()))
+    }
+
+    /// The tenant configuration files, as (tenant, format, path), by name.
+    pub(crate) fn tenant_files(&self) -> io::Result<Vec<(String, Format, PathBuf)>> {
+        let mut files = Vec::new();
+        for entry in fs::read_dir(self.tenants())? {
+            let path = entry?.path();
+            let format = match path.extension().and_then(|e| e.to_str()) {
+                Some("toml") => Format::Toml,
+                Some("json") => Format::Json,
+                _ => continue,
+            };
+            if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
+                files.push((stem.to_string(), format, path.clone()));
+            }
+        }
+        files.sort_by(|a, b| a.2.cmp(&b.2));
+        Ok(files)
+    }
+}
+
+/// Writes `bytes` to `path` so that readers, and a crash, see either the old or the new file.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temporary = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = File::create(&temporary)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        fs::rename(&temporary, path)?;
+        // Make the rename itself durable.
+        File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&temporary);
+    }
+    result
+}
+
+/// Removes `path` durably; a missing file is not an error.
+pub(crate) fn remove_durably(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Ok(()) => File::open(path.parent().unwrap_or(Path::new(".")))?.sync_all(),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(error) => Err(error),
+    }
+}

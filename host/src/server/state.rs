@@ -1,0 +1,283 @@
+//! What the service holds: the engine, the tenants being served, and how configuration changes
+//! replace them.
+//!
+//! The tenants live in an immutable map behind an `Arc`. A request clones the `Arc` of its
+//! tenant and evaluates against it, however long that takes; a change builds and loads the new
+//! tenant completely, then swaps a new map in. So a change takes effect atomically, requests in
+//! flight finish on the version they started with, and a configuration that fails to load never
+//! replaces the one that works. Changes (through the API or on disk) are serialised by one lock.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use crate::component::Digest;
+use crate::config::TenantConfig;
+use crate::engine::Engine;
+use crate::tenant::Tenant;
+
+use super::data_dir::{DataDir, Format, remove_durably, write_atomically};
+use super::decision_log::DecisionLog;
+use super::metrics::Metrics;
+
+/// A tenant being served, with the configuration text it came from.
+pub(crate) struct ServedTenant {
+    pub(crate) tenant: Tenant,
+    pub(crate) text: String,
+    pub(crate) format: Format,
+    pub(crate) digest: Digest,
+}
+
+type TenantMap = HashMap<String, Arc<ServedTenant>>;
+
+/// Everything the handlers share.
+pub(crate) struct Shared {
+    pub(crate) engine: Engine,
+    pub(crate) data: DataDir,
+    pub(crate) log: DecisionLog,
+    pub(crate) metrics: Metrics,
+    pub(crate) admin_token: Option<String>,
+    pub(crate) limits: BodyLimits,
+    tenants: RwLock<Arc<TenantMap>>,
+    /// Serialises configuration changes.
+    changes: Mutex<()>,
+    /// Why a tenant file on disk is not being served (or not in its latest version).
+    refusals: Mutex<BTreeMap<String, Refusal>>,
+    ready: AtomicBool,
+    shutting_down: AtomicBool,
+}
+
+/// A tenant file that could not be loaded: the content refused (so it is not retried until it
+/// changes) and why.
+#[derive(Debug, Clone)]
+struct Refusal {
+    digest: Option<Digest>,
+    problem: String,
+}
+
+/// The largest bodies accepted.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BodyLimits {
+    pub(crate) request: usize,
+    pub(crate) config: usize,
+    pub(crate) component: usize,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        engine: Engine,
+        data: DataDir,
+        log: DecisionLog,
+        admin_token: Option<String>,
+        limits: BodyLimits,
+    ) -> Shared {
+        Shared {
+            engine,
+            data,
+            log,
+            metrics: Metrics::new(),
+            admin_token,
+            limits,
+            tenants: RwLock::new(Arc::new(HashMap::new())),
+            changes: Mutex::new(()),
+            refusals: Mutex::new(BTreeMap::new()),
+            ready: AtomicBool::new(false),
+            shutting_down: AtomicBool::new(false),
+        }
+    }
+
+    /// The tenant called `name`, as it is now.
+    pub(crate) fn tenant(&self, name: &str) -> Option<Arc<ServedTenant>> {
+        self.map().get(name).cloned()
+    }
+
+    /// Every tenant being served, by name.
+    pub(crate) fn tenants(&self) -> Arc<TenantMap> {
+        self.map()
+    }
+
+    /// Why tenant files are not served as they are on disk, by tenant.
+    pub(crate) fn refusals(&self) -> BTreeMap<String, String> {
+        lock(&self.refusals)
+            .iter()
+            .map(|(name, refusal)| (name.clone(), refusal.problem.clone()))
+            .collect()
+    }
+
+    pub(crate) fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::Release);
+    }
+
+    /// Checks `text` as the configuration of tenant `name`, and if it loads, stores it in the
+    /// data directory and serves it. On error nothing changes. Blocking: compiles components.
+    pub(crate) fn put_tenant(
+        &self,
+        name: &str,
+        text: String,
+        format: Format,
+    ) -> Result<Arc<ServedTenant>, String> {
+        let _change = lock(&self.changes);
+        let path = self.data.tenant_file(name, format);
+        let served = self.load(name, text, format, &path)?;
+        write_atomically(&path, served.text.as_bytes())
+            .map_err(|error| format!("cannot store `{}`: {error}", path.display()))?;
+        // A tenant has one file: drop the one in the other format, if any.
+        let other = match format {
+            Format::Toml => Format::Json,
+            Format::Json => Format::Toml,
+        };
+        remove_durably(&self.data.tenant_file(name, other))
+            .map_err(|error| format!("cannot remove the previous file: {error}"))?;
+        self.install(name, Some(Arc::clone(&served)));
+        lock(&self.refusals).remove(name);
+        Ok(served)
+    }
+
+    /// Stops serving tenant `name` and deletes its file. Returns whether it existed.
+    pub(crate) fn delete_tenant(&self, name: &str) -> Result<bool, String> {
+        let _change = lock(&self.changes);
+        let existed = self.tenant(name).is_some();
+        for format in [Format::Toml, Format::Json] {
+            remove_durably(&self.data.tenant_file(name, format))
+                .map_err(|error| format!("cannot delete the configuration: {error}"))?;
+        }
+        self.install(name, None);
+        lock(&self.refusals).remove(name);
+        Ok(existed)
+    }
+
+    /// Brings the served tenants in line with the files in the data directory: new and
+    /// changed files are loaded (a file that fails keeps its previous version serving),
+    /// removed files stop being served. Blocking.
+    pub(crate) fn reload_from_disk(&self) {
+        let _change = lock(&self.changes);
+        let files = match self.data.tenant_files() {
+            Ok(files) => files,
+            Err(error) => {
+                tracing::error!(%error, dir = %self.data.tenants().display(), "cannot list tenant configurations");
+                return;
+            }
+        };
+        let mut on_disk = Vec::with_capacity(files.len());
+        for (name, format, path) in files {
+            on_disk.push(name.clone());
+            let text = match std::fs::read_to_string(&path) {
+                Ok(text) => text,
+                Err(error) => {
+                    let problem = format!("{}: cannot read the file: {error}", path.display());
+                    self.refuse(&name, None, problem);
+                    continue;
+                }
+            };
+            let digest = Digest::of(text.as_bytes());
+            let served = self
+                .tenant(&name)
+                .is_some_and(|served| served.digest == digest);
+            let refused = lock(&self.refusals)
+                .get(&name)
+                .is_some_and(|refusal| refusal.digest == Some(digest));
+            if served || refused {
+                continue;
+            }
+            match self.load(&name, text, format, &path) {
+                Ok(served) => {
+                    tracing::info!(tenant = %name, file = %path.display(), "tenant configuration loaded");
+                    self.install(&name, Some(served));
+                    lock(&self.refusals).remove(&name);
+                    self.metrics.record_reload(true);
+                }
+                Err(problem) => self.refuse(&name, Some(digest), problem),
+            }
+        }
+        let gone: Vec<String> = self
+            .map()
+            .keys()
+            .filter(|name| !on_disk.contains(name))
+            .cloned()
+            .collect();
+        for name in gone {
+            tracing::info!(tenant = %name, "tenant configuration removed");
+            self.install(&name, None);
+        }
+        lock(&self.refusals).retain(|name, _| on_disk.contains(name));
+        self.ready.store(true, Ordering::Release);
+    }
+
+    fn refuse(&self, name: &str, digest: Option<Digest>, problem: String) {
+        tracing::warn!(tenant = %name, %problem, "tenant configuration refused; the previous version, if any, keeps serving");
+        self.metrics.record_reload(false);
+        lock(&self.refusals).insert(name.to_string(), Refusal { digest, problem });
+    }
+
+    /// Parses and loads a configuration, checking it is the named tenant's.
+    fn load(
+        &self,
+        name: &str,
+        text: String,
+        format: Format,
+        path: &Path,
+    ) -> Result<Arc<ServedTenant>, String> {
+        let origin = path.display().to_string();
+        let base_dir = self.data.tenants();
+        let config = match format {
+            Format::Toml => TenantConfig::from_toml(&text, &origin, &base_dir),
+            Format::Json => TenantConfig::from_json(&text, &origin, &base_dir),
+        }
+        .map_err(|error| error.to_string())?;
+        if config.tenant != name {
+            return Err(format!(
+                "{origin}: `tenant`: the configuration is for `{}`, not `{name}`",
+                config.tenant
+            ));
+        }
+        let tenant = self
+            .engine
+            .load_tenant(&config)
+            .map_err(|error| error.to_string())?;
+        Ok(Arc::new(ServedTenant {
+            tenant,
+            digest: Digest::of(text.as_bytes()),
+            text,
+            format,
+        }))
+    }
+
+    /// Swaps a new map in, with `name` replaced (or removed).
+    fn install(&self, name: &str, served: Option<Arc<ServedTenant>>) {
+        let mut tenants = self
+            .tenants
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut map = TenantMap::clone(&tenants);
+        match served {
+            Some(served) => map.insert(name.to_string(), served),
+            None => map.remove(name),
+        };
+        *tenants = Arc::new(map);
+    }
+
+    fn map(&self) -> Arc<TenantMap> {
+        Arc::clone(
+            &self
+                .tenants
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
+    }
+}
+
+/// Locks a mutex whose data stays consistent even if a holder panicked.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

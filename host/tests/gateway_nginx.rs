@@ -1,0 +1,197 @@
+//! A real NGINX in front of a real `patrol serve`, both on loopback: NGINX's `auth_request`
+//! asks patrol's `authorize` endpoint about every request to `/protected/` and lets it through
+//! only when patrol allows it.
+//!
+//! The request NGINX sends is built from headers the client sets (`X-User`, `X-Org`,
+//! `X-All-Orgs`), a stand-in for what a gateway knows about the caller until patrol's own token
+//! store can authenticate tokens itself. `.ci/run` installs NGINX and sets
+//! `PATROL_REQUIRE_NGINX=1`, so this test cannot be skipped there; elsewhere it is skipped, with
+//! a message, when `nginx` is not installed.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A child process, killed when dropped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn nginx_binary() -> Option<PathBuf> {
+    ["/usr/sbin/nginx", "/usr/bin/nginx", "/usr/local/sbin/nginx"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|path| path.is_file())
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start_patrol(data_dir: &Path) -> (Running, SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_patrol"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let address = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+        .parse()
+        .unwrap();
+    (Running(child), address)
+}
+
+fn nginx_config(dir: &Path, port: u16, patrol: SocketAddr) -> String {
+    let dir = dir.display();
+    format!(
+        r#"
+master_process off;
+daemon off;
+worker_processes 1;
+error_log {dir}/error.log info;
+pid {dir}/nginx.pid;
+events {{ worker_connections 64; }}
+http {{
+    access_log {dir}/access.log;
+    client_body_temp_path {dir}/client_body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        # `return` would answer before the access phase: serve a file, so `auth_request` runs.
+        location /protected/ {{
+            auth_request /_patrol;
+            alias {dir}/www/;
+        }}
+        location = /_patrol {{
+            internal;
+            proxy_pass http://{patrol}/v1/tenants/contoso/authorize;
+            proxy_method POST;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Type application/json;
+            proxy_set_body '{{"operation": "use", "org": "$http_x_org", "user": {{"id": "$http_x_user"}}, "token": {{"scopes": ["vso.code"], "all_orgs": $http_x_all_orgs, "orgs": ["$http_x_org"], "valid_from": "2026-01-01T00:00:00Z", "valid_to": "2030-01-01T00:00:00Z"}}}}';
+        }}
+    }}
+}}
+"#
+    )
+}
+
+fn wait_until_listening(port: u16) {
+    let started = Instant::now();
+    let address: SocketAddr = ([127, 0, 0, 1], port).into();
+    while TcpStream::connect_timeout(&address, Duration::from_millis(100)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "nginx did not start listening"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn nginx_auth_request_lets_through_what_patrol_allows_and_stops_what_it_denies() {
+    let Some(nginx) = nginx_binary() else {
+        assert!(
+            std::env::var_os("PATROL_REQUIRE_NGINX").is_none(),
+            "PATROL_REQUIRE_NGINX is set but nginx is not installed"
+        );
+        eprintln!("skipped: nginx is not installed (`apt-get install nginx` to run this test)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // The example tenant: `fabrikam` restricts PAT creation, which blocks global tokens there.
+    let (_patrol, patrol_address) = start_patrol(&dir.path().join("data"));
+    let port = free_port();
+    std::fs::create_dir_all(dir.path().join("www")).unwrap();
+    std::fs::write(dir.path().join("www/repo"), "welcome\n").unwrap();
+    let config = dir.path().join("nginx.conf");
+    std::fs::write(&config, nginx_config(dir.path(), port, patrol_address)).unwrap();
+    let _nginx = Running(
+        Command::new(nginx)
+            .arg("-p")
+            .arg(dir.path())
+            .arg("-c")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_until_listening(port);
+    let gateway: SocketAddr = ([127, 0, 0, 1], port).into();
+    let get = |org: &str, all_orgs: &str| {
+        common::http(
+            gateway,
+            "GET",
+            "/protected/repo",
+            &[
+                ("x-user", "bob@contoso.com"),
+                ("x-org", org),
+                ("x-all-orgs", all_orgs),
+            ],
+            "",
+        )
+        .unwrap()
+    };
+    let allowed = get("fabrikam", "false");
+    let error_log = || std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default();
+    assert_eq!(allowed.status, 200, "{}\n{}", allowed.body, error_log());
+    assert_eq!(allowed.body, "welcome\n");
+    let denied = get("fabrikam", "true");
+    assert_eq!(
+        denied.status, 403,
+        "a global token in fabrikam: {}",
+        denied.body
+    );
+    let elsewhere = get("contoso", "true");
+    assert_eq!(elsewhere.status, 200, "a global token outside fabrikam");
+
+    // patrol logged the decisions NGINX asked for.
+    let log_path = dir.path().join("data/decisions.log");
+    let started = Instant::now();
+    let log = loop {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if log.lines().count() >= 3 || started.elapsed() > Duration::from_secs(10) {
+            break log;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let codes: Vec<String> = log
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .map(|record| {
+            record["violations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v["code"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect();
+    assert_eq!(codes, ["", "globalPatUsageDisabled", ""]);
+}

@@ -1,0 +1,711 @@
+//! The HTTP API through the router, in process: every endpoint, every documented status, and
+//! the OpenAPI document kept in step with the routes.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use patrol::server::{DECISION_ID_HEADER, DecisionLogTarget, OPENAPI, ServeConfig, Server, routes};
+use serde_json::Value;
+use tempfile::TempDir;
+use tower::ServiceExt;
+
+const TOKEN: &str = "test-admin-token-0123456789";
+
+struct Service {
+    dir: TempDir,
+    server: Server,
+}
+
+impl Service {
+    fn open(admin_token: Option<&str>) -> Service {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = ServeConfig::new(dir.path().join("data"));
+        config.admin_token = admin_token.map(str::to_string);
+        config.decision_log = Some(DecisionLogTarget::File {
+            path: dir.path().join("decisions.log"),
+            max_bytes: 1 << 20,
+            keep: 1,
+        });
+        let server = Server::open(config).unwrap();
+        Service { dir, server }
+    }
+
+    fn data(&self) -> std::path::PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn router(&self) -> Router {
+        self.server.router()
+    }
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8(self.body.clone()).unwrap()
+    }
+
+    fn error_code(&self) -> String {
+        self.json()["error"]["code"].as_str().unwrap().to_string()
+    }
+}
+
+async fn call(
+    router: &Router,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Body>,
+) -> Reply {
+    let mut request = Request::builder().method(method).uri(uri);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = router
+        .clone()
+        .oneshot(request.body(body.into()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+const BEARER: (&str, &str) = ("authorization", "Bearer test-admin-token-0123456789");
+
+/// Waits for the decision log to contain `needle`: the writer thread is a moment behind.
+fn wait_for_log(path: &Path, needle: &str) -> String {
+    let started = Instant::now();
+    loop {
+        let log = std::fs::read_to_string(path).unwrap_or_default();
+        if log.contains(needle) || started.elapsed() > Duration::from_secs(10) {
+            return log;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn decisions_answer_200_with_an_id_that_is_also_logged() {
+    let service = Service::open(None);
+    let router = service.router();
+    let uri = "/v1/tenants/contoso/decisions";
+    let denied = call(
+        &router,
+        "POST",
+        uri,
+        &[],
+        common::example_request("create-too-long"),
+    )
+    .await;
+    assert_eq!(denied.status, StatusCode::OK);
+    let body = denied.json();
+    assert_eq!(body["allowed"], false);
+    let codes: Vec<&str> = body["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "patLifespanPolicyViolation",
+            "disablePatCreationPolicyViolation"
+        ]
+    );
+    let id = denied.headers[DECISION_ID_HEADER]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(body["decision_id"], id.as_str());
+
+    let allowed = call(
+        &router,
+        "POST",
+        uri,
+        &[],
+        common::example_request("create-allowed"),
+    )
+    .await;
+    assert_eq!(allowed.status, StatusCode::OK);
+    assert_eq!(allowed.json()["allowed"], true);
+
+    let log_path = service.dir.path().join("decisions.log");
+    let log = wait_for_log(&log_path, &id);
+    let line = log
+        .lines()
+        .find(|line| line.contains(&id))
+        .unwrap_or_else(|| panic!("decision {id} not in the log:\n{log}"));
+    let record: Value = serde_json::from_str(line).unwrap();
+    assert_eq!(record["tenant"], "contoso");
+    assert_eq!(record["operation"], "create");
+    assert_eq!(record["actor"]["id"], "bob@contoso.com");
+    assert_eq!(record["org"], "fabrikam");
+    assert_eq!(record["allowed"], false);
+    assert_eq!(record["violations"], body["violations"]);
+    let policies = record["policies"].as_array().unwrap();
+    assert_eq!(policies.len(), 5, "one entry per configured policy");
+    assert!(policies.iter().all(|p| p["time_us"].as_f64().is_some()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn authorize_answers_403_when_denied() {
+    let service = Service::open(None);
+    let router = service.router();
+    let uri = "/v1/tenants/contoso/authorize";
+    let denied = call(
+        &router,
+        "POST",
+        uri,
+        &[],
+        common::example_request("use-global-in-fabrikam"),
+    )
+    .await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        denied.json()["violations"][0]["code"],
+        "globalPatUsageDisabled"
+    );
+    assert!(denied.headers.contains_key(DECISION_ID_HEADER));
+    let allowed = call(
+        &router,
+        "POST",
+        uri,
+        &[],
+        common::example_request("create-allowed"),
+    )
+    .await;
+    assert_eq!(allowed.status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_gets_a_clear_error_with_the_right_status() {
+    let service = Service::open(None);
+    let router = service.router();
+    let uri = "/v1/tenants/contoso/decisions";
+    let missing = call(
+        &router,
+        "POST",
+        uri,
+        &[],
+        r#"{"operation":"create","org":"fabrikam"}"#,
+    )
+    .await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        missing.json(),
+        serde_json::json!({"error": {"code": "invalid_request", "message": "`user`: is missing", "field": "user"}})
+    );
+    assert!(
+        missing.headers.contains_key(DECISION_ID_HEADER),
+        "errors carry an id too"
+    );
+
+    let bad_time =
+        common::example_request("create-allowed").replace("2027-02-01T00:00:00Z", "soon");
+    let reply = call(&router, "POST", uri, &[], bad_time).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.json()["error"]["field"], "token.valid_to");
+
+    let reply = call(&router, "POST", uri, &[], vec![0xff, 0xfe, b'{']).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+
+    let reply = call(
+        &router,
+        "POST",
+        "/v1/tenants/nobody/decisions",
+        &[],
+        common::example_request("create-allowed"),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    assert_eq!(reply.error_code(), "unknown_tenant");
+
+    let huge = format!("{{\"padding\":\"{}\"}}", "x".repeat(100 << 10));
+    let reply = call(&router, "POST", uri, &[], huge).await;
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(reply.error_code(), "body_too_large");
+
+    let reply = call(&router, "GET", "/v2/nothing", &[], Body::empty()).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    assert_eq!(reply.error_code(), "not_found");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_admin_api_is_off_without_a_token_and_closed_without_the_right_one() {
+    let off = Service::open(None);
+    let reply = call(
+        &off.router(),
+        "GET",
+        "/v1/admin/tenants",
+        &[BEARER],
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert_eq!(reply.error_code(), "admin_api_off");
+
+    let on = Service::open(Some(TOKEN));
+    let router = on.router();
+    for headers in [
+        vec![],
+        vec![("authorization", "Bearer wrong-token-wrong-token")],
+        vec![(
+            "authorization",
+            "Basic dGVzdC1hZG1pbi10b2tlbi0wMTIzNDU2Nzg5",
+        )],
+        vec![("authorization", "Bearer test-admin-token-012345678")],
+    ] {
+        let reply = call(&router, "GET", "/v1/admin/tenants", &headers, Body::empty()).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{headers:?}");
+    }
+    let reply = call(
+        &router,
+        "GET",
+        "/v1/admin/tenants",
+        &[BEARER],
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.json()[0]["tenant"], "contoso");
+}
+
+const THIRTY_DAYS: &str =
+    "tenant = \"contoso\"\n[policies.max_pat_lifespan]\nenabled = true\nmax_days = 30\n";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tenant_configurations_are_checked_before_they_replace_anything() {
+    let service = Service::open(Some(TOKEN));
+    let router = service.router();
+    let tenant = "/v1/admin/tenants/contoso";
+    let decide = "/v1/tenants/contoso/decisions";
+    let request = common::example_request("create-allowed");
+
+    let reply = call(&router, "PUT", tenant, &[BEARER], THIRTY_DAYS).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(reply.json()["policies"][0]["name"], "max_pat_lifespan");
+    let decision = call(&router, "POST", decide, &[], request.clone())
+        .await
+        .json();
+    assert_eq!(
+        decision["violations"][0]["message"],
+        "requested lifespan 65 days exceeds the tenant maximum of 30 days"
+    );
+    let stored = std::fs::read_to_string(service.data().join("tenants/contoso.toml")).unwrap();
+    assert_eq!(stored, THIRTY_DAYS);
+
+    // Broken in three ways; each is refused and the thirty-day version keeps serving.
+    for (body, expected) in [
+        (THIRTY_DAYS.replace("30", "400"), "`max_days` must be between 1 and 365, got `400`"),
+        (THIRTY_DAYS.replace("tenant = \"contoso\"", "tenant = \"fabrikam\""), "the configuration is for `fabrikam`, not `contoso`"),
+        ("tenant = \"contoso\"\n[orgs.x]\n[orgs.x.policies.restrict_pat_creation]\nenabled = true\n".to_string(), "only available for organizations backed by Microsoft Entra ID"),
+    ] {
+        let reply = call(&router, "PUT", tenant, &[BEARER], body).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+        assert_eq!(reply.error_code(), "invalid_configuration");
+        let message = reply.json()["error"]["message"].as_str().unwrap().to_string();
+        assert!(message.contains(expected), "{message}");
+        let decision = call(&router, "POST", decide, &[], request.clone()).await.json();
+        assert_eq!(decision["violations"][0]["code"], "patLifespanPolicyViolation");
+    }
+    let stored_after =
+        std::fs::read_to_string(service.data().join("tenants/contoso.toml")).unwrap();
+    assert_eq!(stored_after, THIRTY_DAYS, "a refused change writes nothing");
+
+    // JSON works too, and replaces the TOML file.
+    let json = r#"{"tenant": "contoso", "policies": {"restrict_full_scoped_pat_creation": {"enabled": true}}}"#;
+    let reply = call(
+        &router,
+        "PUT",
+        tenant,
+        &[BEARER, ("content-type", "application/json")],
+        json,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert!(!service.data().join("tenants/contoso.toml").exists());
+    let reply = call(&router, "GET", tenant, &[BEARER], Body::empty()).await;
+    assert_eq!(reply.text(), json);
+    assert_eq!(reply.headers["content-type"], "application/json");
+    let decision = call(&router, "POST", decide, &[], request.clone())
+        .await
+        .json();
+    assert_eq!(decision["allowed"], true);
+
+    // A new tenant, then deleting it.
+    let reply = call(
+        &router,
+        "PUT",
+        "/v1/admin/tenants/fabrikam",
+        &[BEARER],
+        "tenant = \"fabrikam\"\n",
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let reply = call(
+        &router,
+        "POST",
+        "/v1/tenants/fabrikam/decisions",
+        &[],
+        request.clone(),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let reply = call(
+        &router,
+        "DELETE",
+        "/v1/admin/tenants/fabrikam",
+        &[BEARER],
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    let reply = call(
+        &router,
+        "POST",
+        "/v1/tenants/fabrikam/decisions",
+        &[],
+        request.clone(),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    let reply = call(
+        &router,
+        "DELETE",
+        "/v1/admin/tenants/fabrikam",
+        &[BEARER],
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    let reply = call(
+        &router,
+        "PUT",
+        "/v1/admin/tenants/bad%20name",
+        &[BEARER],
+        "tenant = \"x\"\n",
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.error_code(), "invalid_tenant_name");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn uploaded_components_are_checked_stored_by_digest_and_usable_in_configurations() {
+    let service = Service::open(Some(TOKEN));
+    let router = service.router();
+    let bytes = std::fs::read(common::component("write_scopes_short_lived")).unwrap();
+    let reply = call(
+        &router,
+        "POST",
+        "/v1/admin/components",
+        &[BEARER],
+        bytes.clone(),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    let digest = reply.json()["digest"].as_str().unwrap().to_string();
+    assert!(digest.starts_with("sha256:"));
+    assert_eq!(reply.json()["name"], "write_scopes_short_lived");
+    let file = service
+        .data()
+        .join(format!("components/sha256-{}.wasm", &digest[7..]));
+    assert_eq!(std::fs::read(&file).unwrap(), bytes);
+
+    let config = format!(
+        "tenant = \"contoso\"\n[[custom_policies]]\nname = \"short-writes\"\ncomponent = \"{digest}\"\nsettings = {{ max_days = 7 }}\n"
+    );
+    let reply = call(
+        &router,
+        "PUT",
+        "/v1/admin/tenants/contoso",
+        &[BEARER],
+        config,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let request = common::example_request("create-too-long");
+    let decision = call(
+        &router,
+        "POST",
+        "/v1/tenants/contoso/decisions",
+        &[],
+        request,
+    )
+    .await
+    .json();
+    assert_eq!(decision["violations"][0]["policy"], "short-writes");
+
+    let unknown = format!("sha256:{}", "0".repeat(64));
+    let config = format!(
+        "tenant = \"contoso\"\n[[custom_policies]]\nname = \"x\"\ncomponent = \"{unknown}\"\n"
+    );
+    let reply = call(
+        &router,
+        "PUT",
+        "/v1/admin/tenants/contoso",
+        &[BEARER],
+        config,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(
+        reply.text().contains("has been uploaded"),
+        "{}",
+        reply.text()
+    );
+
+    for (bytes, expected) in [
+        (b"garbage".to_vec(), "is not a WebAssembly binary"),
+        (
+            std::fs::read(common::component("wasi_imports")).unwrap(),
+            "imports `wasi:random/random@0.2.0`",
+        ),
+    ] {
+        let reply = call(&router, "POST", "/v1/admin/components", &[BEARER], bytes).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+        assert_eq!(reply.error_code(), "invalid_component");
+        assert!(reply.text().contains(expected), "{}", reply.text());
+    }
+    let list = call(
+        &router,
+        "GET",
+        "/v1/admin/components",
+        &[BEARER],
+        Body::empty(),
+    )
+    .await
+    .json();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["digest"], digest.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn changes_on_disk_are_picked_up_and_broken_ones_are_refused() {
+    let service = Service::open(Some(TOKEN));
+    let router = service.router();
+    let file = service.data().join("tenants/contoso.toml");
+    let request = common::example_request("create-allowed");
+    std::fs::write(&file, THIRTY_DAYS).unwrap();
+    service.server.reload();
+    let decision = call(
+        &router,
+        "POST",
+        "/v1/tenants/contoso/decisions",
+        &[],
+        request.clone(),
+    )
+    .await
+    .json();
+    assert_eq!(
+        decision["violations"][0]["code"],
+        "patLifespanPolicyViolation"
+    );
+
+    std::fs::write(
+        &file,
+        "tenant = \"contoso\"\n[policies.max_pat_lifespan]\nenabled = tru\n",
+    )
+    .unwrap();
+    service.server.reload();
+    let decision = call(
+        &router,
+        "POST",
+        "/v1/tenants/contoso/decisions",
+        &[],
+        request.clone(),
+    )
+    .await
+    .json();
+    assert_eq!(
+        decision["violations"][0]["code"], "patLifespanPolicyViolation",
+        "the previous version serves"
+    );
+    let list = call(
+        &router,
+        "GET",
+        "/v1/admin/tenants",
+        &[BEARER],
+        Body::empty(),
+    )
+    .await
+    .json();
+    assert_eq!(list[0]["serving"], true);
+    assert!(
+        list[0]["refused"]
+            .as_str()
+            .unwrap()
+            .contains("not valid TOML"),
+        "{list}"
+    );
+
+    std::fs::write(
+        service.data().join("tenants/fabrikam.toml"),
+        "tenant = \"fabrikam\"\n",
+    )
+    .unwrap();
+    std::fs::remove_file(&file).unwrap();
+    service.server.reload();
+    let reply = call(
+        &router,
+        "POST",
+        "/v1/tenants/contoso/decisions",
+        &[],
+        request.clone(),
+    )
+    .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::NOT_FOUND,
+        "a removed file stops being served"
+    );
+    let reply = call(
+        &router,
+        "POST",
+        "/v1/tenants/fabrikam/decisions",
+        &[],
+        request,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "a new file is served");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn operations_endpoints_report_health_readiness_and_metrics() {
+    let service = Service::open(None);
+    let router = service.router();
+    let reply = call(&router, "GET", "/healthz", &[], Body::empty()).await;
+    assert_eq!(reply.json()["status"], "ok");
+    let reply = call(&router, "GET", "/readyz", &[], Body::empty()).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.json()["tenants"], 1);
+
+    call(
+        &router,
+        "POST",
+        "/v1/tenants/contoso/decisions",
+        &[],
+        common::example_request("create-too-long"),
+    )
+    .await;
+    call(
+        &router,
+        "POST",
+        "/v1/tenants/contoso/decisions",
+        &[],
+        common::example_request("create-allowed"),
+    )
+    .await;
+    let metrics = call(&router, "GET", "/metrics", &[], Body::empty())
+        .await
+        .text();
+    for expected in [
+        "patrol_decisions_total{tenant=\"contoso\",outcome=\"denied\"} 1",
+        "patrol_decisions_total{tenant=\"contoso\",outcome=\"allowed\"} 1",
+        "patrol_policy_duration_seconds_count{policy=\"max_pat_lifespan\"} 2",
+        "patrol_tenants_loaded 1",
+        "patrol_components_loaded 5",
+    ] {
+        assert!(metrics.contains(expected), "{expected} in:\n{metrics}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn policy_errors_are_counted_by_class() {
+    let service = Service::open(Some(TOKEN));
+    let router = service.router();
+    let config = format!(
+        "tenant = \"contoso\"\n[[custom_policies]]\nname = \"rogue\"\ncomponent = {:?}\nsettings = {{ behaviour = \"panic\" }}\n",
+        common::component("hostile").display().to_string()
+    );
+    let reply = call(
+        &router,
+        "PUT",
+        "/v1/admin/tenants/contoso",
+        &[BEARER],
+        config,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let decision = call(
+        &router,
+        "POST",
+        "/v1/tenants/contoso/decisions",
+        &[],
+        common::example_request("create-allowed"),
+    )
+    .await
+    .json();
+    assert_eq!(decision["violations"][0]["error"], "trap");
+    let metrics = call(&router, "GET", "/metrics", &[], Body::empty())
+        .await
+        .text();
+    assert!(
+        metrics.contains("patrol_policy_errors_total{policy=\"rogue\",class=\"trap\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_openapi_document_matches_the_routes() {
+    let service = Service::open(None);
+    let served = call(
+        &service.router(),
+        "GET",
+        "/openapi.json",
+        &[],
+        Body::empty(),
+    )
+    .await;
+    let checked_in = std::fs::read_to_string(common::root().join("docs/openapi.json")).unwrap();
+    assert_eq!(served.text(), checked_in);
+    assert_eq!(served.text(), OPENAPI);
+    let document: Value = serde_json::from_str(&checked_in).unwrap();
+    let documented: BTreeSet<(String, String)> = document["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, methods)| {
+            methods
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(move |method| (path.clone(), method.to_uppercase()))
+        })
+        .collect();
+    let routed: BTreeSet<(String, String)> = routes()
+        .into_iter()
+        .map(|(path, method)| (path.to_string(), method.to_string()))
+        .collect();
+    assert_eq!(documented, routed);
+}
