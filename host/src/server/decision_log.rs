@@ -272,17 +272,13 @@ mod tests {
             // 50 bytes a line: two per file.
             file.write_all(format!("{i:049}\n").as_bytes()).unwrap();
         }
-        let read = |p: &Path| fs::read_to_string(p).unwrap();
-        assert_eq!(read(&path).lines().count(), 2);
-        assert!(read(&path).starts_with("000000000000000000000000000000000000000000000008"));
-        assert!(
-            read(&numbered(&path, 1))
-                .starts_with("0000000000000000000000000000000000000000000000006")
-        );
-        assert!(
-            read(&numbered(&path, 2))
-                .starts_with("0000000000000000000000000000000000000000000000004")
-        );
+        let lines = |p: &Path| -> Vec<String> {
+            fs::read_to_string(p).unwrap().lines().map(str::to_string).collect()
+        };
+        let line = |i: u32| format!("{i:049}");
+        assert_eq!(lines(&path), [line(8), line(9)]);
+        assert_eq!(lines(&numbered(&path, 1)), [line(6), line(7)]);
+        assert_eq!(lines(&numbered(&path, 2)), [line(4), line(5)]);
         assert!(!numbered(&path, 3).exists());
     }
 }
