@@ -273,7 +273,11 @@ mod tests {
             file.write_all(format!("{i:049}\n").as_bytes()).unwrap();
         }
         let lines = |p: &Path| -> Vec<String> {
-            fs::read_to_string(p).unwrap().lines().map(str::to_string).collect()
+            fs::read_to_string(p)
+                .unwrap()
+                .lines()
+                .map(str::to_string)
+                .collect()
         };
         let line = |i: u32| format!("{i:049}");
         assert_eq!(lines(&path), [line(8), line(9)]);
