@@ -1,5 +1,7 @@
-//! One full decision, end to end: the example tenant (five seed policies and two custom ones),
-//! a fresh instance per applicable policy, for a `create` and a `use`.
+//! One full decision, end to end, with fresh instances: the benchmark tenant
+//! (`benches/tenant/perf.toml`: five seed policies and one custom policy) for a `create` that
+//! breaks five rules, a compliant `create`, and a `use`; and the example tenant of the README
+//! (five seed policies, two custom ones).
 //!
 //! Run with `cargo bench -p patrol-benches --bench decision`.
 
@@ -22,16 +24,29 @@ fn request(name: &str) -> Request {
 
 fn decision(c: &mut Criterion) {
     let engine = Engine::new(EngineConfig::default()).unwrap();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tenant");
+    let perf = engine
+        .load_tenant(&TenantConfig::from_file(&dir.join("perf.toml")).unwrap())
+        .unwrap();
+    let mut group = c.benchmark_group("decision");
+    for name in ["create", "create-compliant", "use"] {
+        let json = std::fs::read_to_string(dir.join(format!("{name}.json"))).unwrap();
+        let request = Request::from_json(&json).unwrap();
+        group.bench_function(format!("benchmark tenant, {name}"), |b| {
+            b.iter(|| perf.evaluate(black_box(&request)))
+        });
+    }
     let config = TenantConfig::from_file(&example("tenant.toml")).unwrap();
     let tenant = engine.load_tenant(&config).unwrap();
-    let mut group = c.benchmark_group("decision");
     for name in [
         "create-too-long",
         "create-allowed",
         "use-global-in-fabrikam",
     ] {
         let request = request(name);
-        group.bench_function(name, |b| b.iter(|| tenant.evaluate(black_box(&request))));
+        group.bench_function(format!("example tenant, {name}"), |b| {
+            b.iter(|| tenant.evaluate(black_box(&request)))
+        });
     }
     group.finish();
 }

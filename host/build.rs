@@ -9,8 +9,9 @@
 //!    nothing at all, not even the WASI interfaces Rust's standard library would pull in.
 //!
 //! The components land in `<target>/policies/<name>.wasm`, where the example configurations and
-//! the tests find them, and the seed policies (crates marked `[package.metadata.patrol]
-//! builtin = true`) are also embedded into the `patrol` library from `$OUT_DIR`. The nested cargo uses its own target directory,
+//! the tests find them, and the seed policies and their bundle (crates marked
+//! `[package.metadata.patrol] builtin = true`) are also embedded into the `patrol` library from
+//! `$OUT_DIR`. The nested cargo uses its own target directory,
 //! `<target>/wasm-policies`, so it neither waits on the outer build's lock nor rebuilds from
 //! scratch each time.
 
@@ -24,7 +25,7 @@ const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// The guest's shadow stack. Rust's default is 1 MiB; policies need a few KiB, and a smaller
 /// linear memory makes every fresh instance cheaper. Deep recursion traps instead.
-const GUEST_STACK_BYTES: usize = 64 * 1024;
+const GUEST_STACK_BYTES: usize = 32 * 1024;
 
 /// Folders whose crates are built into components.
 const COMPONENT_FOLDERS: [&str; 2] = ["policies", "tests/components"];
@@ -61,7 +62,14 @@ fn build() -> Result<(), String> {
 
     let crates = component_crates(&root)?;
     ensure_wasm_target()?;
-    let modules = compile_modules(&root, &target_dir, &crates)?;
+    // Crates marked `build-alone` get a cargo invocation each: cargo unifies the features of
+    // everything one invocation builds, and the seed bundle needs its dependencies built
+    // without the `component` feature the other crates build them with.
+    let (alone, together): (Vec<_>, Vec<_>) = crates.into_iter().partition(|c| c.build_alone);
+    let mut modules = compile_modules(&root, &target_dir, &together)?;
+    for krate in alone {
+        modules.extend(compile_modules(&root, &target_dir, &[krate])?);
+    }
 
     let published = target_dir.join("policies");
     fs::create_dir_all(&published)
@@ -107,6 +115,8 @@ struct ComponentCrate {
     package: String,
     /// Whether patrol embeds it as a seed policy.
     builtin: bool,
+    /// Whether it needs a cargo invocation of its own.
+    build_alone: bool,
 }
 
 /// A built core module.
@@ -141,14 +151,20 @@ fn component_crates(root: &Path) -> Result<Vec<ComponentCrate>, String> {
                 let manifest: toml::Table = manifest
                     .parse()
                     .map_err(|e| format!("cannot parse `{}`: {e}", manifest_path.display()))?;
-                let builtin = manifest
-                    .get("package")
-                    .and_then(|p| p.get("metadata"))
-                    .and_then(|m| m.get("patrol"))
-                    .and_then(|p| p.get("builtin"))
-                    .and_then(toml::Value::as_bool)
-                    .unwrap_or(false);
-                crates.push(ComponentCrate { package, builtin });
+                let flag = |key: &str| {
+                    manifest
+                        .get("package")
+                        .and_then(|p| p.get("metadata"))
+                        .and_then(|m| m.get("patrol"))
+                        .and_then(|p| p.get(key))
+                        .and_then(toml::Value::as_bool)
+                        .unwrap_or(false)
+                };
+                crates.push(ComponentCrate {
+                    package,
+                    builtin: flag("builtin"),
+                    build_alone: flag("build-alone"),
+                });
             }
         }
     }

@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::bindings::exports::patrol::policy::policy::Guest;
+use crate::bundle_bindings::exports::patrol::policy::bundle::{BundledCall, Guest as BundleGuest};
 use crate::{Operation, PolicyMetadata, PreparedSettings, Request, Verdict, settings};
 
 /// A patrol policy: settings, and a function from a request to a verdict.
@@ -57,12 +58,75 @@ impl<P: Policy> Guest for Component<P> {
     }
 
     fn evaluate(compiled: Vec<u8>, request: Request) -> Verdict {
-        // The host only ever passes back what `validate_settings` produced; failing to decode
-        // it is a bug, and a trap is the honest answer (the host reports a `policyError`).
-        let settings: P::Settings = match settings::decode_settings(&compiled) {
-            Ok(settings) => settings,
-            Err(message) => panic!("{message}"),
-        };
-        P::evaluate(&settings, &request)
+        evaluate_prepared::<P>(&compiled, &request)
     }
+}
+
+/// Decodes prepared settings and evaluates `P` with them.
+fn evaluate_prepared<P: Policy>(compiled: &[u8], request: &Request) -> Verdict {
+    // The host only ever passes back what `validate_settings` produced; failing to decode it is
+    // a bug, and a trap is the honest answer (the host reports a `policyError`).
+    let settings: P::Settings = match settings::decode_settings(compiled) {
+        Ok(settings) => settings,
+        Err(message) => panic!("{message}"),
+    };
+    P::evaluate(&settings, request)
+}
+
+/// One policy of a bundle, as functions; see [`export_bundle!`](crate::export_bundle).
+#[doc(hidden)]
+pub struct Bundled {
+    metadata: fn() -> PolicyMetadata,
+    validate_settings: fn(String) -> Result<PreparedSettings, String>,
+    evaluate: fn(&[u8], &Request) -> Verdict,
+}
+
+impl Bundled {
+    /// The functions of `P`.
+    pub const fn of<P: Policy>() -> Bundled {
+        Bundled {
+            metadata: <Component<P> as Guest>::metadata,
+            validate_settings: <Component<P> as Guest>::validate_settings,
+            evaluate: evaluate_prepared::<P>,
+        }
+    }
+}
+
+/// Several policies exported together; see [`export_bundle!`](crate::export_bundle).
+#[doc(hidden)]
+pub trait Bundle {
+    /// The policies, in index order.
+    const POLICIES: &'static [Bundled];
+}
+
+/// Adapts a [`Bundle`] to the `patrol:policy/bundle` exports.
+#[doc(hidden)]
+pub struct BundleComponent<B>(PhantomData<B>);
+
+impl<B: Bundle> BundleGuest for BundleComponent<B> {
+    fn policies() -> Vec<PolicyMetadata> {
+        B::POLICIES
+            .iter()
+            .map(|policy| (policy.metadata)())
+            .collect()
+    }
+
+    fn validate_settings(index: u32, settings: String) -> Result<PreparedSettings, String> {
+        let policy = bundled::<B>(index).ok_or_else(|| format!("no bundled policy {index}"))?;
+        (policy.validate_settings)(settings)
+    }
+
+    fn evaluate(calls: Vec<BundledCall>, request: Request) -> Vec<Verdict> {
+        calls
+            .iter()
+            .map(|call| match bundled::<B>(call.index) {
+                Some(policy) => (policy.evaluate)(&call.settings, &request),
+                None => panic!("no bundled policy {}", call.index),
+            })
+            .collect()
+    }
+}
+
+fn bundled<B: Bundle>(index: u32) -> Option<&'static Bundled> {
+    B::POLICIES.get(usize::try_from(index).ok()?)
 }

@@ -59,6 +59,8 @@ mod settings;
 pub mod time;
 mod verdict;
 
+#[doc(hidden)]
+pub use export::{Bundle, BundleComponent, Bundled};
 pub use export::{Component, Policy};
 pub use request::Allowlist;
 pub use settings::{NoSettings, compile_settings, decode_settings, parse_settings};
@@ -83,9 +85,45 @@ pub mod bindings {
     });
 }
 
+/// Bindings for the `seed-bundle` world, which exports several policies from one component;
+/// they share the types above.
+#[doc(hidden)]
+#[allow(missing_docs)]
+pub mod bundle_bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "seed-bundle",
+        pub_export_macro: true,
+        export_macro_name: "__export_seed_bundle",
+        default_bindings_module: "::patrol_guest::bundle_bindings",
+        runtime_path: "::patrol_guest::__private::wit_bindgen::rt",
+        with: { "patrol:policy/types@0.1.0": crate::bindings::patrol::policy::types },
+    });
+}
+
 #[doc(hidden)]
 pub mod __private {
     pub use wit_bindgen;
+}
+
+/// Exports several [`Policy`] implementations from one component, through the
+/// `patrol:policy/bundle` interface, so that one instance judges them all. patrol uses it for its
+/// seed policies; the index of each policy is its position in the list.
+#[macro_export]
+macro_rules! export_bundle {
+    ($($policy:ty),+ $(,)?) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            struct PatrolBundle;
+            impl $crate::Bundle for PatrolBundle {
+                const POLICIES: &'static [$crate::Bundled] = &[$($crate::Bundled::of::<$policy>()),+];
+            }
+            type PatrolBundleExport = $crate::BundleComponent<PatrolBundle>;
+            $crate::bundle_bindings::__export_seed_bundle!(
+                PatrolBundleExport with_types_in $crate::bundle_bindings
+            );
+        };
+    };
 }
 
 /// Exports a [`Policy`] implementation as the component's `patrol:policy/policy` interface.

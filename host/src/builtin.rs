@@ -58,6 +58,9 @@ pub fn builtin_policy(key: &str) -> Option<&'static BuiltinPolicy> {
     BUILTIN_POLICIES.iter().find(|policy| policy.key == key)
 }
 
+/// The name of the seed bundle's component, `policies/seed-bundle`.
+pub(crate) const SEED_BUNDLE: &str = "seed_bundle";
+
 /// The component built from `policies/<name>` (with `-` written `_`), if there is one.
 pub(crate) fn component_bytes(name: &str) -> Option<&'static [u8]> {
     generated::COMPONENTS
@@ -75,5 +78,6 @@ mod tests {
         for policy in BUILTIN_POLICIES {
             assert!(component_bytes(policy.key).is_some(), "{}", policy.key);
         }
+        assert!(component_bytes(SEED_BUNDLE).is_some());
     }
 }

@@ -257,7 +257,7 @@ fn compare(expect: &Expectation, decision: &Decision) -> Vec<String> {
 }
 
 fn violation_matches(expected: &ExpectedViolation, actual: &ReportedViolation) -> bool {
-    expected.policy == actual.policy
+    *expected.policy == *actual.policy
         && expected.code == actual.code
         && expected.enforced == actual.enforced
         && expected

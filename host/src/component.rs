@@ -8,14 +8,18 @@
 use std::fmt;
 
 use sha2::{Digest as _, Sha256};
+use wasmtime::Store;
 use wasmtime::component::types::ComponentItem;
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::{
+    Component, ComponentExportIndex, ComponentNamedList, Instance, InstancePre, Lift, Linker,
+    Lower, TypedFunc,
+};
 
-use crate::decision::{ErrorClass, POLICY_ERROR, TOKEN_EXPIRED};
+use crate::contract;
 use crate::limits::Limits;
 use crate::request::Operation;
 use crate::sandbox::{PolicyFailure, Sandbox, StoreState};
-use crate::wit::{self, POLICY_INTERFACE, PolicyComponentPre, TYPES_INTERFACE};
+use crate::wit::{self, POLICY_INTERFACE, PolicyComponentPre, RequestRef, TYPES_INTERFACE};
 
 /// A component's identity: the SHA-256 of its bytes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -113,12 +117,12 @@ pub enum ComponentError {
          network, clock or randomness)"
     )]
     Imports(String),
-    /// It does not export the policy interface.
-    #[error("does not export `{POLICY_INTERFACE}` (it exports {0})")]
-    MissingExport(String),
-    /// It exports the interface, with different types.
-    #[error("exports `{POLICY_INTERFACE}` with the wrong types: {0}")]
-    WrongExport(String),
+    /// It does not export the interface it should (the first field), only others.
+    #[error("does not export `{0}` (it exports {1})")]
+    MissingExport(String, String),
+    /// It exports the interface (the first field), with different types.
+    #[error("exports `{0}` with the wrong types: {1}")]
+    WrongExport(String, String),
     /// Its `metadata` call failed.
     #[error("its `metadata` call failed: {0}")]
     MetadataFailed(PolicyFailure),
@@ -132,6 +136,8 @@ pub struct CompiledComponent {
     digest: Digest,
     size: usize,
     pre: PolicyComponentPre<StoreState>,
+    /// The `evaluate` export, resolved once.
+    evaluate: ComponentExportIndex,
     metadata: ComponentMetadata,
 }
 
@@ -154,63 +160,41 @@ impl CompiledComponent {
         limits: &Limits,
         sandbox: &Sandbox,
     ) -> Result<Self, ComponentError> {
-        if bytes.len() > max_size {
-            return Err(ComponentError::TooLarge {
-                size: bytes.len(),
-                limit: max_size,
-            });
-        }
-        if !wasmparser::Parser::is_component(bytes) {
-            return Err(if wasmparser::Parser::is_core_wasm(bytes) {
-                ComponentError::CoreModule
-            } else {
-                ComponentError::NotWasm
-            });
-        }
-        let component = Component::new(engine, bytes)
-            .map_err(|error| ComponentError::Invalid(format!("{error:#}")))?;
-        let ty = component.component_type();
-        let imports: Vec<String> = ty
-            .imports(engine)
-            .filter(|(name, item)| !is_types_only(name, &item.ty, engine))
-            .map(|(name, _)| format!("`{name}`"))
-            .collect();
-        if !imports.is_empty() {
-            return Err(ComponentError::Imports(imports.join(", ")));
-        }
-        if ty.get_export(engine, POLICY_INTERFACE).is_none() {
-            let exports: Vec<String> = ty
-                .exports(engine)
-                .map(|(name, _)| format!("`{name}`"))
-                .collect();
-            let exports = if exports.is_empty() {
-                "nothing".to_string()
-            } else {
-                exports.join(", ")
-            };
-            return Err(ComponentError::MissingExport(exports));
-        }
-        let mut linker = Linker::<StoreState>::new(engine);
-        // The types interface carries type definitions only; an empty instance satisfies it.
-        linker
-            .instance(TYPES_INTERFACE)
-            .map_err(|error| ComponentError::WrongExport(format!("{error:#}")))?;
-        let pre = linker
-            .instantiate_pre(&component)
-            .and_then(PolicyComponentPre::new)
-            .map_err(|error| ComponentError::WrongExport(format!("{error:#}")))?;
+        let pre = instantiate_pre(engine, bytes, max_size, POLICY_INTERFACE)?;
+        let pre = PolicyComponentPre::new(pre).map_err(|error| {
+            ComponentError::WrongExport(POLICY_INTERFACE.to_string(), format!("{error:#}"))
+        })?;
+        let evaluate = export_function(pre.instance_pre(), POLICY_INTERFACE, "evaluate")?;
+        check_evaluate_type::<(&[u8], &RequestRef<'_>), (wit::Verdict,)>(
+            pre.instance_pre(),
+            &evaluate,
+            POLICY_INTERFACE,
+            limits,
+            sandbox,
+        )?;
         let raw = sandbox
             .run(&pre, limits, |store, instance| {
                 instance.patrol_policy_policy().call_metadata(store)
             })
             .map_err(ComponentError::MetadataFailed)?;
-        let metadata = check_metadata(raw).map_err(ComponentError::InvalidMetadata)?;
+        let metadata = contract::check_metadata(raw).map_err(ComponentError::InvalidMetadata)?;
         Ok(CompiledComponent {
             digest: Digest::of(bytes),
             size: bytes.len(),
             pre,
+            evaluate,
             metadata,
         })
+    }
+
+    /// Its pre-instantiated form.
+    pub(crate) fn pre(&self) -> &PolicyComponentPre<StoreState> {
+        &self.pre
+    }
+
+    /// Whether its memories and tables fit a slot of the instance pool.
+    pub(crate) fn fits_pool(&self) -> bool {
+        crate::runtime::fits_pool(self.pre.instance_pre().component())
     }
 
     /// The component's digest.
@@ -241,38 +225,138 @@ impl CompiledComponent {
                 .patrol_policy_policy()
                 .call_validate_settings(store, settings_json)
         })?;
-        let size = match &answer {
-            Ok(prepared) => prepared.compiled.len() + prepared.effective.len(),
-            Err(message) => message.len(),
-        };
-        check_output_size(size, limits)?;
-        if let Ok(prepared) = &answer
-            && serde_json::from_str::<serde_json::Value>(&prepared.effective).is_err()
-        {
-            return Err(PolicyFailure::new(
-                ErrorClass::InvalidOutput,
-                "`validate-settings` returned effective settings that are not JSON",
-            ));
-        }
+        contract::check_prepared(&answer, limits)?;
         Ok(answer)
     }
 
-    /// Runs `evaluate` and checks the verdict against the contract and `limits`.
+    /// Runs `evaluate` in a fresh instance and checks the verdict against the contract and
+    /// `limits`.
     pub(crate) fn evaluate(
         &self,
         settings: &[u8],
-        request: &wit::Request,
+        request: &RequestRef<'_>,
         limits: &Limits,
         sandbox: &Sandbox,
     ) -> Result<wit::Verdict, PolicyFailure> {
-        let verdict = sandbox.run(&self.pre, limits, |store, instance| {
-            instance
-                .patrol_policy_policy()
-                .call_evaluate(store, settings, request)
+        let verdict = sandbox.run(self.pre.instance_pre(), limits, |store, instance| {
+            self.call_evaluate(store, instance, settings, request)
         })?;
-        check_verdict(&verdict, request, limits)?;
+        contract::check_verdict(&verdict, request, limits)?;
         Ok(verdict)
     }
+
+    /// Calls `evaluate` on `instance`, an instance of this component.
+    pub(crate) fn call_evaluate(
+        &self,
+        store: &mut Store<StoreState>,
+        instance: &Instance,
+        settings: &[u8],
+        request: &RequestRef<'_>,
+    ) -> wasmtime::Result<wit::Verdict> {
+        let evaluate = instance
+            .get_func(&mut *store, self.evaluate)
+            .ok_or_else(|| wasmtime::Error::msg("the `evaluate` export is missing"))?;
+        // SAFETY: `compile` checked that the component's `evaluate` export has exactly this
+        // type, and `instance` is of this component.
+        let evaluate = unsafe {
+            TypedFunc::<(&[u8], &RequestRef<'_>), (wit::Verdict,)>::new_unchecked(evaluate)
+        };
+        Ok(evaluate.call(store, (settings, request))?.0)
+    }
+}
+
+/// The checks every component passes before anything of it runs: not too large, a component
+/// (not a core module, not garbage), valid, importing nothing but the contract's types, and
+/// exporting the interface `export`. Returns it compiled and linked, ready to type-check its
+/// exports and instantiate.
+pub(crate) fn instantiate_pre(
+    engine: &wasmtime::Engine,
+    bytes: &[u8],
+    max_size: usize,
+    export: &str,
+) -> Result<InstancePre<StoreState>, ComponentError> {
+    if bytes.len() > max_size {
+        return Err(ComponentError::TooLarge {
+            size: bytes.len(),
+            limit: max_size,
+        });
+    }
+    if !wasmparser::Parser::is_component(bytes) {
+        return Err(if wasmparser::Parser::is_core_wasm(bytes) {
+            ComponentError::CoreModule
+        } else {
+            ComponentError::NotWasm
+        });
+    }
+    let component = Component::new(engine, bytes)
+        .map_err(|error| ComponentError::Invalid(format!("{error:#}")))?;
+    let ty = component.component_type();
+    let imports: Vec<String> = ty
+        .imports(engine)
+        .filter(|(name, item)| !is_types_only(name, &item.ty, engine))
+        .map(|(name, _)| format!("`{name}`"))
+        .collect();
+    if !imports.is_empty() {
+        return Err(ComponentError::Imports(imports.join(", ")));
+    }
+    if ty.get_export(engine, export).is_none() {
+        let exports: Vec<String> = ty
+            .exports(engine)
+            .map(|(name, _)| format!("`{name}`"))
+            .collect();
+        let exports = if exports.is_empty() {
+            "nothing".to_string()
+        } else {
+            exports.join(", ")
+        };
+        return Err(ComponentError::MissingExport(export.to_string(), exports));
+    }
+    let mut linker = Linker::<StoreState>::new(engine);
+    // The types interface carries type definitions only; an empty instance satisfies it.
+    linker
+        .instance(TYPES_INTERFACE)
+        .map_err(|error| ComponentError::WrongExport(export.to_string(), format!("{error:#}")))?;
+    linker
+        .instantiate_pre(&component)
+        .map_err(|error| ComponentError::WrongExport(export.to_string(), format!("{error:#}")))
+}
+
+/// Checks, on one instance, that the `evaluate` export at `index` has the type patrol calls it
+/// with (`Params` and `Results`), so that later instances can skip the check.
+pub(crate) fn check_evaluate_type<Params, Results>(
+    pre: &InstancePre<StoreState>,
+    index: &ComponentExportIndex,
+    interface: &str,
+    limits: &Limits,
+    sandbox: &Sandbox,
+) -> Result<(), ComponentError>
+where
+    Params: ComponentNamedList + Lower,
+    Results: ComponentNamedList + Lift,
+{
+    let (mut store, instance) = sandbox
+        .keep(pre, limits)
+        .map_err(ComponentError::MetadataFailed)?;
+    instance
+        .get_typed_func::<Params, Results>(&mut store, index)
+        .map(|_| ())
+        .map_err(|error| ComponentError::WrongExport(interface.to_string(), format!("{error:#}")))
+}
+
+/// Resolves the function `name` of the exported interface `interface` to an index, so that each
+/// instance finds it without a lookup by name.
+pub(crate) fn export_function(
+    pre: &InstancePre<StoreState>,
+    interface: &str,
+    name: &str,
+) -> Result<ComponentExportIndex, ComponentError> {
+    let component = pre.component();
+    component
+        .get_export_index(None, interface)
+        .and_then(|instance| component.get_export_index(Some(&instance), name))
+        .ok_or_else(|| {
+            ComponentError::WrongExport(interface.to_string(), format!("no function `{name}`"))
+        })
 }
 
 /// Whether an import is the contract's own `types` interface, holding nothing but types: the
@@ -287,122 +371,6 @@ fn is_types_only(name: &str, item: &ComponentItem, engine: &wasmtime::Engine) ->
         }
         _ => false,
     }
-}
-
-fn check_output_size(size: usize, limits: &Limits) -> Result<(), PolicyFailure> {
-    if size > limits.output_bytes {
-        return Err(PolicyFailure::new(
-            ErrorClass::OutputTooLarge,
-            format!(
-                "returned {size} bytes; the limit is {} bytes",
-                limits.output_bytes
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// The longest violation code a policy may return, in bytes.
-const MAX_CODE_BYTES: usize = 64;
-
-fn check_verdict(
-    verdict: &wit::Verdict,
-    request: &wit::Request,
-    limits: &Limits,
-) -> Result<(), PolicyFailure> {
-    // Count a few bytes per item too, so that a million empty violations is not "small".
-    let size = verdict
-        .violations
-        .iter()
-        .map(|v| v.code.len() + v.message.len() + 16)
-        .sum::<usize>()
-        + verdict.actions.len() * 4;
-    check_output_size(size, limits)?;
-    let invalid = |detail: String| Err(PolicyFailure::new(ErrorClass::InvalidOutput, detail));
-    for violation in &verdict.violations {
-        let code = &violation.code;
-        let well_formed = !code.is_empty()
-            && code.len() <= MAX_CODE_BYTES
-            && code
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-        if !well_formed {
-            return invalid(format!(
-                "returned the violation code {code:?}; codes are 1 to {MAX_CODE_BYTES} ASCII \
-                 letters, digits, `.`, `_` or `-`"
-            ));
-        }
-        if code == POLICY_ERROR || code == TOKEN_EXPIRED {
-            return invalid(format!(
-                "returned the code `{code}`, which only patrol may report"
-            ));
-        }
-        if violation.message.trim().is_empty() {
-            return invalid(format!("returned the code `{code}` without a message"));
-        }
-    }
-    if let Some(adjusted) = verdict.adjusted_valid_to {
-        let issuing = matches!(
-            request.operation,
-            wit::Operation::Create | wit::Operation::Regenerate
-        );
-        if !issuing {
-            return invalid(
-                "returned `adjusted-valid-to` for an operation that issues no token".into(),
-            );
-        }
-        if adjusted <= request.token.valid_from.max(request.now)
-            || adjusted > request.token.valid_to
-        {
-            return invalid(
-                "returned an `adjusted-valid-to` outside the requested validity; it may only \
-                 shorten the token's life"
-                    .into(),
-            );
-        }
-    }
-    Ok(())
-}
-
-/// The longest policy name, in bytes.
-pub const MAX_POLICY_NAME_BYTES: usize = 64;
-
-fn check_metadata(raw: wit::PolicyMetadata) -> Result<ComponentMetadata, String> {
-    if raw.name.is_empty()
-        || raw.name.len() > MAX_POLICY_NAME_BYTES
-        || !raw
-            .name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
-    {
-        return Err(format!(
-            "the name {:?} is not 1 to {MAX_POLICY_NAME_BYTES} lowercase ASCII letters, digits, \
-             `_` or `-`",
-            raw.name
-        ));
-    }
-    if raw.version.is_empty() || raw.version.len() > 64 || raw.version.chars().any(char::is_control)
-    {
-        return Err(format!(
-            "the version {:?} is not a short, printable string",
-            raw.version
-        ));
-    }
-    if raw.description.len() > 1024 {
-        return Err("the description is longer than 1024 bytes".to_string());
-    }
-    if raw.operations.is_empty() {
-        return Err("it names no operation to judge".to_string());
-    }
-    let mut operations: Vec<Operation> = raw.operations.into_iter().map(Operation::from).collect();
-    operations.sort();
-    operations.dedup();
-    Ok(ComponentMetadata {
-        name: raw.name,
-        version: raw.version,
-        description: raw.description,
-        operations,
-    })
 }
 
 impl From<wit::Operation> for Operation {

@@ -9,6 +9,7 @@
 //! ```
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -43,7 +44,7 @@ pub struct Decision {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReportedViolation {
     /// The policy's name in the tenant configuration, or `patrol` for built-in checks.
-    pub policy: String,
+    pub policy: Arc<str>,
     /// The machine-readable code, such as `patLifespanPolicyViolation` or `policyError`.
     pub code: String,
     /// False when the policy runs in audit mode, or fails open: reported, but not refusing.
@@ -123,10 +124,10 @@ impl fmt::Display for ErrorClass {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PolicyTrace {
     /// The policy's name in the configuration.
-    pub policy: String,
+    pub policy: Arc<str>,
     /// For organization policies, the organization.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub org: Option<String>,
+    pub org: Option<Arc<str>>,
     /// What happened.
     pub outcome: TraceOutcome,
     /// Whether its violations refuse the request (`enforce`) or are only reported (`audit`).

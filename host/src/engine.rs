@@ -1,22 +1,23 @@
 //! The [`Engine`]: wasmtime engines, the epoch tickers that enforce deadlines, and the cache of
 //! compiled components shared by every tenant.
 //!
-//! wasmtime fixes a few limits per engine rather than per call, the wasm stack above all. So
-//! that a policy's configuration can still change its stack limit, patrol keeps one wasmtime
-//! engine per stack size in use (in practice one or two), and caches compiled components by
-//! (content digest, stack size): everything that is pre-instantiated is keyed by the limits
-//! baked into it.
+//! wasmtime fixes a few things per engine rather than per call: the wasm stack limit, and how
+//! instances are allocated (see [`crate::runtime`]). So that a policy's configuration can still
+//! change its limits, patrol keeps one wasmtime engine per (stack size, pooled or not) in use,
+//! in practice one or two, and caches compiled components by (content digest, engine):
+//! everything that is pre-instantiated is keyed by the limits baked into it.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::thread;
 use std::time::Duration;
 
 use crate::builtin;
+use crate::bundle::CompiledBundle;
 use crate::component::{CompiledComponent, ComponentError, Digest};
 use crate::config::{ComponentSource, TenantConfig};
 use crate::limits::Limits;
+use crate::runtime::{self, Allocation, Variant};
 use crate::sandbox::Sandbox;
 use crate::tenant::{self, LoadError, Tenant};
 
@@ -50,6 +51,12 @@ pub struct EngineConfig {
     pub interruption: Interruption,
     /// How often the epoch advances: the resolution of deadlines. Default 1 ms.
     pub epoch_tick: Duration,
+    /// How instances are allocated. Default: pooled, with each memory's first MiB kept
+    /// resident.
+    pub allocation: Allocation,
+    /// Whether seed policies with the default limits are judged together, in one instance of
+    /// the seed bundle (the default), rather than each in an instance of its own component.
+    pub bundle_seed_policies: bool,
     /// Where components referred to by digest (`component = "sha256:..."`) are kept, each as
     /// `sha256-<hex>.wasm`. `patrol serve` uses `<data dir>/components`. Default: none.
     pub component_store: Option<PathBuf>,
@@ -62,6 +69,8 @@ impl Default for EngineConfig {
             max_component_bytes: 16 << 20,
             interruption: Interruption::default(),
             epoch_tick: Duration::from_millis(1),
+            allocation: Allocation::default(),
+            bundle_seed_policies: true,
             component_store: None,
         }
     }
@@ -70,7 +79,7 @@ impl Default for EngineConfig {
 /// The engine could not be created.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot set up the WebAssembly engine: {0}")]
-pub struct EngineError(String);
+pub struct EngineError(pub(crate) String);
 
 /// Compiles components and loads tenants. Cheap to clone; clones share everything.
 #[derive(Clone)]
@@ -78,13 +87,15 @@ pub struct Engine {
     inner: Arc<Inner>,
 }
 
-type ComponentKey = (Digest, usize);
+type ComponentKey = (Digest, Variant);
 
 struct Inner {
     config: EngineConfig,
     sandbox: Arc<Sandbox>,
-    /// One wasmtime engine per wasm stack size, by size in bytes.
-    runtimes: Mutex<HashMap<usize, wasmtime::Engine>>,
+    /// The seed bundle, compiled on first use.
+    seed_bundle: Mutex<Option<Arc<CompiledBundle>>>,
+    /// The wasmtime engines, created on first use: one per wasm stack size and allocation.
+    runtimes: Mutex<HashMap<Variant, wasmtime::Engine>>,
     /// Compiled components. Weak, so a component no tenant uses any more is freed.
     components: Mutex<HashMap<ComponentKey, Weak<CompiledComponent>>>,
 }
@@ -97,11 +108,12 @@ impl Engine {
             inner: Arc::new(Inner {
                 config,
                 sandbox,
+                seed_bundle: Mutex::new(None),
                 runtimes: Mutex::new(HashMap::new()),
                 components: Mutex::new(HashMap::new()),
             }),
         };
-        engine.runtime(engine.inner.config.limits.stack_bytes)?;
+        engine.runtime(engine.variant(&engine.inner.config.limits))?;
         Ok(engine)
     }
 
@@ -116,31 +128,27 @@ impl Engine {
         self.compile_with(bytes, &self.inner.config.limits)
     }
 
-    /// Checks and compiles a component for `limits` (which decide the wasm stack it is compiled
-    /// for), or returns the one already compiled from the same bytes for the same stack.
+    /// Checks and compiles a component for `limits` (which decide the engine it runs on: its
+    /// wasm stack, pooled or not), or returns the one already compiled from the same bytes for
+    /// the same engine.
     pub fn compile_with(
         &self,
         bytes: &[u8],
         limits: &Limits,
     ) -> Result<Arc<CompiledComponent>, ComponentError> {
-        let key = (Digest::of(bytes), limits.stack_bytes);
+        let variant = self.variant(limits);
+        let key = (Digest::of(bytes), variant);
         if let Some(component) = lock(&self.inner.components)
             .get(&key)
             .and_then(Weak::upgrade)
         {
             return Ok(component);
         }
-        let runtime = self
-            .runtime(limits.stack_bytes)
-            .map_err(|error| ComponentError::Invalid(error.to_string()))?;
-        let config = &self.inner.config;
-        let component = Arc::new(CompiledComponent::compile(
-            &runtime,
-            bytes,
-            config.max_component_bytes,
-            limits,
-            &self.inner.sandbox,
-        )?);
+        let mut component = self.compile_for(variant, bytes, limits)?;
+        if variant.pooled && !component.fits_pool() {
+            component = self.compile_for(variant.on_demand(), bytes, limits)?;
+        }
+        let component = Arc::new(component);
         let mut cache = lock(&self.inner.components);
         cache.retain(|_, weak| weak.strong_count() > 0);
         // Another thread may have compiled the same bytes meanwhile; keep the first.
@@ -151,12 +159,31 @@ impl Engine {
         Ok(component)
     }
 
-    /// How many distinct compiled components are in use.
+    fn compile_for(
+        &self,
+        variant: Variant,
+        bytes: &[u8],
+        limits: &Limits,
+    ) -> Result<CompiledComponent, ComponentError> {
+        let runtime = self
+            .runtime(variant)
+            .map_err(|error| ComponentError::Invalid(error.to_string()))?;
+        CompiledComponent::compile(
+            &runtime,
+            bytes,
+            self.inner.config.max_component_bytes,
+            limits,
+            &self.inner.sandbox,
+        )
+    }
+
+    /// How many distinct compiled components are in use, the seed bundle included.
     pub fn component_count(&self) -> usize {
-        lock(&self.inner.components)
+        let components = lock(&self.inner.components)
             .values()
             .filter(|weak| weak.strong_count() > 0)
-            .count()
+            .count();
+        components + usize::from(lock(&self.inner.seed_bundle).is_some())
     }
 
     /// Loads a tenant: compiles its components, runs `validate-settings` for every policy.
@@ -206,30 +233,54 @@ impl Engine {
         }
     }
 
+    /// The seed bundle, compiled for the host's default limits on first use.
+    pub(crate) fn seed_bundle(&self) -> Result<Arc<CompiledBundle>, String> {
+        let mut slot = lock(&self.inner.seed_bundle);
+        if let Some(bundle) = slot.as_ref() {
+            return Ok(Arc::clone(bundle));
+        }
+        let config = &self.inner.config;
+        let bytes = builtin::component_bytes(builtin::SEED_BUNDLE)
+            .ok_or("the seed bundle is missing from this build of patrol")?;
+        let runtime = self
+            .runtime(self.variant(&config.limits))
+            .map_err(|error| error.to_string())?;
+        let bundle = CompiledBundle::compile(
+            &runtime,
+            bytes,
+            config.max_component_bytes,
+            &config.limits,
+            &self.inner.sandbox,
+        )
+        .map_err(|error| format!("the seed bundle {error}"))?;
+        let bundle = Arc::new(bundle);
+        *slot = Some(Arc::clone(&bundle));
+        Ok(bundle)
+    }
+
     /// How calls are run.
     pub(crate) fn sandbox(&self) -> &Arc<Sandbox> {
         &self.inner.sandbox
     }
 
-    /// The wasmtime engine for a wasm stack of `stack_bytes`, created on first use.
-    fn runtime(&self, stack_bytes: usize) -> Result<wasmtime::Engine, EngineError> {
+    fn variant(&self, limits: &Limits) -> Variant {
+        Variant::for_limits(limits, self.inner.config.allocation)
+    }
+
+    /// The wasmtime engine for `variant`, created on first use.
+    fn runtime(&self, variant: Variant) -> Result<wasmtime::Engine, EngineError> {
         let mut runtimes = lock(&self.inner.runtimes);
-        if let Some(runtime) = runtimes.get(&stack_bytes) {
+        if let Some(runtime) = runtimes.get(&variant) {
             return Ok(runtime.clone());
         }
-        let mut config = wasmtime::Config::new();
-        config
-            .max_wasm_stack(stack_bytes)
-            .concurrency_support(false)
-            .epoch_interruption(true)
-            .consume_fuel(matches!(
-                self.inner.config.interruption,
-                Interruption::Fuel { .. }
-            ));
-        let runtime =
-            wasmtime::Engine::new(&config).map_err(|error| EngineError(format!("{error:#}")))?;
-        start_epoch_ticker(&runtime, self.inner.config.epoch_tick)?;
-        runtimes.insert(stack_bytes, runtime.clone());
+        let config = &self.inner.config;
+        let runtime = runtime::build(
+            variant,
+            config.allocation,
+            config.interruption,
+            config.epoch_tick,
+        )?;
+        runtimes.insert(variant, runtime.clone());
         Ok(runtime)
     }
 }
@@ -240,21 +291,4 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// Advances the engine's epoch every `tick`, so that a store's epoch deadline (set in ticks)
-/// interrupts a call that runs too long. Stops once the engine is gone.
-fn start_epoch_ticker(engine: &wasmtime::Engine, tick: Duration) -> Result<(), EngineError> {
-    let weak = engine.weak();
-    thread::Builder::new()
-        .name("patrol-epoch".to_string())
-        .spawn(move || {
-            while let Some(engine) = weak.upgrade() {
-                engine.increment_epoch();
-                drop(engine);
-                thread::sleep(tick);
-            }
-        })
-        .map(|_| ())
-        .map_err(|error| EngineError(format!("cannot start the epoch ticker: {error}")))
 }

@@ -85,7 +85,7 @@ fn check_decision(decision: &Decision) {
             "a seed policy failed: {}",
             violation.message
         );
-        assert!(violation.policy != PATROL || violation.code == "tokenExpired");
+        assert!(&*violation.policy != PATROL || violation.code == "tokenExpired");
     }
 }
 

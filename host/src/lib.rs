@@ -28,9 +28,11 @@
 #![warn(missing_docs)]
 
 mod builtin;
+mod bundle;
 pub mod cases;
 mod component;
 pub mod config;
+mod contract;
 pub mod decision;
 mod describe;
 mod engine;
@@ -39,7 +41,10 @@ pub mod fuzzing;
 mod limiter;
 pub mod limits;
 mod permits;
+#[doc(hidden)]
+pub mod profiling;
 pub mod request;
+mod runtime;
 mod sandbox;
 mod serde_message;
 pub mod server;
@@ -54,5 +59,6 @@ pub use decision::{Action, Decision, ErrorClass};
 pub use engine::{Engine, EngineConfig, EngineError, Interruption};
 pub use limits::Limits;
 pub use request::{Operation, Request, RequestError};
+pub use runtime::Allocation;
 pub use sandbox::{BACKSTOP_FACTOR, MIN_BACKSTOP, PolicyFailure};
 pub use tenant::{LoadError, PolicyInfo, Tenant};

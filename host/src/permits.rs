@@ -1,14 +1,18 @@
 //! Admission control: at most one policy call per core runs at once, in the whole process.
 //!
-//! Deadlines are wall-clock. If more calls ran at once than the machine has cores, the
-//! operating system would share the cores between them, and a tenant whose policy loops on
-//! every request could push every other tenant's calls past their deadlines just by keeping
+//! Deadlines count running time, but cores are shared: if more calls ran at once than the
+//! machine has cores, the operating system would share the cores between them, and a tenant
+//! whose policy loops on every request could slow every other tenant's calls just by keeping
 //! threads busy. With at most one running call per core, a call that has started has a core to
-//! itself (as far as patrol is concerned): a looping tenant makes others wait for a slot,
-//! which does not count against their deadlines, but never makes them fail. The limit is per
-//! process, not per engine, because cores are.
+//! itself (as far as patrol is concerned): a looping tenant makes others wait for a slot, which
+//! does not count against their deadlines, but never makes them fail. The limit is per process,
+//! not per engine, because cores are.
+//!
+//! Taking and returning a free slot is one atomic operation each; the mutex and condition
+//! variable are only touched when a caller has to wait.
 
-use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, OnceLock};
 use std::thread;
 
 /// The process's call slots: one per core the process may use.
@@ -19,7 +23,10 @@ pub(crate) fn global() -> &'static Permits {
 
 /// A counting semaphore.
 pub(crate) struct Permits {
-    available: Mutex<usize>,
+    available: AtomicUsize,
+    /// Callers blocked in [`Permits::acquire`].
+    waiting: AtomicUsize,
+    lock: Mutex<()>,
     freed: Condvar,
 }
 
@@ -32,36 +39,57 @@ impl Permits {
     /// `count` slots (at least one).
     pub(crate) fn new(count: usize) -> Self {
         Permits {
-            available: Mutex::new(count.max(1)),
+            available: AtomicUsize::new(count.max(1)),
+            waiting: AtomicUsize::new(0),
+            lock: Mutex::new(()),
             freed: Condvar::new(),
         }
     }
 
     /// Waits for a free slot and takes it.
     pub(crate) fn acquire(&self) -> Permit<'_> {
-        let mut available = self.lock();
-        while *available == 0 {
-            available = self
+        if self.try_take() {
+            return Permit { permits: self };
+        }
+        let mut guard = self
+            .lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        // Checked again under the lock: a slot given back before `waiting` was raised is seen
+        // here, and one given back after it finds `waiting` raised and notifies under the lock,
+        // which it can only take once this thread waits.
+        while !self.try_take() {
+            guard = self
                 .freed
-                .wait(available)
+                .wait(guard)
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
         }
-        *available -= 1;
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
         Permit { permits: self }
     }
 
-    fn lock(&self) -> MutexGuard<'_, usize> {
-        // The count is updated in single statements: a poisoned lock still holds a valid count.
+    fn try_take(&self) -> bool {
         self.available
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
+    fn give_back(&self) {
+        self.available.fetch_add(1, Ordering::SeqCst);
+        if self.waiting.load(Ordering::SeqCst) > 0 {
+            let _guard = self
+                .lock
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            self.freed.notify_one();
+        }
     }
 }
 
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
-        *self.permits.lock() += 1;
-        self.permits.freed.notify_one();
+        self.permits.give_back();
     }
 }
 
@@ -73,24 +101,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn no_more_than_count_holders_at_once() {
+    fn no_more_than_count_holders_at_once_and_every_waiter_gets_through() {
         let permits = Permits::new(2);
         let running = AtomicUsize::new(0);
         let most = AtomicUsize::new(0);
+        let done = AtomicUsize::new(0);
         thread::scope(|scope| {
             for _ in 0..8 {
                 scope.spawn(|| {
-                    for _ in 0..200 {
+                    for _ in 0..2000 {
                         let _permit = permits.acquire();
                         let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                         most.fetch_max(now, Ordering::SeqCst);
                         thread::yield_now();
                         running.fetch_sub(1, Ordering::SeqCst);
+                        done.fetch_add(1, Ordering::SeqCst);
                     }
                 });
             }
         });
         assert_eq!(most.load(Ordering::SeqCst), 2);
-        assert_eq!(*permits.lock(), 2);
+        assert_eq!(done.load(Ordering::SeqCst), 16_000);
+        assert_eq!(permits.available.load(Ordering::SeqCst), 2);
+        assert_eq!(permits.waiting.load(Ordering::SeqCst), 0);
     }
 }

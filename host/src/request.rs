@@ -47,6 +47,16 @@ impl Operation {
         Operation::Leak,
     ];
 
+    /// The operation's position in [`Operation::ALL`].
+    pub fn index(self) -> usize {
+        match self {
+            Operation::Create => 0,
+            Operation::Regenerate => 1,
+            Operation::Use => 2,
+            Operation::Leak => 3,
+        }
+    }
+
     /// The name used in JSON and on the command line.
     pub fn as_str(self) -> &'static str {
         match self {

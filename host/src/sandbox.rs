@@ -21,6 +21,7 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use wasmtime::component::{Instance, InstancePre};
 use wasmtime::{Store, StoreContextMut, Trap, UpdateDeadline};
 
 use crate::decision::ErrorClass;
@@ -29,7 +30,7 @@ use crate::engine::Interruption;
 use crate::limiter::{LimitExceeded, Limiter};
 use crate::limits::Limits;
 use crate::permits;
-use crate::wit::{PolicyComponent, PolicyComponentPre};
+use crate::wit::{PolicyComponent, PolicyComponentPre, SeedBundle, SeedBundlePre};
 
 /// The wall-clock backstop, as a multiple of a call's deadline...
 pub const BACKSTOP_FACTOR: u32 = 20;
@@ -101,13 +102,24 @@ impl Sandbox {
     /// Runs `call` against a fresh instance of `pre` under `limits`, once one of the process's
     /// call slots is free. The clock starts when the slot is taken, before instantiation:
     /// instantiating runs guest code too (start functions).
-    pub(crate) fn run<R>(
+    pub(crate) fn run<P: Prepared, R>(
         &self,
-        pre: &PolicyComponentPre<StoreState>,
+        pre: &P,
         limits: &Limits,
-        call: impl FnOnce(&mut Store<StoreState>, &PolicyComponent) -> wasmtime::Result<R>,
+        call: impl FnOnce(&mut Store<StoreState>, &P::Instance) -> wasmtime::Result<R>,
     ) -> Result<R, PolicyFailure> {
         let _slot = permits::global().acquire();
+        let (mut store, instance) = self.keep(pre, limits)?;
+        call(&mut store, &instance).map_err(|error| classify(&error, limits))
+    }
+
+    /// A fresh store and instance of `pre` under `limits`, with its clock started, for the
+    /// caller to keep: [`Sandbox::run`] without the call slot and the call.
+    pub(crate) fn keep<P: Prepared>(
+        &self,
+        pre: &P,
+        limits: &Limits,
+    ) -> Result<(Store<StoreState>, P::Instance), PolicyFailure> {
         let ticks = match self.interruption {
             Interruption::Epoch => deadline_ticks(limits.deadline, self.epoch_tick),
             Interruption::Fuel { .. } => u64::MAX,
@@ -138,7 +150,53 @@ impl Sandbox {
         let instance = pre
             .instantiate(&mut store)
             .map_err(|error| classify(&error, limits))?;
-        call(&mut store, &instance).map_err(|error| classify(&error, limits))
+        Ok((store, instance))
+    }
+}
+
+/// A component ready to instantiate: a policy, or the seed bundle.
+pub(crate) trait Prepared {
+    /// The instance's bindings.
+    type Instance;
+    fn engine(&self) -> &wasmtime::Engine;
+    fn instantiate(&self, store: &mut Store<StoreState>) -> wasmtime::Result<Self::Instance>;
+}
+
+/// The raw form: an instance whose exports the caller looks up itself, by an index resolved
+/// once at load (see [`crate::component`]), skipping the typed bindings' per-instance checks.
+impl Prepared for InstancePre<StoreState> {
+    type Instance = Instance;
+
+    fn engine(&self) -> &wasmtime::Engine {
+        InstancePre::engine(self)
+    }
+
+    fn instantiate(&self, store: &mut Store<StoreState>) -> wasmtime::Result<Instance> {
+        InstancePre::instantiate(self, store)
+    }
+}
+
+impl Prepared for PolicyComponentPre<StoreState> {
+    type Instance = PolicyComponent;
+
+    fn engine(&self) -> &wasmtime::Engine {
+        PolicyComponentPre::engine(self)
+    }
+
+    fn instantiate(&self, store: &mut Store<StoreState>) -> wasmtime::Result<PolicyComponent> {
+        PolicyComponentPre::instantiate(self, store)
+    }
+}
+
+impl Prepared for SeedBundlePre<StoreState> {
+    type Instance = SeedBundle;
+
+    fn engine(&self) -> &wasmtime::Engine {
+        SeedBundlePre::engine(self)
+    }
+
+    fn instantiate(&self, store: &mut Store<StoreState>) -> wasmtime::Result<SeedBundle> {
+        SeedBundlePre::instantiate(self, store)
     }
 }
 

@@ -2,17 +2,20 @@
 //!
 //! For each request patrol first applies its own always-on rules (a `use` of an expired token
 //! is refused with `tokenExpired`; a `leak` always notifies the owner), then asks every policy
-//! that handles the operation, unless the user is on that policy's allowlist, each in its own
-//! fresh instance. Every violation from every policy is reported; audit-mode policies report
-//! without refusing; a policy that fails is reported as `policyError` and refuses the request
-//! unless it is configured with `on_error = "allow"`.
+//! that handles the operation, unless the user is on that policy's allowlist. The seed policies
+//! with the host's default limits are judged together, in one fresh instance of the seed bundle
+//! (see [`crate::bundle`]); every other policy, custom policies above all, in a fresh instance
+//! of its own. Every violation from every policy is reported, in configuration order;
+//! audit-mode policies report without refusing; a policy that fails is reported as
+//! `policyError` and refuses the request unless it is configured with `on_error = "allow"`.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use crate::bundle::CompiledBundle;
 use crate::component::{CompiledComponent, ComponentMetadata, Digest};
-use crate::config::{Allowlist, Mode, OnError, TenantConfig};
+use crate::config::{Allowlist, ComponentSource, Mode, OnError, PolicyConfig, TenantConfig};
 use crate::decision::{
     Action, Decision, PATROL, POLICY_ERROR, PolicyTrace, ReportedViolation, TOKEN_EXPIRED,
     TraceOutcome,
@@ -20,9 +23,9 @@ use crate::decision::{
 use crate::engine::Engine;
 use crate::limits::Limits;
 use crate::request::{Operation, Request};
-use crate::sandbox::Sandbox;
+use crate::sandbox::{PolicyFailure, Sandbox};
 use crate::timestamp::{Timestamp, format_rfc3339};
-use crate::wit;
+use crate::wit::{self, BundledCall, RequestRef};
 
 /// A tenant whose policies are compiled and whose settings are validated: ready to judge.
 #[derive(Debug)]
@@ -30,22 +33,45 @@ pub struct Tenant {
     name: String,
     origin: String,
     policies: Vec<LoadedPolicy>,
+    /// The seed bundle, if any policy runs in it, and the limits it runs under.
+    bundle: Option<(Arc<CompiledBundle>, Limits)>,
+    /// For each operation, the bundle call that asks every bundled policy handling it: used as
+    /// it is unless an allowlist exempts the user from one of them.
+    bundle_plans: [BundlePlan; 4],
     sandbox: Arc<Sandbox>,
+}
+
+/// The bundled policies that judge one operation, and the call that asks them.
+#[derive(Debug, Default)]
+struct BundlePlan {
+    /// Their positions in `Tenant::policies`.
+    positions: Vec<usize>,
+    calls: Vec<BundledCall>,
 }
 
 #[derive(Debug)]
 struct LoadedPolicy {
-    name: String,
-    org: Option<String>,
-    component: Arc<CompiledComponent>,
-    /// The settings as the component's `validate-settings` prepared them.
+    /// Shared with every decision that reports the policy, rather than copied into it.
+    name: Arc<str>,
+    org: Option<Arc<str>>,
+    runner: Runner,
+    /// The settings as the policy's `validate-settings` prepared them.
     compiled_settings: Vec<u8>,
-    /// The settings after the component's defaults, as JSON.
+    /// The settings after the policy's defaults, as JSON.
     effective_settings: String,
     mode: Mode,
     on_error: OnError,
     allowlist: Allowlist,
     limits: Limits,
+}
+
+/// Where a policy runs.
+#[derive(Debug)]
+enum Runner {
+    /// In a fresh instance of its own component.
+    Own(Arc<CompiledComponent>),
+    /// In the tenant's seed bundle instance, at this index.
+    Bundled(u32),
 }
 
 /// A policy of a loaded tenant, as `patrol check` and `--explain` show it.
@@ -55,11 +81,11 @@ pub struct PolicyInfo<'a> {
     pub name: &'a str,
     /// For organization policies, the organization.
     pub org: Option<&'a str>,
-    /// Its component's digest.
+    /// The digest of the component it runs in.
     pub digest: Digest,
-    /// Its component's size in bytes.
-    pub component_size: usize,
-    /// What its component says about itself.
+    /// Whether it runs in the seed bundle, with the tenant's other seed policies.
+    pub bundled: bool,
+    /// What its component says about it.
     pub metadata: &'a ComponentMetadata,
     /// Its settings after defaults, as JSON.
     pub effective_settings: &'a str,
@@ -96,6 +122,8 @@ fn org_suffix(org: &Option<String>) -> String {
 }
 
 pub(crate) fn load(engine: &Engine, config: &TenantConfig) -> Result<Tenant, LoadError> {
+    let defaults = engine.config().limits;
+    let mut bundle: Option<Arc<CompiledBundle>> = None;
     let mut policies = Vec::with_capacity(config.policies.len());
     for policy in &config.policies {
         let error = |problem: String| LoadError {
@@ -107,34 +135,78 @@ pub(crate) fn load(engine: &Engine, config: &TenantConfig) -> Result<Tenant, Loa
         };
         let limits = policy
             .limits
-            .apply(engine.config().limits)
+            .apply(defaults)
             .map_err(|problem| error(format!("`limits`: {problem}")))?;
-        let component = engine
-            .component_for(&policy.component, &limits)
-            .map_err(error)?;
         let settings_json = serde_json::Value::Object(policy.settings.clone()).to_string();
-        let prepared = component
-            .validate_settings(&settings_json, &limits, engine.sandbox())
+        let sandbox = engine.sandbox();
+        let (runner, prepared) = match &policy.component {
+            // A seed policy runs in the bundle, unless its limits differ from the bundle's.
+            ComponentSource::Builtin(key)
+                if limits == defaults && engine.config().bundle_seed_policies =>
+            {
+                let seeds = match &bundle {
+                    Some(seeds) => Arc::clone(seeds),
+                    None => Arc::clone(bundle.insert(engine.seed_bundle().map_err(error)?)),
+                };
+                let (index, _) = seeds
+                    .policy(key)
+                    .ok_or_else(|| error(format!("the seed bundle has no policy `{key}`")))?;
+                let prepared = seeds.validate_settings(index, &settings_json, &limits, sandbox);
+                (Runner::Bundled(index), prepared)
+            }
+            source => {
+                let component = engine.component_for(source, &limits).map_err(error)?;
+                let prepared = component.validate_settings(&settings_json, &limits, sandbox);
+                (Runner::Own(component), prepared)
+            }
+        };
+        let prepared = prepared
             .map_err(|failure| error(format!("`validate-settings` failed: {failure}")))?
             .map_err(|problem| error(format!("invalid settings: {problem}")))?;
-        policies.push(LoadedPolicy {
-            name: policy.name.clone(),
-            org: policy.org.clone(),
-            component,
-            compiled_settings: prepared.compiled,
-            effective_settings: prepared.effective,
-            mode: policy.mode,
-            on_error: policy.on_error,
-            allowlist: policy.allowlist.clone(),
-            limits,
-        });
+        policies.push(loaded(policy, runner, prepared, limits));
     }
+    let bundle_plans = Operation::ALL.map(|operation| {
+        let mut plan = BundlePlan::default();
+        for (position, policy) in policies.iter().enumerate() {
+            if let (Runner::Bundled(index), Some(bundle)) = (&policy.runner, &bundle)
+                && bundle.metadata(*index).handles(operation)
+            {
+                plan.positions.push(position);
+                plan.calls.push(BundledCall {
+                    index: *index,
+                    settings: policy.compiled_settings.clone(),
+                });
+            }
+        }
+        plan
+    });
     Ok(Tenant {
         name: config.tenant.clone(),
         origin: config.origin.clone(),
         policies,
+        bundle: bundle.map(|bundle| (bundle, defaults)),
+        bundle_plans,
         sandbox: Arc::clone(engine.sandbox()),
     })
+}
+
+fn loaded(
+    policy: &PolicyConfig,
+    runner: Runner,
+    prepared: wit::PreparedSettings,
+    limits: Limits,
+) -> LoadedPolicy {
+    LoadedPolicy {
+        name: Arc::from(policy.name.as_str()),
+        org: policy.org.as_deref().map(Arc::from),
+        runner,
+        compiled_settings: prepared.compiled,
+        effective_settings: prepared.effective,
+        mode: policy.mode,
+        on_error: policy.on_error,
+        allowlist: policy.allowlist.clone(),
+        limits,
+    }
 }
 
 impl Tenant {
@@ -150,17 +222,20 @@ impl Tenant {
 
     /// Its policies, in evaluation order.
     pub fn policies(&self) -> impl Iterator<Item = PolicyInfo<'_>> {
-        self.policies.iter().map(|policy| PolicyInfo {
-            name: &policy.name,
-            org: policy.org.as_deref(),
-            digest: policy.component.digest(),
-            component_size: policy.component.size(),
-            metadata: policy.component.metadata(),
-            effective_settings: &policy.effective_settings,
-            mode: policy.mode,
-            on_error: policy.on_error,
-            allowlist: &policy.allowlist,
-            limits: &policy.limits,
+        self.policies.iter().map(|policy| {
+            let (digest, metadata) = self.component_of(policy);
+            PolicyInfo {
+                name: &policy.name,
+                org: policy.org.as_deref(),
+                digest,
+                bundled: matches!(policy.runner, Runner::Bundled(_)),
+                metadata,
+                effective_settings: &policy.effective_settings,
+                mode: policy.mode,
+                on_error: policy.on_error,
+                allowlist: &policy.allowlist,
+                limits: &policy.limits,
+            }
         })
     }
 
@@ -168,26 +243,122 @@ impl Tenant {
     pub fn evaluate(&self, request: &Request) -> Decision {
         let mut judgement = Judgement::default();
         judgement.apply_patrol_rules(request);
-        let wit_request = wit_request(request);
-        for policy in &self.policies {
-            let started = Instant::now();
-            let outcome = if !policy.component.metadata().handles(request.operation) {
-                TraceOutcome::NotApplicable
-            } else if policy.allowlist.contains(&request.user) {
-                TraceOutcome::Exempt
-            } else {
-                judgement.ask(policy, &wit_request, &self.sandbox)
+        let wit_request = RequestRef::of(request);
+        // Which policies take part; the bundled ones are asked together, first.
+        let parts: Vec<Part<'_>> = self
+            .policies
+            .iter()
+            .map(|policy| self.part(policy, request))
+            .collect();
+        let mut bundled = self
+            .ask_bundle(request.operation, &parts, &wit_request)
+            .into_iter();
+        for (policy, part) in self.policies.iter().zip(&parts) {
+            let (outcome, elapsed) = match part {
+                Part::Skipped(outcome) => (*outcome, Duration::ZERO),
+                Part::Bundled => match bundled.next() {
+                    Some((answer, elapsed)) => (judgement.record(policy, answer), elapsed),
+                    None => unreachable_bundle_answer(),
+                },
+                Part::Own(component) => {
+                    let started = Instant::now();
+                    let answer = component.evaluate(
+                        &policy.compiled_settings,
+                        &wit_request,
+                        &policy.limits,
+                        &self.sandbox,
+                    );
+                    (judgement.record(policy, answer), started.elapsed())
+                }
             };
             judgement.trace.push(PolicyTrace {
-                policy: policy.name.clone(),
+                policy: Arc::clone(&policy.name),
                 org: policy.org.clone(),
                 outcome,
                 enforced: policy.mode == Mode::Enforce,
-                elapsed: started.elapsed(),
+                elapsed,
             });
         }
         judgement.finish()
     }
+
+    fn part<'a>(&self, policy: &'a LoadedPolicy, request: &Request) -> Part<'a> {
+        let (_, metadata) = self.component_of(policy);
+        if !metadata.handles(request.operation) {
+            return Part::Skipped(TraceOutcome::NotApplicable);
+        }
+        if policy.allowlist.contains(&request.user) {
+            return Part::Skipped(TraceOutcome::Exempt);
+        }
+        match &policy.runner {
+            Runner::Own(component) => Part::Own(component),
+            Runner::Bundled(_) => Part::Bundled,
+        }
+    }
+
+    /// Asks the seed bundle for every bundled part, in one instance. Each answer comes with its
+    /// share of the call's time.
+    fn ask_bundle(
+        &self,
+        operation: Operation,
+        parts: &[Part<'_>],
+        request: &RequestRef<'_>,
+    ) -> Vec<(Result<wit::Verdict, PolicyFailure>, Duration)> {
+        let plan = &self.bundle_plans[operation.index()];
+        let exempt = plan
+            .positions
+            .iter()
+            .any(|&position| !matches!(parts[position], Part::Bundled));
+        let filtered: Vec<BundledCall>;
+        let calls = if exempt {
+            filtered = plan
+                .positions
+                .iter()
+                .zip(&plan.calls)
+                .filter(|(position, _)| matches!(parts[**position], Part::Bundled))
+                .map(|(_, call)| call.clone())
+                .collect();
+            &filtered
+        } else {
+            &plan.calls
+        };
+        let Some((bundle, limits)) = self.bundle.as_ref().filter(|_| !calls.is_empty()) else {
+            return Vec::new();
+        };
+        let started = Instant::now();
+        let answer = bundle.evaluate(calls, request, limits, &self.sandbox);
+        let share = started.elapsed() / u32::try_from(calls.len()).unwrap_or(u32::MAX);
+        match answer {
+            Ok(verdicts) => verdicts.into_iter().map(|v| (Ok(v), share)).collect(),
+            Err(failure) => calls
+                .iter()
+                .map(|_| (Err(failure.clone()), share))
+                .collect(),
+        }
+    }
+
+    fn component_of<'a>(&'a self, policy: &'a LoadedPolicy) -> (Digest, &'a ComponentMetadata) {
+        match (&policy.runner, &self.bundle) {
+            (Runner::Own(component), _) => (component.digest(), component.metadata()),
+            (Runner::Bundled(index), Some((bundle, _))) => {
+                (bundle.digest(), bundle.metadata(*index))
+            }
+            (Runner::Bundled(_), None) => unreachable_bundle_answer(),
+        }
+    }
+}
+
+/// How one policy takes part in a decision.
+enum Part<'a> {
+    Skipped(TraceOutcome),
+    Bundled,
+    Own(&'a CompiledComponent),
+}
+
+/// A tenant has a bundle whenever a policy is bundled, and the bundle answers every call it is
+/// given (checked in [`CompiledBundle::evaluate`]).
+fn unreachable_bundle_answer() -> ! {
+    unreachable!("a bundled policy without a bundle answer")
 }
 
 /// A decision being assembled.
@@ -203,7 +374,7 @@ impl Judgement {
     fn apply_patrol_rules(&mut self, request: &Request) {
         if request.operation == Operation::Use && request.token.valid_to <= request.now {
             self.violations.push(ReportedViolation {
-                policy: PATROL.to_string(),
+                policy: Arc::from(PATROL),
                 code: TOKEN_EXPIRED.to_string(),
                 enforced: true,
                 message: format!(
@@ -219,22 +390,19 @@ impl Judgement {
         }
     }
 
-    fn ask(
+    /// Records one policy's answer.
+    fn record(
         &mut self,
         policy: &LoadedPolicy,
-        request: &wit::Request,
-        sandbox: &Sandbox,
+        answer: Result<wit::Verdict, PolicyFailure>,
     ) -> TraceOutcome {
         let enforcing = policy.mode == Mode::Enforce;
-        match policy
-            .component
-            .evaluate(&policy.compiled_settings, request, &policy.limits, sandbox)
-        {
+        match answer {
             Ok(verdict) => {
                 let allowed = verdict.violations.is_empty();
                 for violation in verdict.violations {
                     self.violations.push(ReportedViolation {
-                        policy: policy.name.clone(),
+                        policy: Arc::clone(&policy.name),
                         code: violation.code,
                         enforced: enforcing,
                         message: violation.message,
@@ -257,7 +425,7 @@ impl Judgement {
             }
             Err(failure) => {
                 self.violations.push(ReportedViolation {
-                    policy: policy.name.clone(),
+                    policy: Arc::clone(&policy.name),
                     code: POLICY_ERROR.to_string(),
                     enforced: enforcing && policy.on_error == OnError::Deny,
                     message: format!("policy `{}` failed: {failure}", policy.name),
@@ -277,25 +445,6 @@ impl Judgement {
             adjusted_valid_to: self.adjusted_valid_to.filter(|_| allowed),
             trace: self.trace,
         }
-    }
-}
-
-fn wit_request(request: &Request) -> wit::Request {
-    wit::Request {
-        operation: request.operation.into(),
-        now: request.now,
-        org: request.org.clone(),
-        user: wit::Actor {
-            id: request.user.id.clone(),
-            groups: request.user.groups.clone(),
-        },
-        token: wit::Token {
-            scopes: request.token.scopes.clone(),
-            all_orgs: request.token.all_orgs,
-            orgs: request.token.orgs.clone(),
-            valid_from: request.token.valid_from,
-            valid_to: request.token.valid_to,
-        },
     }
 }
 

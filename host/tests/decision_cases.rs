@@ -8,7 +8,20 @@ use patrol::{Engine, EngineConfig};
 
 #[test]
 fn every_decision_case_holds() {
-    let engine = Engine::new(EngineConfig::default()).expect("engine");
+    run_every_case(EngineConfig::default());
+}
+
+/// The seed policies give the same decisions in their own components as in the seed bundle.
+#[test]
+fn every_decision_case_holds_with_a_component_per_seed_policy() {
+    run_every_case(EngineConfig {
+        bundle_seed_policies: false,
+        ..EngineConfig::default()
+    });
+}
+
+fn run_every_case(config: EngineConfig) {
+    let engine = Engine::new(config).expect("engine");
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases");
     let files = run_case_dir(&engine, &dir).unwrap_or_else(|error| panic!("{error}"));
     assert!(

@@ -39,7 +39,7 @@ fn reported(tenant: &Tenant, request: &Request) -> String {
     let [violation] = decision.violations.as_slice() else {
         panic!("{:?}", decision.violations);
     };
-    assert_eq!(violation.policy, "shared");
+    assert_eq!(&*violation.policy, "shared");
     violation.message.clone()
 }
 

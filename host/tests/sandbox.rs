@@ -124,7 +124,7 @@ fn every_misbehaviour_becomes_a_policy_error_and_the_host_keeps_serving() {
                 lifespan.code, "patLifespanPolicyViolation",
                 "{behaviour}: the seed policy still answers"
             );
-            assert_eq!(failure.policy, "rogue", "{behaviour}");
+            assert_eq!(&*failure.policy, "rogue", "{behaviour}");
             assert_eq!(failure.code, "policyError", "{behaviour}");
             assert_eq!(
                 failure.error,

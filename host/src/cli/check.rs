@@ -28,12 +28,16 @@ pub fn run(config_path: &Path) -> anyhow::Result<Outcome> {
             .iter()
             .map(|op| op.as_str())
             .collect();
+        let runs_in = if policy.bundled {
+            "the seed bundle"
+        } else {
+            "its own instance"
+        };
         println!(
-            "  {name}: {} {}, judges {}, {} KiB, {}{}",
+            "  {name}: {} {}, judges {}, runs in {runs_in}, {}{}",
             policy.metadata.name,
             policy.metadata.version,
             operations.join("/"),
-            policy.component_size.div_ceil(1024),
             policy.digest,
             match policy.mode {
                 patrol::config::Mode::Audit => ", audit mode",

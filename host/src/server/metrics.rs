@@ -124,7 +124,7 @@ impl Metrics {
             }
             self.policy_duration
                 .get_or_create(&PolicyLabels {
-                    policy: trace.policy.clone(),
+                    policy: trace.policy.to_string(),
                 })
                 .observe(trace.elapsed.as_secs_f64());
         }
@@ -132,7 +132,7 @@ impl Metrics {
             if let Some(class) = violation.error {
                 self.policy_errors
                     .get_or_create(&ErrorLabels {
-                        policy: violation.policy.clone(),
+                        policy: violation.policy.to_string(),
                         class: class.as_str().to_string(),
                     })
                     .inc();

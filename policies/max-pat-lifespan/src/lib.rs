@@ -65,4 +65,5 @@ impl Policy for MaxPatLifespan {
     }
 }
 
+#[cfg(feature = "component")]
 patrol_guest::export_policy!(MaxPatLifespan);

@@ -33,4 +33,5 @@ impl Policy for RestrictFullScopedPatCreation {
     }
 }
 
+#[cfg(feature = "component")]
 patrol_guest::export_policy!(RestrictFullScopedPatCreation);

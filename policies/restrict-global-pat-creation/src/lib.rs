@@ -28,4 +28,5 @@ impl Policy for RestrictGlobalPatCreation {
     }
 }
 
+#[cfg(feature = "component")]
 patrol_guest::export_policy!(RestrictGlobalPatCreation);

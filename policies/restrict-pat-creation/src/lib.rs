@@ -77,4 +77,5 @@ impl Policy for RestrictPatCreation {
     }
 }
 
+#[cfg(feature = "component")]
 patrol_guest::export_policy!(RestrictPatCreation);

@@ -25,4 +25,5 @@ impl Policy for RevokeLeakedPats {
     }
 }
 
+#[cfg(feature = "component")]
 patrol_guest::export_policy!(RevokeLeakedPats);
