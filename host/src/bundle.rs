@@ -12,6 +12,7 @@ use std::fmt;
 
 use wasmtime::component::{ComponentExportIndex, TypedFunc};
 
+use crate::cache::Compiler;
 use crate::component::{
     ComponentError, ComponentMetadata, Digest, check_evaluate_type, export_function,
     instantiate_pre,
@@ -47,13 +48,13 @@ impl fmt::Debug for CompiledBundle {
 impl CompiledBundle {
     /// Checks and compiles the bundle, and asks it for its policies.
     pub(crate) fn compile(
-        engine: &wasmtime::Engine,
+        compiler: &Compiler<'_>,
         bytes: &[u8],
         max_size: usize,
         limits: &Limits,
         sandbox: &Sandbox,
     ) -> Result<Self, ComponentError> {
-        let pre = instantiate_pre(engine, bytes, max_size, BUNDLE_INTERFACE)?;
+        let pre = instantiate_pre(compiler, bytes, max_size, BUNDLE_INTERFACE)?;
         let pre = SeedBundlePre::new(pre).map_err(|error| {
             ComponentError::WrongExport(BUNDLE_INTERFACE.to_string(), format!("{error:#}"))
         })?;

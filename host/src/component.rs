@@ -11,10 +11,10 @@ use sha2::{Digest as _, Sha256};
 use wasmtime::Store;
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{
-    Component, ComponentExportIndex, ComponentNamedList, Instance, InstancePre, Lift, Linker,
-    Lower, TypedFunc,
+    ComponentExportIndex, ComponentNamedList, Instance, InstancePre, Lift, Linker, Lower, TypedFunc,
 };
 
+use crate::cache::Compiler;
 use crate::contract;
 use crate::limits::Limits;
 use crate::request::Operation;
@@ -154,13 +154,13 @@ impl fmt::Debug for CompiledComponent {
 impl CompiledComponent {
     /// Checks and compiles `bytes`; the `metadata` call runs in `sandbox` under `limits`.
     pub(crate) fn compile(
-        engine: &wasmtime::Engine,
+        compiler: &Compiler<'_>,
         bytes: &[u8],
         max_size: usize,
         limits: &Limits,
         sandbox: &Sandbox,
     ) -> Result<Self, ComponentError> {
-        let pre = instantiate_pre(engine, bytes, max_size, POLICY_INTERFACE)?;
+        let pre = instantiate_pre(compiler, bytes, max_size, POLICY_INTERFACE)?;
         let pre = PolicyComponentPre::new(pre).map_err(|error| {
             ComponentError::WrongExport(POLICY_INTERFACE.to_string(), format!("{error:#}"))
         })?;
@@ -270,11 +270,12 @@ impl CompiledComponent {
 /// exporting the interface `export`. Returns it compiled and linked, ready to type-check its
 /// exports and instantiate.
 pub(crate) fn instantiate_pre(
-    engine: &wasmtime::Engine,
+    compiler: &Compiler<'_>,
     bytes: &[u8],
     max_size: usize,
     export: &str,
 ) -> Result<InstancePre<StoreState>, ComponentError> {
+    let engine = compiler.engine;
     if bytes.len() > max_size {
         return Err(ComponentError::TooLarge {
             size: bytes.len(),
@@ -288,7 +289,8 @@ pub(crate) fn instantiate_pre(
             ComponentError::NotWasm
         });
     }
-    let component = Component::new(engine, bytes)
+    let component = compiler
+        .compile(bytes)
         .map_err(|error| ComponentError::Invalid(format!("{error:#}")))?;
     let ty = component.component_type();
     let imports: Vec<String> = ty

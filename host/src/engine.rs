@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use crate::builtin;
 use crate::bundle::CompiledBundle;
+use crate::cache::{ArtifactCache, Compiler};
 use crate::component::{CompiledComponent, ComponentError, Digest};
 use crate::config::{ComponentSource, TenantConfig};
 use crate::limits::Limits;
@@ -60,6 +61,10 @@ pub struct EngineConfig {
     /// Where components referred to by digest (`component = "sha256:..."`) are kept, each as
     /// `sha256-<hex>.wasm`. `patrol serve` uses `<data dir>/components`. Default: none.
     pub component_store: Option<PathBuf>,
+    /// Where compiled components are cached, so that a new process loads them instead of
+    /// compiling them again (see [`crate::cache`]). `patrol serve` uses `<data dir>/cache`; the
+    /// command line uses the user's cache directory. Default: none.
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl Default for EngineConfig {
@@ -72,6 +77,7 @@ impl Default for EngineConfig {
             allocation: Allocation::default(),
             bundle_seed_policies: true,
             component_store: None,
+            cache_dir: None,
         }
     }
 }
@@ -91,6 +97,7 @@ type ComponentKey = (Digest, Variant);
 
 struct Inner {
     config: EngineConfig,
+    cache: Option<ArtifactCache>,
     sandbox: Arc<Sandbox>,
     /// The seed bundle, compiled on first use.
     seed_bundle: Mutex<Option<Arc<CompiledBundle>>>,
@@ -104,9 +111,22 @@ impl Engine {
     /// Creates an engine, checking that wasmtime accepts the configuration.
     pub fn new(config: EngineConfig) -> Result<Engine, EngineError> {
         let sandbox = Arc::new(Sandbox::new(config.interruption, config.epoch_tick));
+        let cache = config
+            .cache_dir
+            .as_deref()
+            .map(|dir| {
+                ArtifactCache::open(dir).map_err(|error| {
+                    EngineError(format!(
+                        "cannot use `{}` to cache compiled components: {error}",
+                        dir.display()
+                    ))
+                })
+            })
+            .transpose()?;
         let engine = Engine {
             inner: Arc::new(Inner {
                 config,
+                cache,
                 sandbox,
                 seed_bundle: Mutex::new(None),
                 runtimes: Mutex::new(HashMap::new()),
@@ -169,7 +189,7 @@ impl Engine {
             .runtime(variant)
             .map_err(|error| ComponentError::Invalid(error.to_string()))?;
         CompiledComponent::compile(
-            &runtime,
+            &self.compiler(&runtime, variant),
             bytes,
             self.inner.config.max_component_bytes,
             limits,
@@ -242,11 +262,10 @@ impl Engine {
         let config = &self.inner.config;
         let bytes = builtin::component_bytes(builtin::SEED_BUNDLE)
             .ok_or("the seed bundle is missing from this build of patrol")?;
-        let runtime = self
-            .runtime(self.variant(&config.limits))
-            .map_err(|error| error.to_string())?;
+        let variant = self.variant(&config.limits);
+        let runtime = self.runtime(variant).map_err(|error| error.to_string())?;
         let bundle = CompiledBundle::compile(
-            &runtime,
+            &self.compiler(&runtime, variant),
             bytes,
             config.max_component_bytes,
             &config.limits,
@@ -261,6 +280,14 @@ impl Engine {
     /// How calls are run.
     pub(crate) fn sandbox(&self) -> &Arc<Sandbox> {
         &self.inner.sandbox
+    }
+
+    fn compiler<'a>(&'a self, runtime: &'a wasmtime::Engine, variant: Variant) -> Compiler<'a> {
+        Compiler {
+            engine: runtime,
+            cache: self.inner.cache.as_ref(),
+            variant,
+        }
     }
 
     fn variant(&self, limits: &Limits) -> Variant {

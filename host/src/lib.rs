@@ -29,6 +29,7 @@
 
 mod builtin;
 mod bundle;
+mod cache;
 pub mod cases;
 mod component;
 pub mod config;
@@ -36,6 +37,7 @@ mod contract;
 pub mod decision;
 mod describe;
 mod engine;
+mod files;
 #[doc(hidden)]
 pub mod fuzzing;
 mod limiter;

@@ -2,21 +2,21 @@
 
 use std::path::Path;
 
-use patrol::{Engine, EngineConfig, TenantConfig};
+use patrol::{Engine, TenantConfig};
 
 use super::Outcome;
 
 pub fn run(config_path: &Path) -> anyhow::Result<Outcome> {
     let config = TenantConfig::from_file(config_path)?;
-    let engine = Engine::new(EngineConfig::default())?;
+    let engine = Engine::new(super::engine_config())?;
     let tenant = engine.load_tenant(&config)?;
     let count = tenant.policies().count();
-    println!(
+    super::emit(&format!(
         "{}: tenant `{}` is valid: {count} {} on",
         tenant.origin(),
         tenant.name(),
         if count == 1 { "policy" } else { "policies" }
-    );
+    ));
     for policy in tenant.policies() {
         let name = match policy.org {
             Some(org) => format!("{} (organization `{org}`)", policy.name),
@@ -33,7 +33,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<Outcome> {
         } else {
             "its own instance"
         };
-        println!(
+        super::emit(&format!(
             "  {name}: {} {}, judges {}, runs in {runs_in}, {}{}",
             policy.metadata.name,
             policy.metadata.version,
@@ -43,7 +43,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<Outcome> {
                 patrol::config::Mode::Audit => ", audit mode",
                 patrol::config::Mode::Enforce => "",
             }
-        );
+        ));
     }
     Ok(Outcome::Success)
 }

@@ -4,7 +4,7 @@ use std::io::Read;
 use std::path::Path;
 
 use anyhow::Context;
-use patrol::{Engine, EngineConfig, Request, TenantConfig};
+use patrol::{Engine, Request, TenantConfig};
 
 use super::Outcome;
 
@@ -13,10 +13,10 @@ pub fn run(config_path: &Path, request_path: &Path) -> anyhow::Result<Outcome> {
     let request = Request::from_json(&request_json)
         .with_context(|| format!("{}: invalid request", request_path.display()))?;
     let config = TenantConfig::from_file(config_path)?;
-    let engine = Engine::new(EngineConfig::default())?;
+    let engine = Engine::new(super::engine_config())?;
     let tenant = engine.load_tenant(&config)?;
     let decision = tenant.evaluate(&request);
-    println!("{}", decision.to_json());
+    super::emit(&decision.to_json());
     Ok(if decision.allowed {
         Outcome::Success
     } else {

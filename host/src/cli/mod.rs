@@ -84,6 +84,41 @@ impl Outcome {
     }
 }
 
+/// Prints one line on standard output. When the reader has gone away (`patrol check | head`),
+/// there is nobody left to tell anything: exit quietly, as other command-line tools do.
+pub fn emit(line: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(error) = writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
+        if error.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: cannot write to standard output: {error}");
+        }
+        std::process::exit(if error.kind() == std::io::ErrorKind::BrokenPipe {
+            0
+        } else {
+            2
+        });
+    }
+}
+
+/// How `eval` and `check` run policies: the defaults, with compiled components cached in
+/// `$PATROL_CACHE_DIR`, else `$XDG_CACHE_HOME/patrol`, else `~/.cache/patrol` (an empty
+/// `PATROL_CACHE_DIR` turns the cache off).
+fn engine_config() -> patrol::EngineConfig {
+    let cache_dir = match std::env::var_os("PATROL_CACHE_DIR") {
+        Some(dir) if dir.is_empty() => None,
+        Some(dir) => Some(PathBuf::from(dir)),
+        None => std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
+            .map(|dir| dir.join("patrol")),
+    };
+    patrol::EngineConfig {
+        cache_dir,
+        ..patrol::EngineConfig::default()
+    }
+}
+
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Eval { config, request } => eval::run(&config, &request),

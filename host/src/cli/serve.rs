@@ -62,7 +62,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
             .context("cannot read the listening address")?;
         tracing::info!(%address, data_dir = %args.data_dir.display(), "patrol is serving");
         // On stdout too, for scripts (and tests) that start patrol on port 0.
-        println!("listening on http://{address}");
+        super::emit(&format!("listening on http://{address}"));
         server.run(listener, shutdown_signal()).await?;
         anyhow::Ok(())
     })?;

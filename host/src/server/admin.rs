@@ -27,7 +27,9 @@ use crate::component::{CompiledComponent, Digest};
 use crate::config::valid_tenant_name;
 
 use super::api::read_body;
-use super::data_dir::{Format, write_atomically};
+use crate::files::write_atomically;
+
+use super::data_dir::Format;
 use super::error::ApiError;
 use super::state::{ServedTenant, Shared};
 

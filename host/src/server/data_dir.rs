@@ -5,14 +5,17 @@
 //!   tenants/<tenant>.toml      tenant configurations (or .json); the source of truth
 //!   components/sha256-<hex>.wasm   uploaded policy components, by content digest
 //!   decisions.log              the decision log (rotated to decisions.log.1, .2, ...)
+//!   cache/                     compiled components, so that a restart does not recompile
 //! ```
 //!
 //! Every file patrol writes is written to a temporary file, flushed to disk and renamed over
 //! the old one, so a crash leaves either the old file or the new one, never half of one.
 
-use std::fs::{self, File};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
+
+use crate::files::write_atomically;
 
 /// The configuration a brand-new data directory starts with, so `patrol serve` answers at once.
 const EXAMPLE_TENANT: &str = r#"# The example tenant patrol creates in a new data directory: the five seed policies.
@@ -123,36 +126,5 @@ impl DataDir {
         }
         files.sort_by(|a, b| a.2.cmp(&b.2));
         Ok(files)
-    }
-}
-
-/// Writes `bytes` to `path` so that readers, and a crash, see either the old or the new file.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temporary = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut file = File::create(&temporary)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&temporary, path)?;
-        // Make the rename itself durable.
-        File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temporary);
-    }
-    result
-}
-
-/// Removes `path` durably; a missing file is not an error.
-pub(crate) fn remove_durably(path: &Path) -> io::Result<()> {
-    match fs::remove_file(path) {
-        Ok(()) => File::open(path.parent().unwrap_or(Path::new(".")))?.sync_all(),
-        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(error) => Err(error),
     }
 }

@@ -61,7 +61,8 @@ pub struct ServeConfig {
     pub max_request_bytes: usize,
     /// The largest tenant configuration accepted through the admin API. Default 1 MiB.
     pub max_config_bytes: usize,
-    /// How policies run. Its `component_store` is set to `<data dir>/components`.
+    /// How policies run. Its `component_store` is set to `<data dir>/components`, and its
+    /// `cache_dir`, unless set, to `<data dir>/cache`.
     pub engine: EngineConfig,
 }
 
@@ -119,6 +120,11 @@ impl Server {
         let data = DataDir::open(&config.data_dir).map_err(data_error)?;
         let engine = Engine::new(EngineConfig {
             component_store: Some(data.components()),
+            cache_dir: config
+                .engine
+                .cache_dir
+                .clone()
+                .or_else(|| Some(data.root().join("cache"))),
             ..config.engine.clone()
         })?;
         let target = config

@@ -17,7 +17,9 @@ use crate::config::TenantConfig;
 use crate::engine::Engine;
 use crate::tenant::Tenant;
 
-use super::data_dir::{DataDir, Format, remove_durably, write_atomically};
+use crate::files::{remove_durably, write_atomically};
+
+use super::data_dir::{DataDir, Format};
 use super::decision_log::DecisionLog;
 use super::metrics::Metrics;
 
