@@ -1,4 +1,4 @@
-//! Epoch deadlines against fuel budgets, on the example tenant's real policies: what each way
+//! Epoch deadlines against fuel budgets, on the benchmark tenant's real policies: what each way
 //! of stopping a runaway policy costs a decision that does not run away. Both engines are
 //! measured in the same run, so their ratio holds on a noisy machine.
 //!
@@ -21,8 +21,9 @@ fn example(path: &str) -> std::path::PathBuf {
 }
 
 fn interruption(c: &mut Criterion) {
-    let config = TenantConfig::from_file(&example("tenant.toml")).unwrap();
-    let json = std::fs::read_to_string(example("requests/create-too-long.json")).unwrap();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tenant");
+    let config = TenantConfig::from_file(&dir.join("perf.toml")).unwrap();
+    let json = std::fs::read_to_string(dir.join("create.json")).unwrap();
     let request = Request::from_json(&json).unwrap();
     let mut group = c.benchmark_group("interruption");
     for (name, interruption) in [
