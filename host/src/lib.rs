@@ -52,6 +52,7 @@ mod serde_message;
 pub mod server;
 mod tenant;
 pub mod timestamp;
+pub mod tokens;
 mod wit;
 
 pub use builtin::{BUILTIN_POLICIES, BuiltinPolicy, PolicyLevel, builtin_policy};

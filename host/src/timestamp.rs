@@ -38,6 +38,29 @@ pub(crate) mod rfc3339 {
 
     use super::{Timestamp, format_rfc3339};
 
+    /// A required time as RFC 3339 text.
+    pub(crate) mod required {
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        use super::super::{Timestamp, format_rfc3339, parse_rfc3339};
+
+        pub(crate) fn serialize<S: Serializer>(
+            value: &Timestamp,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
+            serializer.serialize_str(&format_rfc3339(*value))
+        }
+
+        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+            deserializer: D,
+        ) -> Result<Timestamp, D::Error> {
+            let text = String::deserialize(deserializer)?;
+            parse_rfc3339(&text).ok_or_else(|| {
+                serde::de::Error::custom(format!("`{text}` is not an RFC 3339 time"))
+            })
+        }
+    }
+
     pub(crate) fn serialize_option<S: Serializer>(
         value: &Option<Timestamp>,
         serializer: S,
@@ -45,6 +68,18 @@ pub(crate) mod rfc3339 {
         match value {
             Some(timestamp) => serializer.serialize_str(&format_rfc3339(*timestamp)),
             None => serializer.serialize_none(),
+        }
+    }
+
+    /// An optional time as RFC 3339 text (use with `#[serde(default)]`).
+    pub(crate) fn deserialize_option<'de, D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Timestamp>, D::Error> {
+        match <Option<String> as serde::Deserialize>::deserialize(deserializer)? {
+            None => Ok(None),
+            Some(text) => super::parse_rfc3339(&text).map(Some).ok_or_else(|| {
+                serde::de::Error::custom(format!("`{text}` is not an RFC 3339 time"))
+            }),
         }
     }
 }

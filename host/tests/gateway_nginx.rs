@@ -3,8 +3,8 @@
 //! only when patrol allows it.
 //!
 //! The request NGINX sends is built from headers the client sets (`X-User`, `X-Org`,
-//! `X-All-Orgs`), a stand-in for what a gateway knows about the caller until patrol's own token
-//! store can authenticate tokens itself. `.ci/run` installs NGINX and sets
+//! `X-All-Orgs`), a stand-in for a gateway that knows the caller by other means; a second test has NGINX ask patrol's forward-auth
+//! endpoint about real patrol tokens, issued and revoked with the CLI. `.ci/run` installs NGINX and sets
 //! `PATROL_REQUIRE_NGINX=1`, so this test cannot be skipped there; elsewhere it is skipped, with
 //! a message, when `nginx` is not installed.
 
@@ -62,7 +62,8 @@ fn start_patrol(data_dir: &Path) -> (Running, SocketAddr) {
     (Running(child), address)
 }
 
-fn nginx_config(dir: &Path, port: u16, patrol: SocketAddr) -> String {
+/// NGINX serving `dir/www` on `port` behind the `auth_request` setup in `locations`.
+fn nginx_config(dir: &Path, port: u16, locations: &str) -> String {
     let dir = dir.display();
     format!(
         r#"
@@ -81,6 +82,18 @@ http {{
     scgi_temp_path {dir}/scgi;
     server {{
         listen 127.0.0.1:{port};
+        {locations}
+    }}
+}}
+"#
+    )
+}
+
+/// `auth_request` asking patrol's `authorize` endpoint, with a request built from headers.
+fn decision_locations(dir: &Path, patrol: SocketAddr) -> String {
+    let dir = dir.display();
+    format!(
+        r#"
         # `return` would answer before the access phase: serve a file, so `auth_request` runs.
         location /protected/ {{
             auth_request /_patrol;
@@ -93,11 +106,50 @@ http {{
             proxy_pass_request_body off;
             proxy_set_header Content-Type application/json;
             proxy_set_body '{{"operation": "use", "org": "$http_x_org", "user": {{"id": "$http_x_user"}}, "token": {{"scopes": ["vso.code"], "all_orgs": $http_x_all_orgs, "orgs": ["$http_x_org"], "valid_from": "2026-01-01T00:00:00Z", "valid_to": "2030-01-01T00:00:00Z"}}}}';
-        }}
-    }}
-}}
-"#
+        }}"#
     )
+}
+
+/// `auth_request` asking patrol's forward-auth endpoint about the client's own token, the
+/// organization being the first path segment, and the identity passed on in a header.
+fn token_locations(dir: &Path, patrol: SocketAddr) -> String {
+    let dir = dir.display();
+    format!(
+        r#"
+        location ~ ^/(?<org>[a-z0-9-]+)/repo$ {{
+            auth_request /_patrol_token;
+            auth_request_set $patrol_user $upstream_http_x_patrol_user;
+            auth_request_set $patrol_reason $upstream_http_x_patrol_reason;
+            add_header X-Authenticated-User $patrol_user always;
+            add_header X-Refused-Because $patrol_reason always;
+            alias {dir}/www/repo;
+        }}
+        location = /_patrol_token {{
+            internal;
+            proxy_pass http://{patrol}/v1/tenants/contoso/forward-auth;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header X-Patrol-Org $org;
+        }}"#
+    )
+}
+
+fn start_nginx(nginx: &Path, dir: &Path, port: u16, locations: &str) -> Running {
+    let config = dir.join("nginx.conf");
+    std::fs::write(&config, nginx_config(dir, port, locations)).unwrap();
+    let running = Running(
+        Command::new(nginx)
+            .arg("-p")
+            .arg(dir)
+            .arg("-c")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_until_listening(port);
+    running
 }
 
 fn wait_until_listening(port: u16) {
@@ -112,14 +164,132 @@ fn wait_until_listening(port: u16) {
     }
 }
 
-#[test]
-fn nginx_auth_request_lets_through_what_patrol_allows_and_stops_what_it_denies() {
-    let Some(nginx) = nginx_binary() else {
+/// NGINX, or `None` (with a message) where it is not installed and not required.
+fn nginx_or_skip() -> Option<PathBuf> {
+    let found = nginx_binary();
+    if found.is_none() {
         assert!(
             std::env::var_os("PATROL_REQUIRE_NGINX").is_none(),
             "PATROL_REQUIRE_NGINX is set but nginx is not installed"
         );
         eprintln!("skipped: nginx is not installed (`apt-get install nginx` to run this test)");
+    }
+    found
+}
+
+/// Runs the `patrol` command on a data directory; returns its standard output as JSON.
+fn patrol_cli(data: &Path, args: &[&str]) -> serde_json::Value {
+    let output = Command::new(env!("CARGO_BIN_EXE_patrol"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "patrol {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null)
+}
+
+#[test]
+fn nginx_forward_auth_admits_patrol_tokens_and_refuses_revoked_and_global_ones() {
+    let Some(nginx) = nginx_or_skip() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // Tokens issued with the CLI on the data directory the server then uses.
+    let create = |user: &str, global: bool| {
+        let mut args = vec![
+            "token",
+            "create",
+            "-t",
+            "contoso",
+            "--user",
+            user,
+            "--name",
+            "ci",
+            "--scope",
+            "vso.code",
+            "--org",
+            "contoso-main",
+            "--days",
+            "30",
+        ];
+        if global {
+            args.push("--all-orgs");
+        }
+        let created = patrol_cli(&data, &args);
+        let token = &created["patToken"];
+        (
+            token["token"].as_str().unwrap().to_string(),
+            token["authorizationId"].as_str().unwrap().to_string(),
+        )
+    };
+    patrol_cli(
+        &data,
+        &[
+            "groups",
+            "set",
+            "-t",
+            "contoso",
+            "pat-admins",
+            "carol@contoso.com",
+        ],
+    );
+    let (scoped, scoped_id) = create("bob@contoso.com", false);
+    let (global, _) = create("carol@contoso.com", true);
+    let (patrol, patrol_address) = start_patrol(&data);
+    let port = free_port();
+    std::fs::create_dir_all(dir.path().join("www")).unwrap();
+    std::fs::write(dir.path().join("www/repo"), "welcome\n").unwrap();
+    let _nginx = start_nginx(
+        &nginx,
+        dir.path(),
+        port,
+        &token_locations(dir.path(), patrol_address),
+    );
+    let gateway: SocketAddr = ([127, 0, 0, 1], port).into();
+    let get = |org: &str, token: Option<&str>| {
+        let bearer = token.map(|token| format!("Bearer {token}"));
+        let headers: Vec<(&str, &str)> = bearer
+            .iter()
+            .map(|value| ("authorization", value.as_str()))
+            .collect();
+        common::http(gateway, "GET", &format!("/{org}/repo"), &headers, "").unwrap()
+    };
+    let error_log = || std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default();
+
+    let admitted = get("contoso-main", Some(&scoped));
+    assert_eq!(admitted.status, 200, "{}\n{}", admitted.body, error_log());
+    assert_eq!(admitted.body, "welcome\n");
+    assert_eq!(
+        admitted.header("x-authenticated-user"),
+        Some("bob@contoso.com")
+    );
+    assert_eq!(get("contoso-main", None).status, 401);
+    assert_eq!(get("contoso-main", Some("ptl_nonsense")).status, 401);
+    // A global token: fine in contoso-main, refused in fabrikam, which restricts creation.
+    assert_eq!(get("contoso-main", Some(&global)).status, 200);
+    let refused = get("fabrikam", Some(&global));
+    assert_eq!(refused.status, 403, "{}", error_log());
+    assert_eq!(
+        refused.header("x-refused-because"),
+        Some("globalPatUsageDisabled")
+    );
+    // Revoked with the CLI while the server runs: refused at the next request.
+    patrol_cli(&data, &["token", "revoke", "-t", "contoso", &scoped_id]);
+    let revoked = get("contoso-main", Some(&scoped));
+    assert_eq!(revoked.status, 401);
+    assert_eq!(revoked.header("x-refused-because"), Some("revoked_token"));
+    drop(patrol);
+}
+
+#[test]
+fn nginx_auth_request_lets_through_what_patrol_allows_and_stops_what_it_denies() {
+    let Some(nginx) = nginx_or_skip() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -128,20 +298,12 @@ fn nginx_auth_request_lets_through_what_patrol_allows_and_stops_what_it_denies()
     let port = free_port();
     std::fs::create_dir_all(dir.path().join("www")).unwrap();
     std::fs::write(dir.path().join("www/repo"), "welcome\n").unwrap();
-    let config = dir.path().join("nginx.conf");
-    std::fs::write(&config, nginx_config(dir.path(), port, patrol_address)).unwrap();
-    let _nginx = Running(
-        Command::new(nginx)
-            .arg("-p")
-            .arg(dir.path())
-            .arg("-c")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let _nginx = start_nginx(
+        &nginx,
+        dir.path(),
+        port,
+        &decision_locations(dir.path(), patrol_address),
     );
-    wait_until_listening(port);
     let gateway: SocketAddr = ([127, 0, 0, 1], port).into();
     let get = |org: &str, all_orgs: &str| {
         common::http(

@@ -1,8 +1,13 @@
 //! Command-line arguments and the subcommands behind them.
 
+mod audit;
 mod check;
 mod eval;
+mod groups;
+mod scan;
 mod serve;
+mod store;
+mod token;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -64,6 +69,28 @@ enum Command {
         /// The format of the service's own logs (on stderr).
         #[arg(long, value_enum, default_value = "text")]
         log_format: serve::LogFormat,
+        /// A URL to POST token notifications to, as JSON (created, regenerated, revoked,
+        /// found in public, expiring soon). They go to the log either way.
+        #[arg(long, value_name = "URL")]
+        webhook: Option<String>,
+        /// Tell owners this many days before a token expires.
+        #[arg(long, value_name = "DAYS", default_value_t = 7)]
+        expiry_notice_days: i64,
+    },
+    /// Create, list, regenerate and revoke tokens in a data directory's token store.
+    Token {
+        #[command(subcommand)]
+        command: token::TokenCommand,
+    },
+    /// Find patrol tokens in files (or standard input) and respond as the tenant's
+    /// `revoke_leaked_pats` policy says: revoke and notify, or notify only.
+    Scan(scan::ScanArgs),
+    /// Read a tenant's audit log.
+    Audit(audit::AuditArgs),
+    /// Set and list a tenant's groups, which allowlists are checked against.
+    Groups {
+        #[command(subcommand)]
+        command: groups::GroupsCommand,
     },
 }
 
@@ -101,6 +128,24 @@ pub fn emit(line: &str) {
     }
 }
 
+/// Prints rows under a header, in columns as wide as their widest cell.
+fn print_columns<const N: usize>(header: &[String; N], rows: &[[String; N]]) {
+    let mut widths = header.each_ref().map(|cell| cell.chars().count());
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    for row in std::iter::once(header).chain(rows) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        emit(cells.join("  ").trim_end());
+    }
+}
+
 /// How `eval` and `check` run policies: the defaults, with compiled components cached in
 /// `$PATROL_CACHE_DIR`, else `$XDG_CACHE_HOME/patrol`, else `~/.cache/patrol` (an empty
 /// `PATROL_CACHE_DIR` turns the cache off).
@@ -130,6 +175,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             decision_log,
             reload_interval_ms,
             log_format,
+            webhook,
+            expiry_notice_days,
         } => serve::run(serve::ServeArgs {
             data_dir,
             listen,
@@ -137,6 +184,12 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             decision_log,
             reload_interval_ms,
             log_format,
+            webhook,
+            expiry_notice_days,
         }),
+        Command::Token { command } => token::run(command),
+        Command::Scan(args) => scan::run(args),
+        Command::Audit(args) => audit::run(args),
+        Command::Groups { command } => groups::run(command),
     }
 }

@@ -19,6 +19,8 @@ pub struct ServeArgs {
     pub decision_log: Option<String>,
     pub reload_interval_ms: u64,
     pub log_format: LogFormat,
+    pub webhook: Option<String>,
+    pub expiry_notice_days: i64,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -42,8 +44,20 @@ pub fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
     if admin_token.is_none() {
         tracing::info!("no admin token is configured: the admin API is off");
     }
+    if let Some(url) = &args.webhook
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        anyhow::bail!("`--webhook`: `{url}` is not an http:// or https:// URL");
+    }
+    if args.expiry_notice_days < 0 {
+        anyhow::bail!("`--expiry-notice-days`: must be 0 or more");
+    }
     let config = ServeConfig {
         admin_token,
+        notifications: patrol::tokens::NotifierConfig {
+            webhook: args.webhook.clone(),
+            expiry_notice_days: args.expiry_notice_days,
+        },
         decision_log,
         reload_interval: Duration::from_millis(args.reload_interval_ms.max(100)),
         ..ServeConfig::new(args.data_dir.clone())

@@ -34,7 +34,7 @@ use super::error::ApiError;
 use super::state::{ServedTenant, Shared};
 
 /// Checks the `Authorization: Bearer` header against the admin token, in constant time.
-fn authorize(state: &Shared, headers: &HeaderMap) -> Result<(), ApiError> {
+pub(crate) fn authorize(state: &Shared, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(expected) = &state.admin_token else {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -58,7 +58,21 @@ fn authorize(state: &Shared, headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-fn checked_name(tenant: &str) -> Result<(), ApiError> {
+/// The header in which an administrator's tool names the person acting, for the audit log.
+pub(crate) const ACTOR_HEADER: &str = "x-patrol-actor";
+
+/// Who is acting, for the audit log: the `X-Patrol-Actor` header, else `admin`.
+pub(crate) fn actor(headers: &HeaderMap) -> String {
+    headers
+        .get(ACTOR_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .map(str::trim)
+        .filter(|value| !value.is_empty() && value.len() <= 256)
+        .unwrap_or("admin")
+        .to_lowercase()
+}
+
+pub(crate) fn checked_name(tenant: &str) -> Result<(), ApiError> {
     if valid_tenant_name(tenant) {
         Ok(())
     } else {
@@ -179,11 +193,13 @@ pub(crate) async fn put_tenant(
             "the configuration is not UTF-8 text",
         )
     })?;
+    let actor = actor(&headers);
     let worker = Arc::clone(&state);
     let name = tenant.clone();
-    let outcome = tokio::task::spawn_blocking(move || worker.put_tenant(&name, text, format))
-        .await
-        .map_err(|error| ApiError::internal(format!("the change did not finish: {error}")))?;
+    let outcome =
+        tokio::task::spawn_blocking(move || worker.put_tenant(&name, text, format, &actor))
+            .await
+            .map_err(|error| ApiError::internal(format!("the change did not finish: {error}")))?;
     state.metrics.record_reload(outcome.is_ok());
     match outcome {
         Ok(served) => {
@@ -205,9 +221,10 @@ pub(crate) async fn delete_tenant(
 ) -> Result<Response, ApiError> {
     authorize(&state, &headers)?;
     checked_name(&tenant)?;
+    let actor = actor(&headers);
     let worker = Arc::clone(&state);
     let name = tenant.clone();
-    let existed = tokio::task::spawn_blocking(move || worker.delete_tenant(&name))
+    let existed = tokio::task::spawn_blocking(move || worker.delete_tenant(&name, &actor))
         .await
         .map_err(|error| ApiError::internal(format!("the change did not finish: {error}")))?
         .map_err(ApiError::internal)?;

@@ -6,7 +6,12 @@
 //!   components/sha256-<hex>.wasm   uploaded policy components, by content digest
 //!   decisions.log              the decision log (rotated to decisions.log.1, .2, ...)
 //!   cache/                     compiled components, so that a restart does not recompile
+//!   patrol.db                  the token store: tokens, audit log, notification outbox,
+//!                              group directory (SQLite, with its -wal and -shm files)
 //! ```
+//!
+//! `patrol serve` and the `patrol token`, `scan`, `audit` and `groups` commands share it: SQLite
+//! lets them work on the same data directory at once.
 //!
 //! Every file patrol writes is written to a temporary file, flushed to disk and renamed over
 //! the old one, so a crash leaves either the old file or the new one, never half of one.
@@ -69,15 +74,15 @@ impl Format {
     }
 }
 
-/// The data directory's paths.
+/// The data directory's paths. [`DataDir::open`] creates a new one with the example tenant.
 #[derive(Debug, Clone)]
-pub(crate) struct DataDir {
+pub struct DataDir {
     root: PathBuf,
 }
 
 impl DataDir {
     /// Opens `root`, creating its folders; a new data directory gets the example tenant.
-    pub(crate) fn open(root: &Path) -> io::Result<DataDir> {
+    pub fn open(root: &Path) -> io::Result<DataDir> {
         let fresh = !root.join("tenants").exists();
         let dir = DataDir {
             root: root.to_path_buf(),
@@ -93,16 +98,32 @@ impl DataDir {
         Ok(dir)
     }
 
-    pub(crate) fn root(&self) -> &Path {
+    /// The data directory itself.
+    pub fn root(&self) -> &Path {
         &self.root
     }
 
-    pub(crate) fn tenants(&self) -> PathBuf {
+    /// Where tenant configurations live.
+    pub fn tenants(&self) -> PathBuf {
         self.root.join("tenants")
     }
 
-    pub(crate) fn components(&self) -> PathBuf {
+    /// Where uploaded components live.
+    pub fn components(&self) -> PathBuf {
         self.root.join("components")
+    }
+
+    /// The token store's database file.
+    pub fn database(&self) -> PathBuf {
+        self.root.join("patrol.db")
+    }
+
+    /// The configuration file of `tenant`, if there is one.
+    pub fn existing_tenant_file(&self, tenant: &str) -> Option<PathBuf> {
+        [Format::Toml, Format::Json]
+            .into_iter()
+            .map(|format| self.tenant_file(tenant, format))
+            .find(|path| path.is_file())
     }
 
     pub(crate) fn tenant_file(&self, tenant: &str, format: Format) -> PathBuf {

@@ -5,7 +5,9 @@
 //!   included;
 //! - `patrol_policy_errors_total{policy, class}`: policies that failed, by error class;
 //! - `patrol_tenants_loaded`, `patrol_components_loaded`: what is in memory;
-//! - `patrol_reloads_total{outcome}`: configuration changes applied or refused.
+//! - `patrol_reloads_total{outcome}`: configuration changes applied or refused;
+//! - `patrol_authentications_total{tenant, outcome}`: tokens presented at the gateway path,
+//!   `authenticated`, `denied` (by policy), or why they were refused (`unknown_token`, ...).
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -49,6 +51,7 @@ pub(crate) struct Metrics {
     tenants: Gauge,
     components: Gauge,
     reloads: Family<ReloadLabels, Counter>,
+    authentications: Family<DecisionLabels, Counter>,
 }
 
 fn policy_histogram() -> Histogram {
@@ -91,8 +94,15 @@ impl Metrics {
             "Tenant configuration changes, applied or refused",
             reloads.clone(),
         );
+        let authentications = Family::<DecisionLabels, Counter>::default();
+        registry.register(
+            "authentications",
+            "Tokens presented for authentication, by tenant and outcome",
+            authentications.clone(),
+        );
         Metrics {
             registry,
+            authentications,
             decisions,
             policy_duration,
             policy_errors,
@@ -100,6 +110,16 @@ impl Metrics {
             components,
             reloads,
         }
+    }
+
+    /// Counts one authentication.
+    pub(crate) fn record_authentication(&self, tenant: &str, outcome: &str) {
+        self.authentications
+            .get_or_create(&DecisionLabels {
+                tenant: tenant.to_string(),
+                outcome: outcome.to_string(),
+            })
+            .inc();
     }
 
     /// Counts one decision and the policies in it.

@@ -19,28 +19,37 @@ mod admin;
 mod api;
 mod data_dir;
 mod decision_log;
+mod directory;
 mod error;
+mod gateway;
+mod leaks;
 mod metrics;
 mod ops;
 mod state;
+mod tokens;
 
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Router;
 use axum::http::Method;
-use axum::routing::{MethodRouter, delete, get, post, put};
+use axum::routing::{MethodRouter, any, delete, get, post, put};
 use tokio::net::TcpListener;
 
 use crate::engine::{Engine, EngineConfig, EngineError};
+use crate::tokens::{Notifier, NotifierConfig, SqliteStore, StoreError, Tokens};
 
 pub use api::DECISION_ID_HEADER;
+pub use data_dir::DataDir;
 pub use decision_log::DecisionLogTarget;
+pub use gateway::{
+    ORG_HEADER, REASON_HEADER, SCOPES_HEADER, TENANT_HEADER, TOKEN_ID_HEADER, USER_HEADER,
+};
 pub use ops::OPENAPI;
 
-use data_dir::DataDir;
 use decision_log::DecisionLog;
 use state::{BodyLimits, Shared};
 
@@ -64,6 +73,13 @@ pub struct ServeConfig {
     /// How policies run. Its `component_store` is set to `<data dir>/components`, and its
     /// `cache_dir`, unless set, to `<data dir>/cache`.
     pub engine: EngineConfig,
+    /// Where notifications about tokens go, and when tokens count as expiring soon.
+    pub notifications: NotifierConfig,
+    /// How often the notification outbox is delivered. Default 1 s.
+    pub notify_interval: Duration,
+    /// How often token uses (last used, by whom) are written to the store. Default 1 s: a use
+    /// is recorded at most this late, and a crash loses at most this much of that record.
+    pub use_flush_interval: Duration,
 }
 
 impl ServeConfig {
@@ -77,6 +93,9 @@ impl ServeConfig {
             max_request_bytes: 64 << 10,
             max_config_bytes: 1 << 20,
             engine: EngineConfig::default(),
+            notifications: NotifierConfig::default(),
+            notify_interval: Duration::from_secs(1),
+            use_flush_interval: Duration::from_secs(1),
         }
     }
 }
@@ -95,6 +114,9 @@ pub enum ServeError {
     /// The decision log cannot be opened.
     #[error("cannot open the decision log: {0}")]
     DecisionLog(std::io::Error),
+    /// The token store cannot be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
     /// The engine cannot be created.
     #[error(transparent)]
     Engine(#[from] EngineError),
@@ -107,6 +129,9 @@ pub enum ServeError {
 pub struct Server {
     state: Arc<Shared>,
     reload_interval: Duration,
+    notifications: NotifierConfig,
+    notify_interval: Duration,
+    use_flush_interval: Duration,
 }
 
 impl Server {
@@ -141,11 +166,23 @@ impl Server {
             config: config.max_config_bytes,
             component: engine.config().max_component_bytes,
         };
-        let state = Arc::new(Shared::new(engine, data, log, config.admin_token, limits));
+        let store = SqliteStore::open(&data.database())?;
+        let tokens = Arc::new(Tokens::new(Arc::new(store)));
+        let state = Arc::new(Shared::new(
+            engine,
+            data,
+            log,
+            config.admin_token,
+            limits,
+            tokens,
+        ));
         state.reload_from_disk();
         Ok(Server {
             state,
             reload_interval: config.reload_interval,
+            notifications: config.notifications,
+            notify_interval: config.notify_interval,
+            use_flush_interval: config.use_flush_interval,
         })
     }
 
@@ -165,6 +202,11 @@ impl Server {
         self.state.reload_from_disk();
     }
 
+    /// The token lifecycle the service runs on, for calling in process.
+    pub fn tokens(&self) -> &Arc<Tokens> {
+        &self.state.tokens
+    }
+
     /// Serves on `listener` until `shutdown` completes, then stops taking connections, lets the
     /// requests in flight finish (new requests on open connections get 503), and writes out the
     /// decision log.
@@ -177,6 +219,17 @@ impl Server {
             Arc::clone(&self.state),
             self.reload_interval,
         ));
+        let flusher = tokio::spawn(flush_uses_periodically(
+            Arc::clone(&self.state.tokens),
+            self.use_flush_interval,
+        ));
+        let stop_notifier = Arc::new(AtomicBool::new(false));
+        let notifier = Notifier::new(
+            Arc::clone(self.state.tokens.store()),
+            self.notifications.clone(),
+        )
+        .spawn(self.notify_interval, Arc::clone(&stop_notifier))
+        .map_err(ServeError::Serve)?;
         let state = Arc::clone(&self.state);
         let served = axum::serve(listener, self.router())
             .with_graceful_shutdown(async move {
@@ -186,8 +239,17 @@ impl Server {
             })
             .await;
         reloader.abort();
+        flusher.abort();
+        stop_notifier.store(true, Ordering::Relaxed);
         let state = Arc::clone(&self.state);
-        let _ = tokio::task::spawn_blocking(move || state.log.close()).await;
+        let _ = tokio::task::spawn_blocking(move || {
+            if let Err(error) = state.tokens.flush_uses() {
+                tracing::error!(%error, "cannot record the last token uses");
+            }
+            state.log.close();
+            let _ = notifier.join();
+        })
+        .await;
         tracing::info!("stopped");
         served.map_err(ServeError::Serve)
     }
@@ -205,6 +267,20 @@ async fn reload_periodically(state: Arc<Shared>, interval: Duration) {
             .is_err()
         {
             tracing::error!("checking the tenant configurations failed");
+        }
+    }
+}
+
+async fn flush_uses_periodically(tokens: Arc<Tokens>, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let tokens = Arc::clone(&tokens);
+        match tokio::task::spawn_blocking(move || tokens.flush_uses()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::error!(%error, "cannot record token uses"),
+            Err(error) => tracing::error!(%error, "recording token uses did not finish"),
         }
     }
 }
@@ -284,6 +360,73 @@ fn route_table() -> Vec<Route> {
             "/v1/admin/components",
             Method::POST,
             post(admin::upload_component),
+        ),
+        (
+            "/v1/tenants/{tenant}/tokens",
+            Method::POST,
+            post(tokens::create),
+        ),
+        (
+            "/v1/tenants/{tenant}/tokens",
+            Method::GET,
+            get(tokens::list),
+        ),
+        (
+            "/v1/tenants/{tenant}/tokens/{id}",
+            Method::GET,
+            get(tokens::get_token),
+        ),
+        (
+            "/v1/tenants/{tenant}/tokens/{id}",
+            Method::DELETE,
+            delete(tokens::revoke),
+        ),
+        (
+            "/v1/tenants/{tenant}/tokens/{id}/regenerate",
+            Method::POST,
+            post(tokens::regenerate),
+        ),
+        (
+            "/v1/tenants/{tenant}/audit",
+            Method::GET,
+            get(tokens::audit),
+        ),
+        (
+            "/v1/tenants/{tenant}/authenticate",
+            Method::POST,
+            post(gateway::authenticate),
+        ),
+        // Gateways call these with the client's method, or GET.
+        (
+            "/v1/tenants/{tenant}/forward-auth",
+            Method::GET,
+            any(gateway::forward_auth),
+        ),
+        (
+            "/v1/tenants/{tenant}/orgs/{org}/forward-auth",
+            Method::GET,
+            any(gateway::forward_auth_in_org),
+        ),
+        ("/v1/leaks", Method::POST, post(leaks::report_any)),
+        (
+            "/v1/tenants/{tenant}/leaks",
+            Method::POST,
+            post(leaks::report_in_tenant),
+        ),
+        (
+            "/v1/admin/tenants/{tenant}/groups",
+            Method::GET,
+            get(directory::list),
+        ),
+        (
+            "/v1/admin/tenants/{tenant}/groups/{group}",
+            Method::PUT,
+            put(directory::put),
+        ),
+        (
+            "/v1/admin/tenants/{tenant}/groups/{group}",
+            Method::DELETE,
+            delete(directory::delete),
         ),
         ("/healthz", Method::GET, get(ops::healthz)),
         ("/readyz", Method::GET, get(ops::readyz)),

@@ -16,6 +16,8 @@ use crate::component::Digest;
 use crate::config::TenantConfig;
 use crate::engine::Engine;
 use crate::tenant::Tenant;
+use crate::timestamp::now;
+use crate::tokens::Tokens;
 
 use crate::files::{remove_durably, write_atomically};
 
@@ -25,11 +27,14 @@ use super::metrics::Metrics;
 
 /// A tenant being served, with the configuration text it came from.
 pub(crate) struct ServedTenant {
-    pub(crate) tenant: Tenant,
+    pub(crate) tenant: Arc<Tenant>,
     pub(crate) text: String,
     pub(crate) format: Format,
     pub(crate) digest: Digest,
 }
+
+/// The actor of changes made by editing the files in the data directory.
+const FILE_ACTOR: &str = "patrol (configuration file)";
 
 type TenantMap = HashMap<String, Arc<ServedTenant>>;
 
@@ -41,6 +46,8 @@ pub(crate) struct Shared {
     pub(crate) metrics: Metrics,
     pub(crate) admin_token: Option<String>,
     pub(crate) limits: BodyLimits,
+    /// The token store and lifecycle.
+    pub(crate) tokens: Arc<Tokens>,
     tenants: RwLock<Arc<TenantMap>>,
     /// Serialises configuration changes.
     changes: Mutex<()>,
@@ -73,6 +80,7 @@ impl Shared {
         log: DecisionLog,
         admin_token: Option<String>,
         limits: BodyLimits,
+        tokens: Arc<Tokens>,
     ) -> Shared {
         Shared {
             engine,
@@ -81,6 +89,7 @@ impl Shared {
             metrics: Metrics::new(),
             admin_token,
             limits,
+            tokens,
             tenants: RwLock::new(Arc::new(HashMap::new())),
             changes: Mutex::new(()),
             refusals: Mutex::new(BTreeMap::new()),
@@ -126,6 +135,7 @@ impl Shared {
         name: &str,
         text: String,
         format: Format,
+        actor: &str,
     ) -> Result<Arc<ServedTenant>, String> {
         let _change = lock(&self.changes);
         let path = self.data.tenant_file(name, format);
@@ -139,20 +149,20 @@ impl Shared {
         };
         remove_durably(&self.data.tenant_file(name, other))
             .map_err(|error| format!("cannot remove the previous file: {error}"))?;
-        self.install(name, Some(Arc::clone(&served)));
+        self.install(name, Some(Arc::clone(&served)), actor);
         lock(&self.refusals).remove(name);
         Ok(served)
     }
 
     /// Stops serving tenant `name` and deletes its file. Returns whether it existed.
-    pub(crate) fn delete_tenant(&self, name: &str) -> Result<bool, String> {
+    pub(crate) fn delete_tenant(&self, name: &str, actor: &str) -> Result<bool, String> {
         let _change = lock(&self.changes);
         let existed = self.tenant(name).is_some();
         for format in [Format::Toml, Format::Json] {
             remove_durably(&self.data.tenant_file(name, format))
                 .map_err(|error| format!("cannot delete the configuration: {error}"))?;
         }
-        self.install(name, None);
+        self.install(name, None, actor);
         lock(&self.refusals).remove(name);
         Ok(existed)
     }
@@ -193,7 +203,7 @@ impl Shared {
             match self.load(&name, text, format, &path) {
                 Ok(served) => {
                     tracing::info!(tenant = %name, file = %path.display(), "tenant configuration loaded");
-                    self.install(&name, Some(served));
+                    self.install(&name, Some(served), FILE_ACTOR);
                     lock(&self.refusals).remove(&name);
                     self.metrics.record_reload(true);
                 }
@@ -208,7 +218,7 @@ impl Shared {
             .collect();
         for name in gone {
             tracing::info!(tenant = %name, "tenant configuration removed");
-            self.install(&name, None);
+            self.install(&name, None, FILE_ACTOR);
         }
         lock(&self.refusals).retain(|name, _| on_disk.contains(name));
         self.ready.store(true, Ordering::Release);
@@ -246,25 +256,42 @@ impl Shared {
             .load_tenant(&config)
             .map_err(|error| error.to_string())?;
         Ok(Arc::new(ServedTenant {
-            tenant,
+            tenant: Arc::new(tenant),
             digest: Digest::of(text.as_bytes()),
             text,
             format,
         }))
     }
 
-    /// Swaps a new map in, with `name` replaced (or removed).
-    fn install(&self, name: &str, served: Option<Arc<ServedTenant>>) {
+    /// Swaps a new map in, with `name` replaced (or removed), and records what changed in its
+    /// policies in the audit log, as done by `actor`.
+    fn install(&self, name: &str, served: Option<Arc<ServedTenant>>, actor: &str) {
         let mut tenants = self
             .tenants
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut map = TenantMap::clone(&tenants);
-        match served {
-            Some(served) => map.insert(name.to_string(), served),
+        let before = match &served {
+            Some(served) => map.insert(name.to_string(), Arc::clone(served)),
             None => map.remove(name),
         };
         *tenants = Arc::new(map);
+        drop(tenants);
+        // The first load at start-up is not a change; what changed on disk while patrol was
+        // stopped is not seen as a change either.
+        if actor == FILE_ACTOR && !self.is_ready() {
+            return;
+        }
+        let recorded = self.tokens.policies_changed(
+            name,
+            actor,
+            before.as_ref().map(|served| &*served.tenant),
+            served.as_ref().map(|served| &*served.tenant),
+            now(),
+        );
+        if let Err(error) = recorded {
+            tracing::error!(tenant = %name, %error, "cannot record the policy change in the audit log");
+        }
     }
 
     fn map(&self) -> Arc<TenantMap> {

@@ -1,0 +1,85 @@
+//! What the token commands share: the data directory, its token store, and its tenants.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use patrol::server::DataDir;
+use patrol::tokens::{SqliteStore, Tokens};
+use patrol::{Engine, Tenant, TenantConfig, timestamp};
+
+/// `--data-dir`, shared by every command that works on the token store.
+#[derive(Debug, clap::Args)]
+pub struct DataArgs {
+    /// The data directory, as for `patrol serve` (it may be serving at the same time).
+    #[arg(long, value_name = "DIR", default_value = "patrol-data")]
+    pub data_dir: PathBuf,
+}
+
+/// An open data directory.
+pub struct Data {
+    pub dir: DataDir,
+    pub tokens: Tokens,
+    engine: Option<Engine>,
+}
+
+impl Data {
+    pub fn open(args: &DataArgs) -> anyhow::Result<Data> {
+        let dir = DataDir::open(&args.data_dir).with_context(|| {
+            format!(
+                "cannot use the data directory `{}`",
+                args.data_dir.display()
+            )
+        })?;
+        let store = SqliteStore::open(&dir.database())?;
+        Ok(Data {
+            dir,
+            tokens: Tokens::new(Arc::new(store)),
+            engine: None,
+        })
+    }
+
+    /// Loads tenant `name`'s policies from the data directory.
+    pub fn tenant(&mut self, name: &str) -> anyhow::Result<Arc<Tenant>> {
+        let path = self.dir.existing_tenant_file(name).with_context(|| {
+            format!(
+                "no tenant `{name}`: there is no `{name}.toml` or `{name}.json` in `{}`",
+                self.dir.tenants().display()
+            )
+        })?;
+        let config = TenantConfig::from_file(&path)?;
+        if self.engine.is_none() {
+            self.engine = Some(Engine::new(patrol::EngineConfig {
+                component_store: Some(self.dir.components()),
+                ..super::engine_config()
+            })?);
+        }
+        let engine = self
+            .engine
+            .as_ref()
+            .context("the engine is not available")?;
+        Ok(Arc::new(engine.load_tenant(&config)?))
+    }
+}
+
+/// `--valid-to TIME` or `--days N`, as a time.
+pub fn valid_to(valid_to: Option<&str>, days: Option<i64>) -> anyhow::Result<Option<i64>> {
+    match (valid_to, days) {
+        (Some(_), Some(_)) => anyhow::bail!("give `--valid-to` or `--days`, not both"),
+        (Some(text), None) => timestamp::parse_rfc3339(text)
+            .map(Some)
+            .with_context(|| format!("`--valid-to`: `{text}` is not an RFC 3339 time")),
+        (None, Some(days)) if days < 1 => anyhow::bail!("`--days`: must be at least 1"),
+        (None, Some(days)) => Ok(Some(timestamp::now() + days * 86_400)),
+        (None, None) => Ok(None),
+    }
+}
+
+/// The person running the command, for the audit log: `--actor`, else `$USER`.
+pub fn actor(actor: Option<String>) -> String {
+    actor
+        .or_else(|| std::env::var("USER").ok())
+        .map(|actor| actor.trim().to_lowercase())
+        .filter(|actor| !actor.is_empty())
+        .unwrap_or_else(|| "cli".to_string())
+}

@@ -1,0 +1,25 @@
+//! Tokens: patrol issues them, stores them (hashed), authenticates them for gateways, revokes
+//! them, and responds when one is found in public; every step is judged by the tenant's
+//! policies, recorded in the audit log, and notified to the token's owner.
+
+mod format;
+mod notify;
+mod policy_audit;
+mod service;
+mod sqlite;
+mod store;
+mod view;
+
+pub use format::{FormatError, PREFIX, Secret, SecretHash, TOKEN_LEN, find_tokens, sha256_hex};
+pub use notify::{Notifier, NotifierConfig};
+pub use policy_audit::policy_changes;
+pub use service::{
+    AuthError, Authenticated, Client, Issued, LeakOutcome, LeakReport, LeakSource, LifecycleError,
+    MAX_PAGE, NewToken, Tokens,
+};
+pub use sqlite::SqliteStore;
+pub use store::{
+    AuditEntry, AuditEvent, AuditQuery, Notification, NotificationEvent, Outcome, Page,
+    PendingNotification, StoreError, TokenFilter, TokenRecord, TokenStatus, TokenStore, TokenUse,
+};
+pub use view::PatTokenView;

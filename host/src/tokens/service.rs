@@ -1,0 +1,703 @@
+//! The token lifecycle, every step judged by the tenant's policies: create, regenerate, revoke,
+//! authenticate (the gateway path), and the response to a token found in public.
+//!
+//! - **Create** and **regenerate** build a `create` (or `regenerate`) request from what is asked
+//!   and let the tenant decide. A denied request stores nothing (the attempt is audited); with a
+//!   clamping policy the stored `valid_to` is the shortened one. The secret is returned once.
+//! - **Authenticate** checks the token's format and checksum, finds it by the hash of its
+//!   secret, refuses unknown, revoked and expired tokens, and runs the tenant's `use` policies
+//!   for the organization the request is made in. Uses are recorded in batches, not a write per
+//!   request.
+//! - **Leaks** run the tenant's `leak` policies: with `revoke_leaked_pats` on the token is
+//!   revoked and its owner notified; otherwise, or for an allowlisted owner, only notified.
+//!
+//! A user's groups come from the request where it carries them, and otherwise from the tenant's
+//! group directory, read on every decision so that a membership change applies at once.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde_json::json;
+
+use super::format::{FormatError, Secret};
+use super::store::{
+    AuditEntry, AuditEvent, AuditQuery, Notification, NotificationEvent, Outcome, Page, StoreError,
+    TokenFilter, TokenRecord, TokenStore, TokenUse,
+};
+use crate::decision::{Action, Decision};
+use crate::request::{Actor, Operation, Request, Token};
+use crate::tenant::Tenant;
+use crate::timestamp::{Timestamp, format_rfc3339};
+
+/// The longest display name accepted, in bytes.
+pub const MAX_DISPLAY_NAME_BYTES: usize = 256;
+/// Tokens never live longer than a year, whatever the policies say.
+pub const MAX_LIFETIME_DAYS: i64 = 365;
+/// The most tokens a listing returns at once.
+pub const MAX_PAGE: usize = 100;
+
+/// What to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewToken {
+    /// The user it is for.
+    pub owner: String,
+    /// The owner's groups, when the caller knows them; otherwise the directory's.
+    pub groups: Option<Vec<String>>,
+    /// A name for people.
+    pub display_name: String,
+    /// Its scopes.
+    pub scopes: Vec<String>,
+    /// A global token.
+    pub all_orgs: bool,
+    /// The organizations it is for.
+    pub orgs: Vec<String>,
+    /// When it should stop being valid.
+    pub valid_to: Timestamp,
+    /// The organization the request is made in.
+    pub org: String,
+}
+
+/// A token just issued: its record, its secret (shown this once), and the decision.
+#[derive(Debug)]
+pub struct Issued {
+    /// The stored token.
+    pub token: TokenRecord,
+    /// The secret.
+    pub secret: Secret,
+    /// The tenant's decision, allowed, perhaps with an adjusted `valid_to`.
+    pub decision: Decision,
+}
+
+/// Why a lifecycle operation did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum LifecycleError {
+    /// The tenant's policies refused it; nothing was stored.
+    #[error("the tenant's policies refused the request")]
+    Denied(Box<Decision>),
+    /// No such token (or none that can be regenerated).
+    #[error("no token `{0}` in this tenant")]
+    NotFound(String),
+    /// What was asked is malformed; `field` names the field.
+    #[error("`{field}`: {problem}")]
+    Invalid {
+        /// The field at fault.
+        field: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
+    /// The operating system's random number generator failed.
+    #[error("cannot generate a token: {0}")]
+    Random(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Who asked to authenticate, as the gateway saw them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Client {
+    /// The `User-Agent`.
+    pub user_agent: Option<String>,
+    /// The address the request came from.
+    pub address: Option<String>,
+}
+
+/// A token that authenticated a request.
+#[derive(Debug)]
+pub struct Authenticated {
+    /// The token.
+    pub token: TokenRecord,
+    /// The tenant's `use` decision, allowed.
+    pub decision: Decision,
+}
+
+/// Why a token did not authenticate a request.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// No token in the request.
+    #[error("no token: send `Authorization: Bearer <token>` or Basic with the token as password")]
+    Missing,
+    /// Not a patrol token, or a mistyped one.
+    #[error("{0}")]
+    Malformed(FormatError),
+    /// Not a token of this tenant.
+    #[error("unknown token")]
+    Unknown,
+    /// Revoked.
+    #[error("the token was revoked")]
+    Revoked,
+    /// Past its `valid_to`.
+    #[error("the token expired at {}", format_rfc3339(*.0))]
+    Expired(Timestamp),
+    /// The tenant's `use` policies refused it.
+    #[error("the tenant's policies refuse this token here")]
+    Denied(Box<Decision>),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What happened to one token found in public.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeakOutcome {
+    /// Revoked, and its owner notified.
+    Revoked,
+    /// Left valid (automatic revocation is off, or the owner is on its allowlist); its owner
+    /// notified.
+    Notified,
+    /// It had already been revoked.
+    AlreadyRevoked,
+    /// Not a token patrol knows (in this tenant).
+    Unknown,
+}
+
+/// The response to one token found in public.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LeakReport {
+    /// The token's first characters, to tell reports apart; never the secret.
+    pub hint: String,
+    /// The token's id, when patrol knows it.
+    pub token_id: Option<String>,
+    /// What happened.
+    pub outcome: LeakOutcome,
+}
+
+/// Where a leaked token was found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeakSource {
+    /// Where, as a URL, if known.
+    pub url: Option<String>,
+    /// Who found it, such as `github` or `patrol scan`.
+    pub reporter: String,
+}
+
+/// The token lifecycle over a [`TokenStore`].
+pub struct Tokens {
+    store: Arc<dyn TokenStore>,
+    /// Uses not yet written, by token.
+    uses: Mutex<HashMap<String, TokenUse>>,
+}
+
+/// The patrol actor, for what patrol does by itself.
+const PATROL: &str = "patrol";
+
+impl Tokens {
+    /// The lifecycle over `store`.
+    pub fn new(store: Arc<dyn TokenStore>) -> Tokens {
+        Tokens {
+            store,
+            uses: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The store underneath.
+    pub fn store(&self) -> &Arc<dyn TokenStore> {
+        &self.store
+    }
+
+    /// Creates a token for `new.owner`, if the tenant's policies allow it.
+    pub fn create(
+        &self,
+        tenant: &Tenant,
+        new: NewToken,
+        now: Timestamp,
+    ) -> Result<Issued, LifecycleError> {
+        let owner = new.owner.trim().to_lowercase();
+        check_new(&owner, &new, now)?;
+        let groups = match new.groups {
+            Some(groups) => groups,
+            None => self.store.groups_of(tenant.name(), &owner)?,
+        };
+        let request = Request {
+            operation: Operation::Create,
+            now,
+            org: new.org.clone(),
+            user: Actor {
+                id: owner.clone(),
+                groups,
+            },
+            token: Token {
+                id: None,
+                scopes: new.scopes.clone(),
+                all_orgs: new.all_orgs,
+                orgs: if new.all_orgs {
+                    Vec::new()
+                } else {
+                    new.orgs.clone()
+                },
+                valid_from: now,
+                valid_to: new.valid_to,
+            },
+        };
+        let decision = tenant.evaluate(&request);
+        if !decision.allowed {
+            self.store.audit(&AuditEntry {
+                time: now,
+                tenant: tenant.name().to_string(),
+                event: AuditEvent::PatCreate,
+                actor: owner,
+                token_id: None,
+                outcome: Outcome::Denied,
+                details: json!({
+                    "display_name": new.display_name,
+                    "scopes": request.token.scopes,
+                    "violations": decision.violations,
+                }),
+            })?;
+            return Err(LifecycleError::Denied(Box::new(decision)));
+        }
+        let secret = Secret::generate().map_err(|e| LifecycleError::Random(e.to_string()))?;
+        let token = TokenRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            tenant: tenant.name().to_string(),
+            owner: owner.clone(),
+            display_name: new.display_name.trim().to_string(),
+            scopes: request.token.scopes,
+            all_orgs: request.token.all_orgs,
+            orgs: request.token.orgs,
+            valid_from: now,
+            valid_to: decision.adjusted_valid_to.unwrap_or(new.valid_to),
+            created_at: now,
+            last_used_at: None,
+            last_user_agent: None,
+            last_address: None,
+            revoked_at: None,
+            revocation_reason: None,
+        };
+        let audit = AuditEntry {
+            time: now,
+            tenant: token.tenant.clone(),
+            event: AuditEvent::PatCreate,
+            actor: owner,
+            token_id: Some(token.id.clone()),
+            outcome: Outcome::Success,
+            details: token_details(&token),
+        };
+        let notification = notification(&token, NotificationEvent::Created, now, None);
+        self.store
+            .create(&token, &secret.hash(), &audit, &notification)?;
+        Ok(Issued {
+            token,
+            secret,
+            decision,
+        })
+    }
+
+    /// Gives a token a new secret and lifetime (`valid_to`, or as long as it had), judged by
+    /// today's policies exactly like a creation.
+    pub fn regenerate(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        valid_to: Option<Timestamp>,
+        org: &str,
+        now: Timestamp,
+    ) -> Result<Issued, LifecycleError> {
+        let existing = self
+            .store
+            .get(tenant.name(), id)?
+            .filter(|token| token.revoked_at.is_none())
+            .ok_or_else(|| LifecycleError::NotFound(id.to_string()))?;
+        let valid_to = valid_to.unwrap_or(now + (existing.valid_to - existing.valid_from).max(1));
+        let new = NewToken {
+            owner: existing.owner.clone(),
+            groups: None,
+            display_name: existing.display_name.clone(),
+            scopes: existing.scopes.clone(),
+            all_orgs: existing.all_orgs,
+            orgs: existing.orgs.clone(),
+            valid_to,
+            org: org.to_string(),
+        };
+        check_new(&existing.owner, &new, now)?;
+        let request = Request {
+            operation: Operation::Regenerate,
+            now,
+            org: org.to_string(),
+            user: Actor {
+                id: existing.owner.clone(),
+                groups: self.store.groups_of(tenant.name(), &existing.owner)?,
+            },
+            token: Token {
+                id: Some(existing.id.clone()),
+                scopes: existing.scopes.clone(),
+                all_orgs: existing.all_orgs,
+                orgs: existing.orgs.clone(),
+                valid_from: now,
+                valid_to,
+            },
+        };
+        let decision = tenant.evaluate(&request);
+        let mut audit = AuditEntry {
+            time: now,
+            tenant: tenant.name().to_string(),
+            event: AuditEvent::PatUpdate,
+            actor: existing.owner.clone(),
+            token_id: Some(existing.id.clone()),
+            outcome: Outcome::Denied,
+            details: json!({ "violations": decision.violations }),
+        };
+        if !decision.allowed {
+            self.store.audit(&audit)?;
+            return Err(LifecycleError::Denied(Box::new(decision)));
+        }
+        let secret = Secret::generate().map_err(|e| LifecycleError::Random(e.to_string()))?;
+        let valid_to = decision.adjusted_valid_to.unwrap_or(valid_to);
+        audit.outcome = Outcome::Success;
+        audit.details = json!({ "valid_to": format_rfc3339(valid_to) });
+        let notification = notification(&existing, NotificationEvent::Regenerated, now, None);
+        let token = self
+            .store
+            .regenerate(
+                tenant.name(),
+                id,
+                &secret.hash(),
+                now,
+                valid_to,
+                &audit,
+                &notification,
+            )?
+            .ok_or_else(|| LifecycleError::NotFound(id.to_string()))?;
+        Ok(Issued {
+            token,
+            secret,
+            decision,
+        })
+    }
+
+    /// Revokes a token at `actor`'s request. Revoking a revoked token changes nothing.
+    pub fn revoke(
+        &self,
+        tenant: &str,
+        id: &str,
+        actor: &str,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<TokenRecord, LifecycleError> {
+        let existing = self
+            .store
+            .get(tenant, id)?
+            .ok_or_else(|| LifecycleError::NotFound(id.to_string()))?;
+        let audit = AuditEntry {
+            time: now,
+            tenant: tenant.to_string(),
+            event: AuditEvent::PatRevoke,
+            actor: actor.to_lowercase(),
+            token_id: Some(id.to_string()),
+            outcome: Outcome::Success,
+            details: json!({ "reason": reason }),
+        };
+        let notification = notification(&existing, NotificationEvent::Revoked, now, Some(reason));
+        self.store
+            .revoke(tenant, id, now, reason, &[audit], &[notification])?
+            .ok_or_else(|| LifecycleError::NotFound(id.to_string()))
+    }
+
+    /// One token of a tenant.
+    pub fn get(&self, tenant: &str, id: &str) -> Result<Option<TokenRecord>, StoreError> {
+        self.store.get(tenant, id)
+    }
+
+    /// A page of a tenant's tokens (at most [`MAX_PAGE`]).
+    pub fn list(
+        &self,
+        tenant: &str,
+        filter: TokenFilter,
+        owner: Option<&str>,
+        now: Timestamp,
+        limit: usize,
+        continuation: Option<&str>,
+    ) -> Result<Page<TokenRecord>, StoreError> {
+        let owner = owner.map(str::to_lowercase);
+        self.store.list(
+            tenant,
+            filter,
+            owner.as_deref(),
+            now,
+            limit.clamp(1, MAX_PAGE),
+            continuation,
+        )
+    }
+
+    /// Authenticates `presented` for a request in `org`: the gateway path.
+    pub fn authenticate(
+        &self,
+        tenant: &Tenant,
+        presented: &str,
+        org: &str,
+        client: Client,
+        now: Timestamp,
+    ) -> Result<Authenticated, AuthError> {
+        let secret = Secret::parse(presented).map_err(AuthError::Malformed)?;
+        let token = self
+            .store
+            .find(&secret.hash())?
+            .filter(|token| token.tenant == tenant.name())
+            .ok_or(AuthError::Unknown)?;
+        if token.revoked_at.is_some() {
+            return Err(AuthError::Revoked);
+        }
+        if token.valid_to <= now {
+            return Err(AuthError::Expired(token.valid_to));
+        }
+        let request = self.request_for(&token, Operation::Use, org, now)?;
+        let decision = tenant.evaluate(&request);
+        if !decision.allowed {
+            return Err(AuthError::Denied(Box::new(decision)));
+        }
+        self.pending_uses().insert(
+            token.id.clone(),
+            TokenUse {
+                token_id: token.id.clone(),
+                at: now,
+                user_agent: client.user_agent,
+                address: client.address,
+            },
+        );
+        Ok(Authenticated { token, decision })
+    }
+
+    /// Writes the uses recorded since the last flush, in one transaction.
+    pub fn flush_uses(&self) -> Result<(), StoreError> {
+        let uses: Vec<TokenUse> = self.pending_uses().drain().map(|(_, use_)| use_).collect();
+        self.store.record_uses(&uses)
+    }
+
+    fn pending_uses(&self) -> std::sync::MutexGuard<'_, HashMap<String, TokenUse>> {
+        self.uses
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Responds to tokens found in public. `tenant_of` gives the policies of a token's tenant;
+    /// `only_tenant` limits the response to one tenant's tokens (others are reported unknown,
+    /// so that a tenant learns nothing of another's).
+    pub fn leaks(
+        &self,
+        found: &[Secret],
+        only_tenant: Option<&str>,
+        tenant_of: &dyn Fn(&str) -> Option<Arc<Tenant>>,
+        source: &LeakSource,
+        now: Timestamp,
+    ) -> Result<Vec<LeakReport>, StoreError> {
+        let mut reports = Vec::with_capacity(found.len());
+        for secret in found {
+            let known = self
+                .store
+                .find(&secret.hash())?
+                .filter(|token| only_tenant.is_none_or(|tenant| token.tenant == tenant))
+                .and_then(|token| Some((tenant_of(&token.tenant)?, token)));
+            let (outcome, token_id) = match known {
+                None => (LeakOutcome::Unknown, None),
+                Some((tenant, token)) => {
+                    (self.leaked(&tenant, &token, source, now)?, Some(token.id))
+                }
+            };
+            reports.push(LeakReport {
+                hint: secret.hint(),
+                token_id,
+                outcome,
+            });
+        }
+        Ok(reports)
+    }
+
+    fn leaked(
+        &self,
+        tenant: &Tenant,
+        token: &TokenRecord,
+        source: &LeakSource,
+        now: Timestamp,
+    ) -> Result<LeakOutcome, StoreError> {
+        let discovery = AuditEntry {
+            time: now,
+            tenant: token.tenant.clone(),
+            event: AuditEvent::PatPublicDiscovery,
+            actor: source.reporter.clone(),
+            token_id: Some(token.id.clone()),
+            outcome: Outcome::Success,
+            details: json!({ "url": source.url }),
+        };
+        if token.revoked_at.is_some() {
+            self.store.audit(&discovery)?;
+            return Ok(LeakOutcome::AlreadyRevoked);
+        }
+        let request = self.request_for(token, Operation::Leak, "*", now)?;
+        let decision = tenant.evaluate(&request);
+        let found = notification(
+            token,
+            NotificationEvent::FoundInPublic,
+            now,
+            source.url.as_deref(),
+        );
+        if decision.actions.contains(&Action::RevokeToken) {
+            let reason = match &source.url {
+                Some(url) => format!("found in public at {url}"),
+                None => "found in public".to_string(),
+            };
+            let revocation = AuditEntry {
+                event: AuditEvent::PatSystemRevoke,
+                actor: PATROL.to_string(),
+                details: json!({ "reason": reason }),
+                ..discovery.clone()
+            };
+            let revoked = notification(
+                token,
+                NotificationEvent::RevokedBySystem,
+                now,
+                Some(&reason),
+            );
+            self.store.revoke(
+                &token.tenant,
+                &token.id,
+                now,
+                &reason,
+                &[discovery, revocation],
+                &[found, revoked],
+            )?;
+            Ok(LeakOutcome::Revoked)
+        } else {
+            // Automatic revocation is off, or the owner is exempt from it: the owner is told
+            // either way, so that they can revoke it themselves.
+            self.store.audit_and_notify(&discovery, &found)?;
+            Ok(LeakOutcome::Notified)
+        }
+    }
+
+    /// A request about a stored token, with its owner's groups from the directory.
+    fn request_for(
+        &self,
+        token: &TokenRecord,
+        operation: Operation,
+        org: &str,
+        now: Timestamp,
+    ) -> Result<Request, StoreError> {
+        Ok(Request {
+            operation,
+            now,
+            org: org.to_string(),
+            user: Actor {
+                id: token.owner.clone(),
+                groups: self.store.groups_of(&token.tenant, &token.owner)?,
+            },
+            token: Token {
+                id: Some(token.id.clone()),
+                scopes: token.scopes.clone(),
+                all_orgs: token.all_orgs,
+                orgs: token.orgs.clone(),
+                valid_from: token.valid_from,
+                valid_to: token.valid_to,
+            },
+        })
+    }
+
+    /// A tenant's audit log.
+    pub fn audit_log(
+        &self,
+        tenant: &str,
+        query: &AuditQuery,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        self.store.audit_log(tenant, query)
+    }
+
+    /// Records what changed in a tenant's policies (see [`super::policy_changes`]): one
+    /// `OrganizationPolicy.PolicyValueUpdated` entry per policy changed. Returns how many.
+    pub fn policies_changed(
+        &self,
+        tenant: &str,
+        actor: &str,
+        before: Option<&Tenant>,
+        after: Option<&Tenant>,
+        now: Timestamp,
+    ) -> Result<usize, StoreError> {
+        let changes = super::policy_changes(before, after);
+        for change in &changes {
+            self.store.audit(&AuditEntry {
+                time: now,
+                tenant: tenant.to_string(),
+                event: AuditEvent::PolicyValueUpdated,
+                actor: actor.to_string(),
+                token_id: None,
+                outcome: Outcome::Success,
+                details: change.clone(),
+            })?;
+        }
+        Ok(changes.len())
+    }
+}
+
+/// Checks what is asked before anything is judged.
+fn check_new(owner: &str, new: &NewToken, now: Timestamp) -> Result<(), LifecycleError> {
+    let invalid = |field, problem: &str| {
+        Err(LifecycleError::Invalid {
+            field,
+            problem: problem.to_string(),
+        })
+    };
+    if owner.is_empty() {
+        return invalid("user", "must name the user the token is for");
+    }
+    let name = new.display_name.trim();
+    if name.is_empty() || name.len() > MAX_DISPLAY_NAME_BYTES || name.chars().any(char::is_control)
+    {
+        return invalid("displayName", "must be 1 to 256 bytes of printable text");
+    }
+    if new.scopes.is_empty() || new.scopes.iter().any(|s| s.is_empty() || s.len() > 128) {
+        return invalid("scope", "must name at least one scope");
+    }
+    if !new.all_orgs && new.orgs.is_empty() {
+        return invalid(
+            "targetAccounts",
+            "must name at least one organization unless `allOrgs` is true",
+        );
+    }
+    if new.org.trim().is_empty() {
+        return invalid("org", "must name the organization the request is made in");
+    }
+    if new.valid_to <= now {
+        return invalid("validTo", "must be in the future");
+    }
+    if new.valid_to - now > MAX_LIFETIME_DAYS * 86_400 {
+        return invalid("validTo", "a token may not live longer than a year");
+    }
+    Ok(())
+}
+
+fn token_details(token: &TokenRecord) -> serde_json::Value {
+    json!({
+        "display_name": token.display_name,
+        "scopes": token.scopes,
+        "all_orgs": token.all_orgs,
+        "orgs": token.orgs,
+        "valid_to": format_rfc3339(token.valid_to),
+    })
+}
+
+/// A notification about `token`; never carries its secret.
+pub(crate) fn notification(
+    token: &TokenRecord,
+    event: NotificationEvent,
+    now: Timestamp,
+    detail: Option<&str>,
+) -> Notification {
+    Notification {
+        tenant: token.tenant.clone(),
+        event,
+        token_id: Some(token.id.clone()),
+        owner: Some(token.owner.clone()),
+        payload: json!({
+            "event": event.as_str(),
+            "time": format_rfc3339(now),
+            "tenant": token.tenant,
+            "owner": token.owner,
+            "token": {
+                "id": token.id,
+                "display_name": token.display_name,
+                "scopes": token.scopes,
+                "valid_to": format_rfc3339(token.valid_to),
+            },
+            "detail": detail,
+        }),
+    }
+}
