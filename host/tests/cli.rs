@@ -207,3 +207,159 @@ fn check_describes_every_policy_of_the_example_tenant() {
         );
     }
 }
+
+#[test]
+fn token_commands_issue_list_regenerate_scan_and_audit_on_a_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let run = |args: &[&str], stdin: Option<&str>| {
+        let mut all = args.to_vec();
+        all.extend(["--data-dir", data]);
+        patrol(&all, stdin)
+    };
+    let json = |output: &Output| -> serde_json::Value {
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+            panic!(
+                "not JSON ({e}): {}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        })
+    };
+    let create = [
+        "token",
+        "create",
+        "-t",
+        "contoso",
+        "--user",
+        "Dana@contoso.com",
+        "--name",
+        "nightly",
+        "--scope",
+        "vso.code vso.work",
+        "--org",
+        "contoso-main",
+    ];
+
+    // Refused by the 90-day maximum: exit 1, the decision on stdout, the reason on stderr.
+    let mut too_long = create.to_vec();
+    too_long.extend(["--days", "120"]);
+    let refused = run(&too_long, None);
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(
+        json(&refused)["patTokenError"],
+        "patLifespanPolicyViolation"
+    );
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("max_pat_lifespan"));
+    // Invalid input: exit 2 and the flag named.
+    let mut both = create.to_vec();
+    both.extend(["--days", "3", "--valid-to", "2030-01-01T00:00:00Z"]);
+    assert_eq!(run(&both, None).status.code(), Some(2));
+
+    let created = run(&create, None);
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let token = json(&created)["patToken"].clone();
+    let (secret, id) = (
+        token["token"].as_str().unwrap().to_string(),
+        token["authorizationId"].as_str().unwrap().to_string(),
+    );
+    let listed = run(&["token", "list", "-t", "contoso"], None);
+    let table = String::from_utf8_lossy(&listed.stdout);
+    assert!(table.contains(&id) && table.contains("dana@contoso.com") && table.contains("active"));
+    assert!(
+        !table.contains(&secret[4..]),
+        "a listing never shows the secret"
+    );
+
+    // Regenerated: a new secret.
+    let regenerated = run(
+        &[
+            "token",
+            "regenerate",
+            "-t",
+            "contoso",
+            &id,
+            "--org",
+            "contoso-main",
+            "--days",
+            "5",
+        ],
+        None,
+    );
+    assert!(regenerated.status.success());
+    let renewed = json(&regenerated)["patToken"]["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(renewed, secret);
+
+    // A file holding the old and the new secret: offline, a finding (exit 1), nothing revoked.
+    let leaked = dir.path().join("leak.env");
+    std::fs::write(&leaked, format!("OLD={secret}\nNEW={renewed}\n")).unwrap();
+    let leaked = leaked.to_str().unwrap();
+    let offline = patrol(&["scan", "--offline", leaked], None);
+    assert_eq!(offline.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&offline.stdout).lines().count(), 2);
+    assert!(!String::from_utf8_lossy(&offline.stdout).contains(&renewed[8..]));
+    // Online: the old secret is unknown, the current one is revoked.
+    let scanned = run(
+        &["scan", leaked, "--url", "https://example.com/leak.env"],
+        None,
+    );
+    assert!(
+        scanned.status.success(),
+        "{}",
+        String::from_utf8_lossy(&scanned.stderr)
+    );
+    let outcomes: Vec<String> = json(&scanned)["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["outcome"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(outcomes, ["unknown", "revoked"]);
+    let revoked = run(
+        &[
+            "token", "list", "-t", "contoso", "--filter", "revoked", "--json",
+        ],
+        None,
+    );
+    assert_eq!(
+        json(&revoked)["patTokens"][0]["revocationReason"],
+        "found in public at https://example.com/leak.env"
+    );
+
+    let audit = run(&["audit", "-t", "contoso", "--json"], None);
+    let events: Vec<String> = json(&audit)["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "Token.PatSystemRevokeEvent",
+            "Token.PatPublicDiscoveryEvent",
+            "Token.PatUpdateEvent",
+            "Token.PatCreateEvent",
+            "Token.PatCreateEvent",
+        ]
+    );
+    let unknown_event = run(&["audit", "-t", "contoso", "--event", "Nope"], None);
+    assert_eq!(unknown_event.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown_event.stderr).contains("Token.PatCreateEvent"));
+    let no_tenant = run(
+        &[
+            "token", "create", "-t", "nobody", "--user", "x", "--name", "x", "--scope", "vso.code",
+            "--org", "x",
+        ],
+        None,
+    );
+    assert_eq!(no_tenant.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&no_tenant.stderr).contains("no tenant `nobody`"));
+}

@@ -709,3 +709,140 @@ async fn the_openapi_document_matches_the_routes() {
         .collect();
     assert_eq!(documented, routed);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_group_directory_is_set_listed_and_deleted_and_feeds_the_next_authentication() {
+    let service = Service::open(Some(TOKEN));
+    let router = service.router();
+    let admin = format!("Bearer {TOKEN}");
+    let json = [
+        ("authorization", admin.as_str()),
+        ("content-type", "application/json"),
+    ];
+    // A global token for carol needs `pat-admins`; she is not in it yet.
+    let valid_to = patrol::timestamp::format_rfc3339(patrol::timestamp::now() + 10 * 86_400);
+    let create = serde_json::json!({
+        "user": "carol@contoso.com", "displayName": "ops", "scope": "vso.build",
+        "validTo": valid_to, "allOrgs": true, "org": "contoso-main",
+    })
+    .to_string();
+    let refused = call(
+        &router,
+        "POST",
+        "/v1/tenants/contoso/tokens",
+        &json,
+        create.clone(),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(refused.json()["patTokenError"], "globalPatPolicyViolation");
+
+    // SCIM-style member objects and plain ids both work; ids are stored lowercase, once.
+    let set = call(
+        &router,
+        "PUT",
+        "/v1/admin/tenants/contoso/groups/pat-admins",
+        &json,
+        r#"{"members": [{"value": "Carol@contoso.com"}, "carol@contoso.com", "dan"]}"#,
+    )
+    .await;
+    assert_eq!(
+        set.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&set.body)
+    );
+    assert_eq!(
+        set.json()["members"],
+        serde_json::json!(["carol@contoso.com", "dan"])
+    );
+    let listed = call(
+        &router,
+        "GET",
+        "/v1/admin/tenants/contoso/groups",
+        &json,
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(listed.json()["groups"][0]["id"], "pat-admins");
+
+    // The next decision sees the membership.
+    let created = call(&router, "POST", "/v1/tenants/contoso/tokens", &json, create).await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let token = created.json()["patToken"]["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let bearer = format!("Bearer {token}");
+    let in_fabrikam = call(
+        &router,
+        "GET",
+        "/v1/tenants/contoso/orgs/fabrikam/forward-auth",
+        &[("authorization", &bearer)],
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(in_fabrikam.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        in_fabrikam.headers.get("x-patrol-reason").unwrap(),
+        "globalPatUsageDisabled"
+    );
+    call(
+        &router,
+        "PUT",
+        "/v1/admin/tenants/contoso/groups/release-engineers",
+        &json,
+        r#"{"members": ["carol@contoso.com"]}"#,
+    )
+    .await;
+    let allowed = call(
+        &router,
+        "POST",
+        "/v1/tenants/contoso/authenticate",
+        &[("authorization", &bearer), ("x-patrol-org", "fabrikam")],
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(allowed.status, StatusCode::OK);
+    assert_eq!(
+        allowed.headers.get("x-patrol-user").unwrap(),
+        "carol@contoso.com"
+    );
+
+    // Bad input names what is wrong; deleting twice is a 404; no admin token, no directory.
+    let bad = call(
+        &router,
+        "PUT",
+        "/v1/admin/tenants/contoso/groups/x",
+        &json,
+        r#"{"members": ["has space"]}"#,
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad.json()["error"]["field"], "members[0]");
+    let path = "/v1/admin/tenants/contoso/groups/release-engineers";
+    assert_eq!(
+        call(&router, "DELETE", path, &json, Body::empty())
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        call(&router, "DELETE", path, &json, Body::empty())
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        call(
+            &router,
+            "GET",
+            "/v1/admin/tenants/contoso/groups",
+            &[],
+            Body::empty()
+        )
+        .await
+        .status,
+        StatusCode::UNAUTHORIZED
+    );
+}
