@@ -30,7 +30,7 @@ CREATE TABLE audit (
     event    TEXT NOT NULL,                   -- Token.PatCreateEvent, ...
     actor    TEXT NOT NULL,
     token_id TEXT,
-    outcome  TEXT NOT NULL,                   -- success, denied, failure
+    outcome  TEXT NOT NULL,                   -- success or denied
     details  TEXT NOT NULL                    -- JSON
 );
 CREATE INDEX audit_by_tenant ON audit (tenant, time);
