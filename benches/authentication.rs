@@ -1,0 +1,129 @@
+//! The gateway path: what authenticating a token costs on top of the `use` decision it
+//! contains, side by side in one run. The store is a real SQLite file holding 200 tokens (each
+//! created with its own synced commit, so more would make the set-up slow, not the lookup).
+//!
+//! - `use decision alone`: the tenant's `use` policies, as `POST .../decisions` runs them;
+//! - `authenticate`: format and checksum, SHA-256, the store lookup, the owner's groups from
+//!   the directory, the same `use` decision, and recording the use in memory;
+//! - `unknown token`: format, checksum and a lookup that finds nothing;
+//! - `mistyped token`: refused by its checksum, without touching the store.
+//!
+//! Run with `cargo bench -p patrol-benches --bench authentication`.
+
+use std::hint::black_box;
+use std::path::Path;
+use std::sync::Arc;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use patrol::request::{Actor, Operation, Request, Token};
+use patrol::tokens::{Client, NewToken, Secret, SqliteStore, Tokens};
+use patrol::{Engine, EngineConfig, TenantConfig};
+
+const TOKENS: usize = 200;
+
+fn authentication(c: &mut Criterion) {
+    let engine = Engine::new(EngineConfig::default()).unwrap();
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/contoso/tenant.toml");
+    let tenant = engine
+        .load_tenant(&TenantConfig::from_file(&config).unwrap())
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = Tokens::new(Arc::new(
+        SqliteStore::open(&dir.path().join("patrol.db")).unwrap(),
+    ));
+    let now = patrol::timestamp::now();
+    let mut secrets = Vec::with_capacity(TOKENS);
+    for i in 0..TOKENS {
+        let issued = tokens
+            .create(
+                &tenant,
+                NewToken {
+                    owner: format!("user{i}@contoso.com"),
+                    groups: None,
+                    display_name: "bench".to_string(),
+                    scopes: vec!["vso.code".to_string()],
+                    all_orgs: false,
+                    orgs: vec!["contoso-main".to_string()],
+                    valid_to: now + 30 * 86_400,
+                    org: "contoso-main".to_string(),
+                },
+                now,
+            )
+            .unwrap();
+        secrets.push(issued.secret);
+    }
+    let secret = secrets[TOKENS / 2].expose().to_string();
+    let token = tokens
+        .authenticate(&tenant, &secret, "contoso-main", Client::default(), now)
+        .unwrap()
+        .token;
+    let request = Request {
+        operation: Operation::Use,
+        now,
+        org: "contoso-main".to_string(),
+        user: Actor {
+            id: token.owner.clone(),
+            groups: Vec::new(),
+        },
+        token: Token {
+            id: Some(token.id.clone()),
+            scopes: token.scopes.clone(),
+            all_orgs: token.all_orgs,
+            orgs: token.orgs.clone(),
+            valid_from: token.valid_from,
+            valid_to: token.valid_to,
+        },
+    };
+    let unknown = Secret::generate().unwrap().expose().to_string();
+    let mut mistyped = secret.clone().into_bytes();
+    mistyped[10] = if mistyped[10] == b'a' { b'b' } else { b'a' };
+    let mistyped = String::from_utf8(mistyped).unwrap();
+
+    let mut group = c.benchmark_group("authentication");
+    group.bench_function("use decision alone", |b| {
+        b.iter(|| tenant.evaluate(black_box(&request)))
+    });
+    group.bench_function("authenticate", |b| {
+        b.iter(|| {
+            tokens
+                .authenticate(
+                    &tenant,
+                    black_box(&secret),
+                    "contoso-main",
+                    Client::default(),
+                    now,
+                )
+                .unwrap()
+        })
+    });
+    group.bench_function("unknown token", |b| {
+        b.iter(|| {
+            tokens
+                .authenticate(
+                    &tenant,
+                    black_box(&unknown),
+                    "contoso-main",
+                    Client::default(),
+                    now,
+                )
+                .unwrap_err()
+        })
+    });
+    group.bench_function("mistyped token", |b| {
+        b.iter(|| {
+            tokens
+                .authenticate(
+                    &tenant,
+                    black_box(&mistyped),
+                    "contoso-main",
+                    Client::default(),
+                    now,
+                )
+                .unwrap_err()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, authentication);
+criterion_main!(benches);
