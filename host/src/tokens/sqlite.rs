@@ -287,16 +287,19 @@ impl TokenStore for SqliteStore {
 
     fn find(&self, hash: &SecretHash) -> Result<Option<TokenRecord>, StoreError> {
         let connection = self.lock();
+        // The gateway path runs this on every request: keep the statement prepared.
         let found = connection
-            .query_row(
-                &format!("SELECT {COLUMNS}, secret_hash FROM tokens WHERE secret_hash = ?1"),
-                params![&hash.0[..]],
-                |row| {
-                    let stored: Vec<u8> = row.get(15)?;
-                    Ok((record(row)?, stored))
-                },
-            )
-            .optional()
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS}, secret_hash FROM tokens WHERE secret_hash = ?1"
+            ))
+            .and_then(|mut statement| {
+                statement
+                    .query_row(params![&hash.0[..]], |row| {
+                        let stored: Vec<u8> = row.get(15)?;
+                        Ok((record(row)?, stored))
+                    })
+                    .optional()
+            })
             .map_err(failed)?;
         Ok(found.and_then(|(token, stored)| {
             let stored = SecretHash(stored.try_into().ok()?);
