@@ -363,3 +363,42 @@ fn token_commands_issue_list_regenerate_scan_and_audit_on_a_data_directory() {
     assert_eq!(no_tenant.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&no_tenant.stderr).contains("no tenant `nobody`"));
 }
+
+#[test]
+fn explain_shows_each_policy_its_settings_verdict_and_rule() {
+    let output = patrol(
+        &[
+            "eval",
+            "--explain",
+            "--config",
+            &example("tenant.toml"),
+            "--request",
+            &example("requests/create-too-long.json"),
+        ],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(1), "denied");
+    let explained: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(explained["decision"]["allowed"], false);
+    let policies = explained["policies"].as_array().unwrap();
+    let policy = |name: &str| {
+        policies
+            .iter()
+            .find(|p| p["policy"] == name)
+            .unwrap_or_else(|| panic!("{name} in {policies:?}"))
+    };
+    let lifespan = policy("max_pat_lifespan");
+    assert_eq!(lifespan["applied"], true);
+    assert_eq!(lifespan["verdict"], "denied");
+    assert_eq!(lifespan["settings"]["max_days"], 90);
+    assert_eq!(
+        lifespan["violations"][0]["rule"],
+        "requested lifespan 93 days exceeds the tenant maximum of 90 days"
+    );
+    assert!(lifespan["time_us"].as_f64().unwrap() > 0.0);
+    // Leak policies do not judge creations.
+    let leaks = policy("revoke_leaked_pats");
+    assert_eq!(leaks["applied"], false);
+    assert_eq!(leaks["verdict"], "not_applicable");
+    assert_eq!(policy("restrict_pat_creation")["org"], "fabrikam");
+}

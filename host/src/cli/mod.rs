@@ -36,6 +36,10 @@ enum Command {
         /// The request as JSON; `-` reads it from standard input.
         #[arg(long, short, value_name = "FILE")]
         request: PathBuf,
+        /// Also explain the decision, policy by policy: whether it applied, its settings after
+        /// defaults, its verdict and time, and for a refusal the rule in the policy's words.
+        #[arg(long)]
+        explain: bool,
     },
     /// Validate a tenant configuration: parse it, load every component, check every policy's
     /// settings.
@@ -166,7 +170,11 @@ fn engine_config() -> patrol::EngineConfig {
 
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
-        Command::Eval { config, request } => eval::run(&config, &request),
+        Command::Eval {
+            config,
+            request,
+            explain,
+        } => eval::run(&config, &request, explain),
         Command::Check { config } => check::run(&config),
         Command::Serve {
             data_dir,
