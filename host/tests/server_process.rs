@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -21,23 +20,13 @@ struct Patrol {
 
 impl Patrol {
     fn start(data_dir: &Path, extra: &[&str]) -> Patrol {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_patrol"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        let address = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-            .parse()
-            .unwrap();
+        let (child, address) = common::spawn_serve(
+            Command::new(env!("CARGO_BIN_EXE_patrol"))
+                .args(["serve", "--data-dir"])
+                .arg(data_dir)
+                .args(extra)
+                .stderr(Stdio::null()),
+        );
         Patrol { child, address }
     }
 

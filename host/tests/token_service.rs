@@ -4,10 +4,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
 use common::{Response, http};
 use serde_json::{Value, json};
@@ -27,25 +26,14 @@ impl Patrol {
             .append(true)
             .open(log)
             .unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_patrol"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .env("PATROL_ADMIN_TOKEN", ADMIN)
-            .env("RUST_LOG", "debug")
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let address = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-            .parse()
-            .unwrap();
+        let (child, address) = common::spawn_serve(
+            Command::new(env!("CARGO_BIN_EXE_patrol"))
+                .args(["serve", "--data-dir"])
+                .arg(data_dir)
+                .env("PATROL_ADMIN_TOKEN", ADMIN)
+                .env("RUST_LOG", "debug")
+                .stderr(log),
+        );
         Patrol { child, address }
     }
 

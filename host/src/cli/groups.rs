@@ -39,7 +39,7 @@ pub enum GroupsCommand {
 }
 
 fn valid_id(kind: &str, id: &str) -> anyhow::Result<()> {
-    if id.is_empty() || id.len() > 256 || id.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if !patrol::tokens::valid_directory_id(id) {
         anyhow::bail!("`{id}` is not a {kind} id: use 1 to 256 characters without spaces");
     }
     Ok(())

@@ -21,8 +21,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::tokens::valid_directory_id;
+
 use super::admin::{authorize, checked_name};
-use super::api::read_body;
+use super::api::{blocking, read_body};
 use super::error::ApiError;
 use super::state::Shared;
 
@@ -42,11 +44,6 @@ enum Member {
     Scim { value: String },
 }
 
-/// Checks a group or user id: 1 to 256 printable characters, no spaces.
-pub(crate) fn valid_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 256 && !id.chars().any(|c| c.is_whitespace() || c.is_control())
-}
-
 pub(crate) async fn list(
     State(state): State<Arc<Shared>>,
     Path(tenant): Path<String>,
@@ -55,9 +52,8 @@ pub(crate) async fn list(
     authorize(&state, &headers)?;
     checked_name(&tenant)?;
     let store = Arc::clone(state.tokens.store());
-    let groups = tokio::task::spawn_blocking(move || store.groups(&tenant))
-        .await
-        .map_err(|error| ApiError::internal(error.to_string()))?
+    let groups = blocking(move || store.groups(&tenant))
+        .await?
         .map_err(|error| ApiError::internal(error.to_string()))?;
     let groups: Vec<_> = groups
         .into_iter()
@@ -74,7 +70,7 @@ pub(crate) async fn put(
 ) -> Result<Response, ApiError> {
     authorize(&state, &headers)?;
     checked_name(&tenant)?;
-    if !valid_id(&group) {
+    if !valid_directory_id(&group) {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_group",
@@ -102,7 +98,7 @@ pub(crate) async fn put(
         let id = match member {
             Member::Id(id) | Member::Scim { value: id } => id.trim().to_lowercase(),
         };
-        if !valid_id(&id) {
+        if !valid_directory_id(&id) {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_request",
@@ -116,9 +112,8 @@ pub(crate) async fn put(
     members.dedup();
     let store = Arc::clone(state.tokens.store());
     let (name, stored) = (group.clone(), members.clone());
-    tokio::task::spawn_blocking(move || store.set_group(&tenant, &name, &stored))
-        .await
-        .map_err(|error| ApiError::internal(error.to_string()))?
+    blocking(move || store.set_group(&tenant, &name, &stored))
+        .await?
         .map_err(|error| ApiError::internal(error.to_string()))?;
     Ok(Json(json!({ "id": group, "members": members })).into_response())
 }
@@ -131,9 +126,8 @@ pub(crate) async fn delete(
     authorize(&state, &headers)?;
     checked_name(&tenant)?;
     let store = Arc::clone(state.tokens.store());
-    let existed = tokio::task::spawn_blocking(move || store.delete_group(&tenant, &group))
-        .await
-        .map_err(|error| ApiError::internal(error.to_string()))?
+    let existed = blocking(move || store.delete_group(&tenant, &group))
+        .await?
         .map_err(|error| ApiError::internal(error.to_string()))?;
     if existed {
         Ok(StatusCode::NO_CONTENT.into_response())

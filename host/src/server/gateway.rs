@@ -27,6 +27,7 @@ use serde_json::json;
 use crate::timestamp::{format_rfc3339, now};
 use crate::tokens::{AuthError, Authenticated, Client};
 
+use super::api::blocking;
 use super::error::ApiError;
 use super::state::Shared;
 
@@ -43,6 +44,7 @@ pub const TENANT_HEADER: &str = "x-patrol-tenant";
 /// Why a token was refused, as a code, on a 401 or 403.
 pub const REASON_HEADER: &str = "x-patrol-reason";
 
+/// `authenticate` and `forward-auth`: the organization from `X-Patrol-Org`.
 pub(crate) async fn authenticate(
     State(state): State<Arc<Shared>>,
     Path(tenant): Path<String>,
@@ -52,15 +54,7 @@ pub(crate) async fn authenticate(
     gate(state, tenant, org, headers).await
 }
 
-pub(crate) async fn forward_auth(
-    State(state): State<Arc<Shared>>,
-    Path(tenant): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let org = header_text(&headers, ORG_HEADER);
-    gate(state, tenant, org, headers).await
-}
-
+/// `orgs/{org}/forward-auth`: the organization from the path.
 pub(crate) async fn forward_auth_in_org(
     State(state): State<Arc<Shared>>,
     Path((tenant, org)): Path<(String, String)>,
@@ -99,10 +93,9 @@ async fn gate(
         address: client_address(&headers),
     };
     let tokens = Arc::clone(&state.tokens);
-    let outcome = tokio::task::spawn_blocking(move || {
-        tokens.authenticate(&served.tenant, &presented, &org, client, now())
-    })
-    .await;
+    let outcome =
+        blocking(move || tokens.authenticate(&served.tenant, &presented, &org, client, now()))
+            .await;
     match outcome {
         Ok(Ok(authenticated)) => {
             state
@@ -111,8 +104,7 @@ async fn gate(
             accepted(&tenant, &authenticated)
         }
         Ok(Err(error)) => refused(&state, &tenant, error),
-        Err(error) => ApiError::internal(format!("the authentication did not finish: {error}"))
-            .into_response(),
+        Err(error) => error.into_response(),
     }
 }
 

@@ -28,7 +28,7 @@ use serde_json::json;
 use crate::timestamp::now;
 use crate::tokens::{LeakOutcome, LeakReport, LeakSource, Secret, find_tokens, sha256_hex};
 
-use super::api::read_body;
+use super::api::{blocking, read_body};
 use super::error::ApiError;
 use super::state::Shared;
 
@@ -157,7 +157,7 @@ async fn respond(
     source: LeakSource,
 ) -> Result<Vec<LeakReport>, ApiError> {
     let worker = Arc::clone(state);
-    tokio::task::spawn_blocking(move || {
+    blocking(move || {
         worker.tokens.leaks(
             &found,
             tenant.as_deref(),
@@ -166,7 +166,6 @@ async fn respond(
             now(),
         )
     })
-    .await
-    .map_err(|error| ApiError::internal(format!("the leak report did not finish: {error}")))?
+    .await?
     .map_err(|error| ApiError::internal(error.to_string()))
 }

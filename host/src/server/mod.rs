@@ -400,7 +400,7 @@ fn route_table() -> Vec<Route> {
         (
             "/v1/tenants/{tenant}/forward-auth",
             Method::GET,
-            any(gateway::forward_auth),
+            any(gateway::authenticate),
         ),
         (
             "/v1/tenants/{tenant}/orgs/{org}/forward-auth",

@@ -31,7 +31,7 @@ use crate::tokens::{
 };
 
 use super::admin::{actor, authorize};
-use super::api::read_body;
+use super::api::{blocking, read_body};
 use super::error::ApiError;
 use super::state::Shared;
 
@@ -84,15 +84,6 @@ fn parse_body<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, ApiError>
         )
         .with_field(field)
     })
-}
-
-/// Runs blocking work (the store, the policies) off the async threads.
-async fn blocking<R: Send + 'static>(
-    work: impl FnOnce() -> R + Send + 'static,
-) -> Result<R, ApiError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|error| ApiError::internal(format!("the operation did not finish: {error}")))
 }
 
 fn lifecycle_error(error: LifecycleError) -> Response {

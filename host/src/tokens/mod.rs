@@ -21,5 +21,6 @@ pub use sqlite::SqliteStore;
 pub use store::{
     AuditEntry, AuditEvent, AuditQuery, Notification, NotificationEvent, Outcome, Page,
     PendingNotification, StoreError, TokenFilter, TokenRecord, TokenStatus, TokenStore, TokenUse,
+    valid_directory_id,
 };
 pub use view::PatTokenView;

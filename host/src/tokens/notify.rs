@@ -11,10 +11,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use serde_json::json;
-
+use super::service::notification;
 use super::store::{NotificationEvent, PendingNotification, StoreError, TokenStore};
-use crate::timestamp::{Timestamp, format_rfc3339, now};
+use crate::timestamp::{Timestamp, now};
 
 /// Where notifications go, and when tokens count as expiring soon.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,18 +65,7 @@ impl Notifier {
     pub fn run_once(&self, now: Timestamp) -> Result<usize, StoreError> {
         let horizon = now + self.config.expiry_notice_days.max(0) * 86_400;
         self.store.notify_expiring(now, horizon, &|token| {
-            json!({
-                "event": NotificationEvent::ExpiringSoon.as_str(),
-                "time": format_rfc3339(now),
-                "tenant": token.tenant,
-                "owner": token.owner,
-                "token": {
-                    "id": token.id,
-                    "display_name": token.display_name,
-                    "scopes": token.scopes,
-                    "valid_to": format_rfc3339(token.valid_to),
-                },
-            })
+            notification(token, NotificationEvent::ExpiringSoon, now, None).payload
         })?;
         let mut delivered = 0;
         for pending in self.store.due_notifications(now, BATCH)? {

@@ -271,6 +271,12 @@ pub struct TokenUse {
     pub address: Option<String>,
 }
 
+/// Whether `id` can name a user or a group in the group directory: 1 to 256 characters, no
+/// whitespace or control characters.
+pub fn valid_directory_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 256 && !id.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
 /// The store failed.
 #[derive(Debug, thiserror::Error)]
 #[error("the token store failed: {0}")]
