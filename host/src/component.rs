@@ -124,10 +124,10 @@ pub enum ComponentError {
     #[error("exports `{0}` with the wrong types: {1}")]
     WrongExport(String, String),
     /// Its `metadata` call failed.
-    #[error("its `metadata` call failed: {0}")]
+    #[error("failed its `metadata` call: {0}")]
     MetadataFailed(PolicyFailure),
     /// Its metadata breaks the contract.
-    #[error("its metadata is invalid: {0}")]
+    #[error("returned invalid metadata: {0}")]
     InvalidMetadata(String),
 }
 

@@ -340,8 +340,26 @@ fn components_that_cannot_be_policies_are_refused_at_load() {
         "socket.wasm",
         &wat::parse_str(r#"(component (import "wasi:sockets/tcp@0.2.0" (instance)))"#).unwrap(),
     );
+    // More memories than a pool slot holds: judged on the on-demand engine, so the reason is
+    // the one that matters (here, the missing export), not the pool's size.
+    let three_memories = write(
+        "three_memories.wasm",
+        &wat::parse_str(
+            r#"(component
+                 (core module $m (memory 1))
+                 (core instance (instantiate $m))
+                 (core instance (instantiate $m))
+                 (core instance (instantiate $m)))"#,
+        )
+        .unwrap(),
+    );
     let settings = "{ behaviour = \"allow\" }";
     let cases: Vec<(PathBuf, &str, &str)> = vec![
+        (
+            three_memories,
+            "{}",
+            "does not export `patrol:policy/policy@0.1.0` (it exports nothing)",
+        ),
         (garbage, "{}", "is not a WebAssembly binary"),
         (core, "{}", "is a core WebAssembly module, not a component"),
         (
@@ -370,7 +388,7 @@ fn components_that_cannot_be_policies_are_refused_at_load() {
         (
             component("huge_memory"),
             "{}",
-            "its `metadata` call failed: memory: linear memory would grow to 32.",
+            "failed its `metadata` call: memory: linear memory would grow to 32.",
         ),
         (
             component("hostile"),
