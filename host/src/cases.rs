@@ -1,4 +1,5 @@
-//! Decision cases as data: a tenant configuration, requests, and the decisions expected.
+//! Decision cases as data: a tenant configuration (or one policy under test), requests, and the
+//! decisions expected.
 //!
 //! ```toml
 //! # The tenant the cases run against: the same keys as a tenant configuration file.
@@ -29,10 +30,28 @@
 //!                         message = "requested lifespan 91 days exceeds the tenant maximum of 90 days" } ]
 //! ```
 //!
+//! A file that tests one component says `[policy]` instead of `[config]`: the keys of one
+//! `[[custom_policies]]` entry (`settings`, `allowlist`, `mode`, `on_error`, `limits`), with
+//! `component` optional when the runner supplies it (`patrol policy test DIR` tests the component
+//! it has just built) and `name` defaulting to the component's file stem. A case may then bring
+//! its own `settings`, which replace the file's, and expect them refused:
+//!
+//! ```toml
+//! [policy]
+//! settings = { max_days = 7 }
+//!
+//! [[case]]
+//! name = "a year is too long a limit"
+//! settings = { max_days = 400 }
+//! expect.settings_error = "`max_days` must be between 1 and 365"
+//! ```
+//!
 //! `expect` lists everything the decision must contain: `allowed`; `violations` in order (each
-//! with `policy` and `code`, `enforced` defaulting to true, and optionally the exact `message`
-//! and the `error` class); `actions`; `adjusted_valid_to`. What is not listed must be absent.
-//! Relative component paths in `[config]` are relative to the case file.
+//! with `code`, `policy` unless the file tests one policy, `enforced` defaulting to true, and
+//! optionally the exact `message` and the `error` class); `actions`; `adjusted_valid_to`. What is
+//! not listed must be absent. Instead of `allowed`, `settings_error` expects the configuration
+//! to be refused with a message containing the given text. Relative component paths are relative
+//! to the case file.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -44,6 +63,7 @@ use crate::config::{TenantConfig, toml_to_json};
 use crate::decision::{Action, Decision, ErrorClass, ReportedViolation};
 use crate::engine::Engine;
 use crate::request::Request;
+use crate::tenant::Tenant;
 use crate::timestamp::{format_rfc3339, now, parse_rfc3339};
 
 /// A case file that cannot be used.
@@ -75,7 +95,8 @@ impl CaseResult {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawCaseFile {
-    config: toml::Table,
+    config: Option<toml::Table>,
+    policy: Option<toml::Table>,
     #[serde(default)]
     defaults: RawDefaults,
     #[serde(default, rename = "case")]
@@ -95,6 +116,7 @@ struct RawCase {
     name: String,
     #[serde(default)]
     request: toml::Table,
+    settings: Option<toml::Table>,
     expect: Expectation,
 }
 
@@ -102,7 +124,8 @@ struct RawCase {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Expectation {
-    allowed: bool,
+    allowed: Option<bool>,
+    settings_error: Option<String>,
     #[serde(default)]
     violations: Vec<ExpectedViolation>,
     #[serde(default)]
@@ -113,7 +136,7 @@ struct Expectation {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ExpectedViolation {
-    policy: String,
+    policy: Option<String>,
     code: String,
     #[serde(default = "enforced_by_default")]
     enforced: bool,
@@ -125,8 +148,13 @@ fn enforced_by_default() -> bool {
     true
 }
 
-/// Runs every case of a case file against its tenant, loaded into `engine`.
-pub fn run_case_file(engine: &Engine, path: &Path) -> Result<Vec<CaseResult>, CaseFileError> {
+/// Runs every case of a case file against its tenant, loaded into `engine`. `component` is the
+/// component a `[policy]` file tests when the file does not name one.
+pub fn run_case_file(
+    engine: &Engine,
+    path: &Path,
+    component: Option<&Path>,
+) -> Result<Vec<CaseResult>, CaseFileError> {
     let fail = |problem: String| CaseFileError {
         file: path.to_path_buf(),
         problem,
@@ -134,20 +162,55 @@ pub fn run_case_file(engine: &Engine, path: &Path) -> Result<Vec<CaseResult>, Ca
     let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read it: {e}")))?;
     let raw: RawCaseFile = toml::from_str(&text).map_err(|e| fail(format!("{e}")))?;
     let base_dir = path.parent().unwrap_or(Path::new("."));
-    let origin = format!("{} `[config]`", path.display());
-    let config = TenantConfig::from_toml_table(raw.config, &origin, base_dir)
-        .map_err(|e| fail(e.to_string()))?;
-    let tenant = engine
-        .load_tenant(&config)
-        .map_err(|e| fail(e.to_string()))?;
+    let subject = match (raw.config, raw.policy) {
+        (Some(config), None) => Subject::Tenant(config),
+        (None, Some(policy)) => {
+            Subject::Policy(policy_under_test(policy, base_dir, component).map_err(&fail)?)
+        }
+        (Some(_), Some(_)) => {
+            return Err(fail(
+                "has both `[config]` and `[policy]`; a case file tests a tenant or one policy"
+                    .to_string(),
+            ));
+        }
+        (None, None) => {
+            return Err(fail(
+                "says neither what to test: add `[config]` (a tenant) or `[policy]` (one component)"
+                    .to_string(),
+            ));
+        }
+    };
     let defaults = table_to_json(raw.defaults.request).map_err(&fail)?;
+    let mut tenants = TenantCache::default();
     let mut results = Vec::with_capacity(raw.cases.len());
     for case in raw.cases {
+        let context = |problem: String| fail(format!("case `{}`: {problem}", case.name));
+        match (case.expect.allowed, &case.expect.settings_error) {
+            (Some(_), None) | (None, Some(_)) => {}
+            _ => {
+                return Err(context(
+                    "`expect` needs exactly one of `allowed` and `settings_error`".to_string(),
+                ));
+            }
+        }
+        let config = subject.config(case.settings, path).map_err(&context)?;
+        let tenant = tenants.load(engine, config, base_dir, path, &subject);
         let mut request = defaults.clone();
-        merge(&mut request, table_to_json(case.request).map_err(&fail)?);
-        let differences = match Request::from_json_at(&request.to_string(), now()) {
-            Ok(request) => compare(&case.expect, &tenant.evaluate(&request)),
-            Err(error) => vec![format!("the request is invalid: {error}")],
+        merge(&mut request, table_to_json(case.request).map_err(&context)?);
+        let differences = match (tenant, &case.expect.settings_error) {
+            (Err(error), Some(expected)) if error.contains(expected.as_str()) => Vec::new(),
+            (Err(error), Some(expected)) => vec![format!(
+                "settings_error: expected a refusal containing {expected:?}, got {error:?}"
+            )],
+            (Ok(_), Some(expected)) => vec![format!(
+                "settings_error: expected a refusal containing {expected:?}, but the settings \
+                 were accepted"
+            )],
+            (Err(error), None) => vec![format!("the configuration was refused: {error}")],
+            (Ok(tenant), None) => match Request::from_json_at(&request.to_string(), now()) {
+                Ok(request) => compare(&case.expect, &tenant.evaluate(&request)),
+                Err(error) => vec![format!("the request is invalid: {error}")],
+            },
         };
         results.push(CaseResult {
             name: case.name,
@@ -161,6 +224,7 @@ pub fn run_case_file(engine: &Engine, path: &Path) -> Result<Vec<CaseResult>, Ca
 pub fn run_case_dir(
     engine: &Engine,
     dir: &Path,
+    component: Option<&Path>,
 ) -> Result<Vec<(PathBuf, Vec<CaseResult>)>, CaseFileError> {
     let entries = std::fs::read_dir(dir).map_err(|e| CaseFileError {
         file: dir.to_path_buf(),
@@ -173,8 +237,126 @@ pub fn run_case_dir(
     files.sort();
     files
         .into_iter()
-        .map(|file| run_case_file(engine, &file).map(|results| (file, results)))
+        .map(|file| run_case_file(engine, &file, component).map(|results| (file, results)))
         .collect()
+}
+
+/// What a case file tests.
+enum Subject {
+    /// A whole tenant, from `[config]`.
+    Tenant(toml::Table),
+    /// One component, from `[policy]`, as a one-policy tenant's `custom_policies[0]`.
+    Policy(toml::Table),
+}
+
+/// The tenant name a `[policy]` file's cases run in.
+const POLICY_TEST_TENANT: &str = "policy-test";
+
+impl Subject {
+    /// The tenant configuration for one case, with the case's own settings if it has any.
+    fn config(&self, settings: Option<toml::Table>, path: &Path) -> Result<toml::Table, String> {
+        match (self, settings) {
+            (Subject::Tenant(config), None) => Ok(config.clone()),
+            (Subject::Tenant(_), Some(_)) => Err(format!(
+                "`settings` belongs to files that test one policy (`[policy]`); in {} put \
+                 settings in `[config]`",
+                path.display()
+            )),
+            (Subject::Policy(policy), settings) => {
+                let mut policy = policy.clone();
+                if let Some(settings) = settings {
+                    policy.insert("settings".to_string(), toml::Value::Table(settings));
+                }
+                let mut config = toml::Table::new();
+                config.insert(
+                    "tenant".to_string(),
+                    toml::Value::String(POLICY_TEST_TENANT.to_string()),
+                );
+                config.insert(
+                    "custom_policies".to_string(),
+                    toml::Value::Array(vec![toml::Value::Table(policy)]),
+                );
+                Ok(config)
+            }
+        }
+    }
+}
+
+/// Completes a `[policy]` table: the component (from the table, else `component`, as an absolute
+/// path) and a name.
+fn policy_under_test(
+    mut policy: toml::Table,
+    base_dir: &Path,
+    component: Option<&Path>,
+) -> Result<toml::Table, String> {
+    let path = match policy.get("component") {
+        Some(toml::Value::String(file)) => base_dir.join(file),
+        Some(_) => return Err("`policy.component` must be a file path".to_string()),
+        // The runner's path is relative to the working directory, not to the case file.
+        None => component
+            .map(std::path::absolute)
+            .transpose()
+            .map_err(|e| format!("cannot resolve the component's path: {e}"))?
+            .ok_or(
+                "`[policy]` names no `component`: add `component = \"path/to/policy.wasm\"` to it, \
+             pass `--component`, or run `patrol policy test` on the policy's crate, which builds \
+             the component and supplies it",
+            )?,
+    };
+    if !policy.contains_key("name") {
+        let stem = path
+            .file_stem()
+            .and_then(|stem| stem.to_str())
+            .unwrap_or("policy")
+            .to_string();
+        policy.insert("name".to_string(), toml::Value::String(stem));
+    }
+    let path = path
+        .to_str()
+        .ok_or_else(|| format!("`{}` is not a UTF-8 path", path.display()))?
+        .to_string();
+    policy.insert("component".to_string(), toml::Value::String(path));
+    Ok(policy)
+}
+
+/// The tenants a file's cases run in, loaded once per distinct configuration.
+#[derive(Default)]
+struct TenantCache {
+    loaded: Vec<(toml::Table, Result<Tenant, String>)>,
+}
+
+impl TenantCache {
+    fn load(
+        &mut self,
+        engine: &Engine,
+        config: toml::Table,
+        base_dir: &Path,
+        path: &Path,
+        subject: &Subject,
+    ) -> Result<&Tenant, &str> {
+        let index = match self.loaded.iter().position(|(known, _)| *known == config) {
+            Some(index) => index,
+            None => {
+                let origin = format!("{}", path.display());
+                let tenant = TenantConfig::from_toml_table(config.clone(), &origin, base_dir)
+                    .map_err(|mut error| {
+                        // Name the field as the case file spells it.
+                        error.field = match subject {
+                            Subject::Tenant(_) => format!("config.{}", error.field),
+                            Subject::Policy(_) => error
+                                .field
+                                .strip_prefix("custom_policies[0]")
+                                .map_or(error.field.clone(), |rest| format!("policy{rest}")),
+                        };
+                        error.to_string()
+                    })
+                    .and_then(|config| engine.load_tenant(&config).map_err(|e| e.to_string()));
+                self.loaded.push((config, tenant));
+                self.loaded.len() - 1
+            }
+        };
+        self.loaded[index].1.as_ref().map_err(String::as_str)
+    }
 }
 
 fn table_to_json(table: toml::Table) -> Result<Value, String> {
@@ -200,10 +382,12 @@ fn merge(base: &mut Value, overlay: Value) {
 
 fn compare(expect: &Expectation, decision: &Decision) -> Vec<String> {
     let mut differences = Vec::new();
-    if expect.allowed != decision.allowed {
+    if let Some(allowed) = expect.allowed
+        && allowed != decision.allowed
+    {
         differences.push(format!(
-            "allowed: expected {}, got {}",
-            expect.allowed, decision.allowed
+            "allowed: expected {allowed}, got {}",
+            decision.allowed
         ));
     }
     let violations_match = expect.violations.len() == decision.violations.len()
@@ -257,7 +441,10 @@ fn compare(expect: &Expectation, decision: &Decision) -> Vec<String> {
 }
 
 fn violation_matches(expected: &ExpectedViolation, actual: &ReportedViolation) -> bool {
-    *expected.policy == *actual.policy
+    expected
+        .policy
+        .as_ref()
+        .is_none_or(|policy| **policy == *actual.policy)
         && expected.code == actual.code
         && expected.enforced == actual.enforced
         && expected
@@ -269,8 +456,8 @@ fn violation_matches(expected: &ExpectedViolation, actual: &ReportedViolation) -
 
 fn describe_expected(v: &ExpectedViolation) -> String {
     let mut text = format!(
-        "{}/{}{}",
-        v.policy,
+        "{}{}{}",
+        v.policy.as_ref().map_or(String::new(), |p| format!("{p}/")),
         v.code,
         if v.enforced { "" } else { " (not enforced)" }
     );

@@ -4,6 +4,7 @@ mod audit;
 mod check;
 mod eval;
 mod groups;
+mod policy;
 mod scan;
 mod serve;
 mod store;
@@ -95,6 +96,12 @@ enum Command {
     Groups {
         #[command(subcommand)]
         command: groups::GroupsCommand,
+    },
+    /// Write your own policy: scaffold a crate, build it into a component, test it with
+    /// decision cases.
+    Policy {
+        #[command(subcommand)]
+        command: policy::PolicyCommand,
     },
 }
 
@@ -199,5 +206,6 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Scan(args) => scan::run(args),
         Command::Audit(args) => audit::run(args),
         Command::Groups { command } => groups::run(command),
+        Command::Policy { command } => policy::run(command),
     }
 }
