@@ -165,7 +165,7 @@ pub fn run_case_file(
     let subject = match (raw.config, raw.policy) {
         (Some(config), None) => Subject::Tenant(config),
         (None, Some(policy)) => {
-            Subject::Policy(policy_under_test(policy, base_dir, component).map_err(&fail)?)
+            Subject::Policy(policy_under_test(policy, component).map_err(&fail)?)
         }
         (Some(_), Some(_)) => {
             return Err(fail(
@@ -282,15 +282,15 @@ impl Subject {
     }
 }
 
-/// Completes a `[policy]` table: the component (from the table, else `component`, as an absolute
-/// path) and a name.
+/// Completes a `[policy]` table: the component (the table's own, relative to the case file, else
+/// the runner's `component`, made absolute) and a name.
 fn policy_under_test(
     mut policy: toml::Table,
-    base_dir: &Path,
     component: Option<&Path>,
 ) -> Result<toml::Table, String> {
     let path = match policy.get("component") {
-        Some(toml::Value::String(file)) => base_dir.join(file),
+        // Relative to the case file, as the configuration resolves it.
+        Some(toml::Value::String(file)) => PathBuf::from(file),
         Some(_) => return Err("`policy.component` must be a file path".to_string()),
         // The runner's path is relative to the working directory, not to the case file.
         None => component
