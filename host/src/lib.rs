@@ -45,6 +45,7 @@ pub mod limits;
 mod permits;
 #[doc(hidden)]
 pub mod profiling;
+pub mod reports;
 pub mod request;
 mod runtime;
 mod sandbox;

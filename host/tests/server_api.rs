@@ -846,3 +846,181 @@ async fn the_group_directory_is_set_listed_and_deleted_and_feeds_the_next_authen
         StatusCode::UNAUTHORIZED
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reports_and_the_dry_run_answer_over_http_and_see_gateway_refusals() {
+    let service = Service::open(Some(TOKEN));
+    let router = service.router();
+    let admin = format!("Bearer {TOKEN}");
+    let json = [
+        ("authorization", admin.as_str()),
+        ("content-type", "application/json"),
+    ];
+    // Alice, once a PAT administrator, may hold a global token; using it in fabrikam is
+    // refused by policy, and that refusal must reach the violations report.
+    let set = call(
+        &router,
+        "PUT",
+        "/v1/admin/tenants/contoso/groups/pat-admins",
+        &json,
+        r#"{"members": ["alice@contoso.com"]}"#,
+    )
+    .await;
+    assert_eq!(set.status, StatusCode::OK);
+    let valid_to = patrol::timestamp::format_rfc3339(patrol::timestamp::now() + 60 * 86_400);
+    let create = serde_json::json!({
+        "user": "alice@contoso.com", "displayName": "deploy pipeline", "scope": "vso.build_execute",
+        "validTo": valid_to, "allOrgs": true, "org": "contoso-main",
+    })
+    .to_string();
+    let created = call(&router, "POST", "/v1/tenants/contoso/tokens", &json, create).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    let id = created.json()["patToken"]["authorizationId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let bearer = format!(
+        "Bearer {}",
+        created.json()["patToken"]["token"].as_str().unwrap()
+    );
+    let refused = call(
+        &router,
+        "GET",
+        "/v1/tenants/contoso/orgs/fabrikam/forward-auth",
+        &[("authorization", &bearer), ("user-agent", "curl/8.5.0")],
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    wait_for_log(
+        &service.dir.path().join("decisions.log"),
+        "globalPatUsageDisabled",
+    );
+
+    let violations = call(
+        &router,
+        "GET",
+        "/v1/tenants/contoso/reports/violations",
+        &json,
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(violations.status, StatusCode::OK, "{}", violations.text());
+    let report = violations.json();
+    assert_eq!(report["denied_requests"], 1);
+    assert_eq!(report["by_user"][0]["user"], "alice@contoso.com");
+    assert_eq!(report["denials"][0]["operation"], "use");
+    assert_eq!(report["denials"][0]["token_id"], id.as_str());
+
+    // The 60-day token breaks a 30-day limit: CSV, one row.
+    let csv = call(
+        &router,
+        "GET",
+        "/v1/tenants/contoso/reports/noncompliant?format=csv&max_days=30",
+        &json,
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert_eq!(
+        csv.headers.get("content-type").unwrap(),
+        "text/csv; charset=utf-8"
+    );
+    let text = csv.text();
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(
+        text.contains(&id) && text.contains("lifetime > 30 days"),
+        "{text}"
+    );
+
+    let page = call(
+        &router,
+        "GET",
+        "/v1/tenants/contoso/reports/html",
+        &json,
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(
+        page.headers.get("content-type").unwrap(),
+        "text/html; charset=utf-8"
+    );
+    assert!(page.text().contains("deploy pipeline"));
+
+    // Bad parameters and names are refused, naming them; the admin token is required.
+    for (uri, status, field) in [
+        (
+            "/v1/tenants/contoso/reports/expiring?days=0",
+            400,
+            Some("days"),
+        ),
+        (
+            "/v1/tenants/contoso/reports/violations?since=yesterday",
+            400,
+            Some("since"),
+        ),
+        (
+            "/v1/tenants/contoso/reports/usage?format=xml",
+            400,
+            Some("format"),
+        ),
+        ("/v1/tenants/contoso/reports/secrets", 404, None),
+        ("/v1/tenants/nobody/reports/usage", 404, None),
+    ] {
+        let reply = call(&router, "GET", uri, &json, Body::empty()).await;
+        assert_eq!(reply.status.as_u16(), status, "{uri}: {}", reply.text());
+        if let Some(field) = field {
+            assert_eq!(reply.json()["error"]["field"], field, "{uri}");
+        }
+    }
+    let anonymous = call(
+        &router,
+        "GET",
+        "/v1/tenants/contoso/reports/usage",
+        &[],
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+
+    // The dry run: a proposal without the PAT administrators' exemption would refuse her global
+    // token, as a regeneration; nothing changes.
+    let toml = [("authorization", admin.as_str())];
+    let proposal =
+        "tenant = \"contoso\"\n[policies.restrict_global_pat_creation]\nenabled = true\n";
+    let dry = call(
+        &router,
+        "POST",
+        "/v1/tenants/contoso/whatif",
+        &toml,
+        proposal,
+    )
+    .await;
+    assert_eq!(dry.status, StatusCode::OK, "{}", dry.text());
+    let dry = dry.json();
+    assert_eq!(dry["failing_tokens"], 1);
+    assert_eq!(
+        dry["per_policy"][0]["policy"],
+        "restrict_global_pat_creation"
+    );
+    assert_eq!(dry["owners"][0]["tokens"][0]["id"], id.as_str());
+    let other = call(
+        &router,
+        "POST",
+        "/v1/tenants/contoso/whatif",
+        &toml,
+        "tenant = \"fabrikam\"\n",
+    )
+    .await;
+    assert_eq!(other.status, StatusCode::BAD_REQUEST);
+    assert_eq!(other.json()["error"]["field"], "tenant");
+    let config = call(
+        &router,
+        "GET",
+        "/v1/admin/tenants/contoso",
+        &json,
+        Body::empty(),
+    )
+    .await;
+    assert!(config.text().contains("pat-admins"), "unchanged");
+}

@@ -377,8 +377,9 @@ fn global_tokens_are_refused_in_restricted_orgs_until_the_owner_joins_an_allowli
         .tokens
         .authenticate(&f.acme, secret, "fabrikam", Client::default(), NOW)
     {
-        Err(AuthError::Denied(decision)) => {
-            assert_eq!(decision.violations[0].code, "globalPatUsageDisabled")
+        Err(AuthError::Denied(denied)) => {
+            assert_eq!(denied.decision.violations[0].code, "globalPatUsageDisabled");
+            assert_eq!(denied.request.org, "fabrikam");
         }
         other => panic!("expected globalPatUsageDisabled, got {other:?}"),
     }

@@ -4,11 +4,14 @@ mod audit;
 mod check;
 mod eval;
 mod groups;
+mod mcp;
 mod policy;
+mod report;
 mod scan;
 mod serve;
 mod store;
 mod token;
+mod whatif;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -97,6 +100,15 @@ enum Command {
         #[command(subcommand)]
         command: groups::GroupsCommand,
     },
+    /// Serve the Model Context Protocol over stdio, for an administrator's AI assistant:
+    /// policies, reports, the dry run; changes only with `--allow-changes`.
+    Mcp(mcp::McpArgs),
+    /// Compliance reports over a tenant's tokens: noncompliant, violations, usage, automation,
+    /// expiring; or the inventory as an HTML page (`--html FILE`).
+    Report(report::ReportArgs),
+    /// Which active tokens a proposed configuration would refuse, as if regenerated and used
+    /// now; `--apply` then switches to it.
+    Whatif(whatif::WhatIfArgs),
     /// Write your own policy: scaffold a crate, build it into a component, test it with
     /// decision cases.
     Policy {
@@ -207,5 +219,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Audit(args) => audit::run(args),
         Command::Groups { command } => groups::run(command),
         Command::Policy { command } => policy::run(command),
+        Command::Report(args) => report::run(args),
+        Command::Mcp(args) => mcp::run(args),
+        Command::Whatif(args) => whatif::run(args),
     }
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use patrol::server::DataDir;
+use patrol::server::{ConfigFormat, DataDir};
 use patrol::tokens::{SqliteStore, Tokens};
 use patrol::{Engine, Tenant, TenantConfig, timestamp};
 
@@ -48,6 +48,11 @@ impl Data {
             )
         })?;
         let config = TenantConfig::from_file(&path)?;
+        self.load(&config)
+    }
+
+    /// Loads a tenant configuration with the data directory's components.
+    pub fn load(&mut self, config: &TenantConfig) -> anyhow::Result<Arc<Tenant>> {
         if self.engine.is_none() {
             self.engine = Some(Engine::new(patrol::EngineConfig {
                 component_store: Some(self.dir.components()),
@@ -58,7 +63,55 @@ impl Data {
             .engine
             .as_ref()
             .context("the engine is not available")?;
-        Ok(Arc::new(engine.load_tenant(&config)?))
+        Ok(Arc::new(engine.load_tenant(config)?))
+    }
+}
+
+/// A configuration made a tenant's.
+pub struct Applied {
+    /// Its configuration file now.
+    pub path: PathBuf,
+    /// How many policy changes the audit log recorded.
+    pub recorded: usize,
+}
+
+impl Data {
+    /// Makes `text` a tenant's configuration (its `tenant` names which): checked exactly as
+    /// `patrol check` checks a file (parsed, every component loaded, every policy's settings
+    /// validated), with component paths relative to the tenants folder, then written atomically
+    /// and recorded in the audit log as `OrganizationPolicy.PolicyValueUpdated`, one entry per
+    /// policy changed. A running `patrol serve` picks the file up on its next scan.
+    pub fn apply(
+        &mut self,
+        text: &str,
+        format: ConfigFormat,
+        origin: &str,
+        actor: &str,
+    ) -> anyhow::Result<Applied> {
+        let tenants = self.dir.tenants();
+        let config = match format {
+            ConfigFormat::Json => TenantConfig::from_json(text, origin, &tenants),
+            ConfigFormat::Toml => TenantConfig::from_toml(text, origin, &tenants),
+        }?;
+        let name = config.tenant.clone();
+        let current = if self.dir.existing_tenant_file(&name).is_some() {
+            Some(self.tenant(&name)?)
+        } else {
+            None
+        };
+        let proposed = self.load(&config)?;
+        let path = self
+            .dir
+            .write_tenant_file(&name, text, format)
+            .with_context(|| format!("cannot store the configuration of `{name}`"))?;
+        let recorded = self.tokens.policies_changed(
+            &name,
+            actor,
+            current.as_deref(),
+            Some(&proposed),
+            timestamp::now(),
+        )?;
+        Ok(Applied { path, recorded })
     }
 }
 

@@ -178,21 +178,7 @@ pub(crate) async fn put_tenant(
 ) -> Result<Response, ApiError> {
     authorize(&state, &headers)?;
     checked_name(&tenant)?;
-    let format = match headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-    {
-        Some(value) if value.starts_with("application/json") => Format::Json,
-        _ => Format::Toml,
-    };
-    let bytes = read_body(body, state.limits.config).await?;
-    let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_configuration",
-            "the configuration is not UTF-8 text",
-        )
-    })?;
+    let (text, format) = configuration_body(&state, &headers, body).await?;
     let actor = actor(&headers);
     let worker = Arc::clone(&state);
     let name = tenant.clone();
@@ -212,6 +198,31 @@ pub(crate) async fn put_tenant(
             problem,
         )),
     }
+}
+
+/// A tenant configuration sent as a request body: TOML, or JSON with
+/// `Content-Type: application/json`; UTF-8, within the configuration size limit.
+pub(crate) async fn configuration_body(
+    state: &Shared,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(String, Format), ApiError> {
+    let format = match headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+    {
+        Some(value) if value.starts_with("application/json") => Format::Json,
+        _ => Format::Toml,
+    };
+    let bytes = read_body(body, state.limits.config).await?;
+    let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_configuration",
+            "the configuration is not UTF-8 text",
+        )
+    })?;
+    Ok((text, format))
 }
 
 pub(crate) async fn delete_tenant(

@@ -20,7 +20,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::files::write_atomically;
+use crate::files::{remove_durably, write_atomically};
 
 /// The configuration a brand-new data directory starts with, so `patrol serve` answers at once.
 const EXAMPLE_TENANT: &str = r#"# The example tenant patrol creates in a new data directory: the five seed policies.
@@ -53,12 +53,24 @@ allowlist = { groups = ["release-engineers"] }
 
 /// A tenant configuration's format, from its file extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Format {
+pub enum Format {
+    /// `.toml`.
     Toml,
+    /// `.json`.
     Json,
 }
 
 impl Format {
+    /// The format of a file named `path`: JSON when it ends in `.json`, TOML otherwise (as
+    /// [`crate::TenantConfig::from_file`] reads it).
+    pub fn of_path(path: &Path) -> Format {
+        if path.extension().is_some_and(|ext| ext == "json") {
+            Format::Json
+        } else {
+            Format::Toml
+        }
+    }
+
     pub(crate) fn extension(self) -> &'static str {
         match self {
             Format::Toml => "toml",
@@ -118,12 +130,41 @@ impl DataDir {
         self.root.join("patrol.db")
     }
 
+    /// The tenants that have a configuration file, by name.
+    pub fn tenant_names(&self) -> io::Result<Vec<String>> {
+        Ok(self
+            .tenant_files()?
+            .into_iter()
+            .map(|(name, _, _)| name)
+            .collect())
+    }
+
     /// The configuration file of `tenant`, if there is one.
     pub fn existing_tenant_file(&self, tenant: &str) -> Option<PathBuf> {
         [Format::Toml, Format::Json]
             .into_iter()
             .map(|format| self.tenant_file(tenant, format))
             .find(|path| path.is_file())
+    }
+
+    /// Stores `text` as `tenant`'s configuration, in `format`, durably and atomically, and
+    /// removes the file in the other format: a tenant has one file. Returns its path. The
+    /// caller has checked the configuration; a running `patrol serve` picks it up on its next
+    /// scan.
+    pub fn write_tenant_file(
+        &self,
+        tenant: &str,
+        text: &str,
+        format: Format,
+    ) -> io::Result<PathBuf> {
+        let path = self.tenant_file(tenant, format);
+        write_atomically(&path, text.as_bytes())?;
+        let other = match format {
+            Format::Toml => Format::Json,
+            Format::Json => Format::Toml,
+        };
+        remove_durably(&self.tenant_file(tenant, other))?;
+        Ok(path)
     }
 
     pub(crate) fn tenant_file(&self, tenant: &str, format: Format) -> PathBuf {

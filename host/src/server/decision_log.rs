@@ -102,6 +102,8 @@ fn now_rfc3339_millis() -> String {
 pub(crate) struct DecisionLog {
     sender: Mutex<Option<SyncSender<String>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    /// The file, when the log goes to one: the violations report reads it back.
+    path: Option<PathBuf>,
 }
 
 /// Lines waiting for the writer; past this, handlers wait (backpressure, not loss).
@@ -115,6 +117,7 @@ impl DecisionLog {
                 return Ok(DecisionLog {
                     sender: Mutex::new(None),
                     writer: Mutex::new(None),
+                    path: None,
                 });
             }
             DecisionLogTarget::Stdout => Box::new(io::stdout()),
@@ -128,10 +131,20 @@ impl DecisionLog {
         let writer = thread::Builder::new()
             .name("patrol-decision-log".to_string())
             .spawn(move || write_lines(receiver, output))?;
+        let path = match target {
+            DecisionLogTarget::File { path, .. } => Some(path.clone()),
+            _ => None,
+        };
         Ok(DecisionLog {
             sender: Mutex::new(Some(sender)),
             writer: Mutex::new(Some(writer)),
+            path,
         })
+    }
+
+    /// The log file, when decisions go to one.
+    pub(crate) fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
     }
 
     /// Queues one record.

@@ -16,6 +16,7 @@
 //! code is in the `X-Patrol-Reason` header, for gateways that drop the body.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -28,6 +29,7 @@ use crate::timestamp::{format_rfc3339, now};
 use crate::tokens::{AuthError, Authenticated, Client};
 
 use super::api::blocking;
+use super::decision_log::DecisionRecord;
 use super::error::ApiError;
 use super::state::Shared;
 
@@ -141,7 +143,18 @@ fn refused(state: &Shared, tenant: &str, error: AuthError) -> Response {
         AuthError::Unknown => (StatusCode::UNAUTHORIZED, "unknown_token"),
         AuthError::Revoked => (StatusCode::UNAUTHORIZED, "revoked_token"),
         AuthError::Expired(_) => (StatusCode::UNAUTHORIZED, "expired_token"),
-        AuthError::Denied(decision) => {
+        AuthError::Denied(denied) => {
+            // Refusals by policy go to the decision log, where the violations report finds
+            // them; the token's id is there, its secret never is.
+            let decision_id = uuid::Uuid::now_v7().to_string();
+            state.log.record(&DecisionRecord::new(
+                &decision_id,
+                tenant,
+                &denied.request,
+                &denied.decision,
+                Duration::ZERO,
+            ));
+            let decision = &denied.decision;
             let first = decision.enforced_violations().next();
             let code = first
                 .map(|v| v.code.clone())

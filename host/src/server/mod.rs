@@ -25,6 +25,7 @@ mod gateway;
 mod leaks;
 mod metrics;
 mod ops;
+mod reports;
 mod state;
 mod tokens;
 
@@ -43,7 +44,7 @@ use crate::engine::{Engine, EngineConfig, EngineError};
 use crate::tokens::{Notifier, NotifierConfig, SqliteStore, StoreError, Tokens};
 
 pub use api::DECISION_ID_HEADER;
-pub use data_dir::DataDir;
+pub use data_dir::{DataDir, Format as ConfigFormat};
 pub use decision_log::DecisionLogTarget;
 pub use gateway::{
     ORG_HEADER, REASON_HEADER, SCOPES_HEADER, TENANT_HEADER, TOKEN_ID_HEADER, USER_HEADER,
@@ -390,6 +391,16 @@ fn route_table() -> Vec<Route> {
             "/v1/tenants/{tenant}/audit",
             Method::GET,
             get(tokens::audit),
+        ),
+        (
+            "/v1/tenants/{tenant}/reports/{report}",
+            Method::GET,
+            get(reports::report),
+        ),
+        (
+            "/v1/tenants/{tenant}/whatif",
+            Method::POST,
+            post(reports::whatif_handler),
         ),
         (
             "/v1/tenants/{tenant}/authenticate",

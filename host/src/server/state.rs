@@ -19,7 +19,7 @@ use crate::tenant::Tenant;
 use crate::timestamp::now;
 use crate::tokens::Tokens;
 
-use crate::files::{remove_durably, write_atomically};
+use crate::files::remove_durably;
 
 use super::data_dir::{DataDir, Format};
 use super::decision_log::DecisionLog;
@@ -140,15 +140,9 @@ impl Shared {
         let _change = lock(&self.changes);
         let path = self.data.tenant_file(name, format);
         let served = self.load(name, text, format, &path)?;
-        write_atomically(&path, served.text.as_bytes())
+        self.data
+            .write_tenant_file(name, &served.text, format)
             .map_err(|error| format!("cannot store `{}`: {error}", path.display()))?;
-        // A tenant has one file: drop the one in the other format, if any.
-        let other = match format {
-            Format::Toml => Format::Json,
-            Format::Json => Format::Toml,
-        };
-        remove_durably(&self.data.tenant_file(name, other))
-            .map_err(|error| format!("cannot remove the previous file: {error}"))?;
         self.install(name, Some(Arc::clone(&served)), actor);
         lock(&self.refusals).remove(name);
         Ok(served)

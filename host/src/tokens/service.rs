@@ -131,10 +131,19 @@ pub enum AuthError {
     Expired(Timestamp),
     /// The tenant's `use` policies refused it.
     #[error("the tenant's policies refuse this token here")]
-    Denied(Box<Decision>),
+    Denied(Box<DeniedUse>),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// A use the tenant's policies refused: the request they judged, and their decision.
+#[derive(Debug)]
+pub struct DeniedUse {
+    /// The `use` request, as built from the token.
+    pub request: Request,
+    /// The refusal.
+    pub decision: Decision,
 }
 
 /// What happened to one token found in public.
@@ -444,7 +453,7 @@ impl Tokens {
         let request = self.request_for(&token, Operation::Use, org, now)?;
         let decision = tenant.evaluate(&request);
         if !decision.allowed {
-            return Err(AuthError::Denied(Box::new(decision)));
+            return Err(AuthError::Denied(Box::new(DeniedUse { request, decision })));
         }
         self.pending_uses().insert(
             token.id.clone(),
@@ -566,6 +575,30 @@ impl Tokens {
     }
 
     /// A request about a stored token, with its owner's groups from the directory.
+    /// The request a regeneration of `token` in `org` at `now` is judged as: the same
+    /// lifetime, from now (what [`Tokens::regenerate`] asks when given no `valid_to`).
+    pub fn regeneration_request(
+        &self,
+        token: &TokenRecord,
+        org: &str,
+        now: Timestamp,
+    ) -> Result<Request, StoreError> {
+        let mut request = self.request_for(token, Operation::Regenerate, org, now)?;
+        request.token.valid_from = now;
+        request.token.valid_to = now + (token.valid_to - token.valid_from).max(1);
+        Ok(request)
+    }
+
+    /// The request a use of `token` in `org` at `now` is judged as, as on the gateway path.
+    pub fn use_request(
+        &self,
+        token: &TokenRecord,
+        org: &str,
+        now: Timestamp,
+    ) -> Result<Request, StoreError> {
+        self.request_for(token, Operation::Use, org, now)
+    }
+
     fn request_for(
         &self,
         token: &TokenRecord,
@@ -611,7 +644,31 @@ impl Tokens {
         after: Option<&Tenant>,
         now: Timestamp,
     ) -> Result<usize, StoreError> {
-        let changes = super::policy_changes(before, after);
+        let mut changes = super::policy_changes(before, after);
+        if !changes.is_empty() {
+            // The same change can reach the log twice: `patrol whatif --apply` records it and
+            // writes the file, then a running `patrol serve` sees the file change. A change
+            // whose policy already has this value in the log is not recorded again.
+            let recorded = self.store.audit_log(
+                tenant,
+                &AuditQuery {
+                    event: Some(AuditEvent::PolicyValueUpdated),
+                    limit: usize::MAX,
+                    ..AuditQuery::default()
+                },
+            )?;
+            let mut latest: HashMap<(String, String), &serde_json::Value> = HashMap::new();
+            for entry in &recorded {
+                let key = policy_key(&entry.details);
+                // Newest first: keep the first seen.
+                latest.entry(key).or_insert(&entry.details["value"]);
+            }
+            changes.retain(|change| {
+                latest
+                    .get(&policy_key(change))
+                    .is_none_or(|value| **value != change["value"])
+            });
+        }
         for change in &changes {
             self.store.audit(&AuditEntry {
                 time: now,
@@ -625,6 +682,11 @@ impl Tokens {
         }
         Ok(changes.len())
     }
+}
+
+/// A policy-change entry's policy and organization.
+fn policy_key(change: &serde_json::Value) -> (String, String) {
+    (change["policy"].to_string(), change["org"].to_string())
 }
 
 /// Checks what is asked before anything is judged.

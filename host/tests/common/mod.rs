@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // Each test binary uses a different part.
 
+pub mod inventory;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};

@@ -1,0 +1,112 @@
+//! `patrol whatif`: which active tokens a proposed configuration would refuse, regenerated or
+//! used now; with `--apply`, then switch to it, recorded in the audit log.
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, bail};
+use patrol::TenantConfig;
+use patrol::reports::Report as _;
+use patrol::reports::whatif::whatif;
+use patrol::server::ConfigFormat;
+use patrol::timestamp::now;
+
+use super::Outcome;
+use super::store::{Data, DataArgs, actor};
+
+#[derive(Debug, clap::Args)]
+pub struct WhatIfArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// The proposed tenant configuration (TOML, or JSON when the name ends in `.json`); its
+    /// `tenant` names the tenant.
+    #[arg(long, short, value_name = "FILE")]
+    config: PathBuf,
+    /// How to print the result.
+    #[arg(long, value_enum, default_value = "table")]
+    format: WhatIfFormat,
+    /// After the dry run, make the proposed configuration the tenant's, recorded in the audit
+    /// log as `OrganizationPolicy.PolicyValueUpdated` (a running `patrol serve` picks it up).
+    #[arg(long)]
+    apply: bool,
+    /// Who is changing the configuration, for the audit log (default: $USER).
+    #[arg(long)]
+    actor: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum WhatIfFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+pub fn run(args: WhatIfArgs) -> anyhow::Result<Outcome> {
+    let proposed_config = TenantConfig::from_file(&args.config)?;
+    let name = proposed_config.tenant.clone();
+    let mut data = Data::open(&args.data)?;
+    let current = if data.dir.existing_tenant_file(&name).is_some() {
+        Some(data.tenant(&name)?)
+    } else {
+        None
+    };
+    let proposed = data.load(&proposed_config)?;
+    let now = now();
+    let origin = args.config.display().to_string();
+    let report = whatif(&data.tokens, current.as_deref(), &proposed, &origin, now)?;
+    let format = match args.format {
+        WhatIfFormat::Table => patrol::reports::Format::Table,
+        WhatIfFormat::Json => patrol::reports::Format::Json,
+        WhatIfFormat::Csv => patrol::reports::Format::Csv,
+    };
+    if matches!(args.format, WhatIfFormat::Table) {
+        super::emit(&format!(
+            "{} of {} active tokens of `{name}` would be refused ({} of them newly)",
+            report.failing_tokens, report.active_tokens, report.newly_failing_tokens
+        ));
+        for policy in &report.per_policy {
+            super::emit(&format!(
+                "  {}: {} token{} ({} newly)",
+                policy.policy,
+                policy.tokens,
+                if policy.tokens == 1 { "" } else { "s" },
+                policy.newly_failing
+            ));
+        }
+    }
+    super::emit(report.render(format).trim_end());
+
+    if args.apply {
+        let text = std::fs::read_to_string(&args.config)
+            .with_context(|| format!("cannot read `{}`", args.config.display()))?;
+        // The file moves into the data directory: a component path relative to where the
+        // proposal lives would point elsewhere there.
+        let format = ConfigFormat::of_path(&args.config);
+        let tenants = data.dir.tenants();
+        let in_place = match format {
+            ConfigFormat::Json => TenantConfig::from_json(&text, &origin, &tenants),
+            ConfigFormat::Toml => TenantConfig::from_toml(&text, &origin, &tenants),
+        }?;
+        if let Some((moved, _)) = proposed_config
+            .policies
+            .iter()
+            .zip(&in_place.policies)
+            .find(|(here, there)| here.component != there.component)
+        {
+            bail!(
+                "not applied: `{}.component` is a path relative to `{}`; make it absolute, or \
+                 upload the component to `patrol serve` and name it by digest",
+                moved.location,
+                args.config.parent().unwrap_or(&args.config).display()
+            );
+        }
+        let applied = data.apply(&text, format, &origin, &actor(args.actor))?;
+        super::emit(&format!(
+            "applied: {} is now `{name}`'s configuration; {} policy change{} recorded in the \
+             audit log",
+            applied.path.display(),
+            applied.recorded,
+            if applied.recorded == 1 { "" } else { "s" }
+        ));
+    }
+    Ok(Outcome::Success)
+}
