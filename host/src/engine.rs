@@ -167,15 +167,15 @@ impl Engine {
         // A component that needs more than a pool slot holds (memories, tables) runs on the
         // on-demand engine. Wasmtime may say so at compile time, as an error, or only in the
         // compiled component's needs: both lead to the on-demand engine, whose verdict stands.
-        let mut component = match self.compile_for(variant, bytes, limits) {
+        let component = match self.compile_for(variant, bytes, limits) {
             Err(ComponentError::Invalid(_)) if variant.pooled => {
+                self.compile_for(variant.on_demand(), bytes, limits)?
+            }
+            Ok(compiled) if variant.pooled && !compiled.fits_pool() => {
                 self.compile_for(variant.on_demand(), bytes, limits)?
             }
             compiled => compiled?,
         };
-        if variant.pooled && !component.fits_pool() {
-            component = self.compile_for(variant.on_demand(), bytes, limits)?;
-        }
         let component = Arc::new(component);
         let mut cache = lock(&self.inner.components);
         cache.retain(|_, weak| weak.strong_count() > 0);

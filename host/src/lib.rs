@@ -37,7 +37,7 @@ mod contract;
 pub mod decision;
 mod describe;
 mod engine;
-mod files;
+pub mod files;
 #[doc(hidden)]
 pub mod fuzzing;
 mod limiter;

@@ -186,6 +186,8 @@ fn an_mcp_client_lists_tools_reads_a_report_and_is_refused_a_write() {
     // Bad arguments come back as tool errors the model can act on.
     let (error, text) = client.call("report_expiring", json!({ "tenant": TENANT, "days": 0 }));
     assert!(error && text.contains("`days`"), "{text}");
+    let (error, text) = client.call("get_tenant_policies", json!({ "tenant": "../../etc/x" }));
+    assert!(error && text.contains("is not a tenant name"), "{text}");
     let (error, text) = client.call("report_usage", json!({ "tenant": "acne" }));
     assert!(
         error && text.contains("there is no tenant `acne`") && text.contains("acme"),

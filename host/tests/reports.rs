@@ -292,17 +292,26 @@ fn violations_come_from_the_audit_log_and_the_decision_log() {
             }
         }
     }
-    // The decision log: refusals in and out of range, another tenant's, an allowed decision,
+    // The decision log: refusals in and out of range, another tenant's, an API answer, an
+    // allowed decision,
     // an audited (not enforced) violation, and a line cut short by a crash.
     let log = inv.dir.path().join("decisions.log");
-    let line = |hours_ago: i64, tenant: &str, user: &str, allowed: bool, violations: Value| {
+    let line_from = |source: &str,
+                     hours_ago: i64,
+                     tenant: &str,
+                     user: &str,
+                     allowed: bool,
+                     violations: Value| {
         json!({
-            "decision_id": "x", "time": timestamp::format_rfc3339(t0 - hours_ago * 3_600),
+            "decision_id": "x", "source": source, "time": timestamp::format_rfc3339(t0 - hours_ago * 3_600),
             "tenant": tenant, "operation": "use", "actor": { "id": user, "groups": [] },
             "org": "fabrikam", "token_id": "t", "allowed": allowed, "violations": violations,
             "actions": [], "adjusted_valid_to": null, "policies": [], "duration_us": 1.0
         })
         .to_string()
+    };
+    let line = |hours_ago: i64, tenant: &str, user: &str, allowed: bool, violations: Value| {
+        line_from("gateway", hours_ago, tenant, user, allowed, violations)
     };
     let global = json!([{ "policy": "restrict_global_pat_creation", "code": "globalPatUsageDisabled", "enforced": true, "message": "m" }]);
     let audited = json!([{ "policy": "max_pat_lifespan", "code": "patLifespanPolicyViolation", "enforced": false, "message": "m" }]);
@@ -311,6 +320,15 @@ fn violations_come_from_the_audit_log_and_the_decision_log() {
         line(3, TENANT, "user09@acme.example", false, global.clone()),
         line(30, TENANT, "user09@acme.example", false, global.clone()),
         line(2, "other", "user01@acme.example", false, global.clone()),
+        // Asked of the decisions API, which refuses nothing: not a violation.
+        line_from(
+            "api",
+            2,
+            TENANT,
+            "user03@acme.example",
+            false,
+            global.clone(),
+        ),
         line(2, TENANT, "user01@acme.example", true, audited),
         "{\"decision_id\":\"cut".to_string(),
     ];
@@ -575,7 +593,7 @@ fn the_binary_reports_writes_html_and_applies_a_proposal() {
         "the dry run changed nothing"
     );
 
-    let out = ok(&patrol(&[
+    let applied = patrol(&[
         "whatif",
         "--data-dir",
         data,
@@ -584,8 +602,10 @@ fn the_binary_reports_writes_html_and_applies_a_proposal() {
         "--apply",
         "--actor",
         "carol@acme.example",
-    ]));
-    assert!(out.contains("1 policy change recorded"), "{out}");
+    ]);
+    ok(&applied);
+    let said = String::from_utf8_lossy(&applied.stderr);
+    assert!(said.contains("1 policy change recorded"), "{said}");
     let after = std::fs::read_to_string(inv.data_dir().join("tenants/acme.toml")).unwrap();
     assert!(after.contains("max_days = 90"));
     let audit = ok(&patrol(&[
@@ -609,15 +629,17 @@ fn the_binary_reports_writes_html_and_applies_a_proposal() {
     assert_eq!(entries[0]["details"]["value"]["settings"]["max_days"], 90);
 
     // Applying the same again records nothing new.
-    let out = ok(&patrol(&[
+    let again = patrol(&[
         "whatif",
         "--data-dir",
         data,
         "--config",
         proposed.to_str().unwrap(),
         "--apply",
-    ]));
-    assert!(out.contains("0 policy changes recorded"), "{out}");
+    ]);
+    ok(&again);
+    let said = String::from_utf8_lossy(&again.stderr);
+    assert!(said.contains("0 policy changes recorded"), "{said}");
 
     // A proposal whose component path is relative to where it lives is not applied.
     let elsewhere = inv.dir.path().join("elsewhere");

@@ -24,7 +24,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::Outcome;
-use super::store::{Data, DataArgs, actor};
+use super::store::{Data, DataArgs, actor, checked_tenant_name};
 
 #[derive(Debug, clap::Args)]
 pub struct McpArgs {
@@ -208,6 +208,7 @@ impl Patrol {
 
 /// Refuses an unknown tenant, listing the known ones.
 fn known_tenant(data: &Data, tenant: &str) -> anyhow::Result<()> {
+    checked_tenant_name(tenant).map_err(|error| anyhow::anyhow!("argument `tenant`: {error}"))?;
     if data.dir.existing_tenant_file(tenant).is_some() {
         return Ok(());
     }
@@ -386,6 +387,8 @@ impl Patrol {
     ) -> Result<CallToolResult, ErrorData> {
         answer(
             self.with_data(move |data| {
+                checked_tenant_name(&args.tenant)
+                    .map_err(|error| anyhow::anyhow!("argument `tenant`: {error}"))?;
                 let origin = format!("the proposed configuration of `{}`", args.tenant);
                 let config =
                     TenantConfig::from_toml(&args.config_toml, &origin, &data.dir.tenants())?;
@@ -422,6 +425,8 @@ impl Patrol {
         let actor = self.actor.clone();
         answer(
             self.with_data(move |data| {
+                checked_tenant_name(&args.tenant)
+                    .map_err(|error| anyhow::anyhow!("argument `tenant`: {error}"))?;
                 let origin = format!("the new configuration of `{}`", args.tenant);
                 let named =
                     TenantConfig::from_toml(&args.config_toml, &origin, &data.dir.tenants())?;

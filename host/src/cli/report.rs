@@ -78,7 +78,8 @@ pub fn run(args: ReportArgs) -> anyhow::Result<Outcome> {
         }
         let tokens = all_tokens(&data.tokens, &tenant, now)?;
         let page = html::page(&tenant, &tokens, now);
-        std::fs::write(path, page).with_context(|| format!("cannot write `{}`", path.display()))?;
+        patrol::files::write_atomically(path, page.as_bytes())
+            .with_context(|| format!("cannot write `{}`", path.display()))?;
         super::emit(&format!(
             "wrote {} ({} tokens)",
             path.display(),

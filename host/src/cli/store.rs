@@ -41,6 +41,7 @@ impl Data {
 
     /// Loads tenant `name`'s policies from the data directory.
     pub fn tenant(&mut self, name: &str) -> anyhow::Result<Arc<Tenant>> {
+        checked_tenant_name(name)?;
         let path = self.dir.existing_tenant_file(name).with_context(|| {
             format!(
                 "no tenant `{name}`: there is no `{name}.toml` or `{name}.json` in `{}`",
@@ -112,6 +113,19 @@ impl Data {
             timestamp::now(),
         )?;
         Ok(Applied { path, recorded })
+    }
+}
+
+/// Refuses a tenant name that is not one (it becomes a file name: `../x` must not reach outside
+/// the tenants folder).
+pub fn checked_tenant_name(name: &str) -> anyhow::Result<()> {
+    if patrol::config::valid_tenant_name(name) {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "`{name}` is not a tenant name: 1 to 64 ASCII letters, digits, `.`, `_` or `-`, \
+             starting with a letter or digit"
+        )
     }
 }
 

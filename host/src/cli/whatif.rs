@@ -100,13 +100,14 @@ pub fn run(args: WhatIfArgs) -> anyhow::Result<Outcome> {
             );
         }
         let applied = data.apply(&text, format, &origin, &actor(args.actor))?;
-        super::emit(&format!(
+        // On standard error, so that `--format json --apply` still prints one JSON document.
+        eprintln!(
             "applied: {} is now `{name}`'s configuration; {} policy change{} recorded in the \
              audit log",
             applied.path.display(),
             applied.recorded,
             if applied.recorded == 1 { "" } else { "s" }
-        ));
+        );
     }
     Ok(Outcome::Success)
 }

@@ -11,8 +11,8 @@
 //! | the owner's id says so: a word such as `bot`, `svc`, `service`, `build`, `ci`, `automation`, `pipeline` before the `@` | 1 |
 //!
 //! A token with a score of 2 or more is reported, with every reason that counted. A browser
-//! (`Mozilla/...`) never counts as automation; a token never used has no client to judge, so
-//! only its name and owner count.
+//! (`Mozilla/...`) is not on the list (a program that also says `Mozilla` still counts); a
+//! token never used has no client to judge, so only its name and owner count.
 
 use serde::Serialize;
 

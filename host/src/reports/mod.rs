@@ -6,8 +6,7 @@
 //!
 //! - [`noncompliant`]: active tokens that live longer than a limit or carry full scope, by owner;
 //! - [`violations`]: refused requests over a time range, by policy and by user, from the audit
-//!   log (token creations and regenerations) and the decision log (decisions asked of the API,
-//!   and uses the gateway refused);
+//!   log (token creations and regenerations) and the decision log (uses the gateway refused);
 //! - [`usage`]: per user, active tokens, broadest scope, last use;
 //! - [`automation`]: tokens that look like automation, with the reasons;
 //! - [`expiring`]: active tokens that expire within a number of days;

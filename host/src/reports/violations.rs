@@ -3,9 +3,10 @@
 //! Two sources, which never hold the same refusal twice:
 //! - the audit log: token creations and regenerations refused by policy (`outcome = denied`),
 //!   whichever way they came (CLI, HTTP API);
-//! - the decision log: decisions asked of `POST /v1/tenants/{tenant}/decisions` and
-//!   `.../authorize`, and uses the gateway path refused. Rotated files (`decisions.log.1`, ...)
-//!   are read too.
+//! - the decision log: uses the gateway path refused (`"source": "gateway"`). Answers of
+//!   `POST /v1/tenants/{tenant}/decisions` are logged there too but not counted: that API takes
+//!   the user from its caller and refuses nothing. Rotated files (`decisions.log.1`, ...) are
+//!   read too.
 //!
 //! Only enforced violations count: a policy in audit mode reports without refusing.
 
@@ -150,7 +151,10 @@ pub fn violations(
                 unreadable_lines += 1;
                 continue;
             };
-            if record["tenant"] != tenant
+            // Only the gateway's refusals: anyone may ask the decisions API about anyone, so
+            // its answers are no record of anything refused.
+            if record["source"] != "gateway"
+                || record["tenant"] != tenant
                 || record["allowed"] != false
                 || !(from..to).contains(&time)
             {

@@ -113,6 +113,7 @@ async fn judge_request(
     state.metrics.record_decision(tenant_name, &decision);
     state.log.record(&DecisionRecord::new(
         decision_id,
+        "api",
         tenant_name,
         &request,
         &decision,

@@ -64,7 +64,10 @@ impl Format {
     /// The format of a file named `path`: JSON when it ends in `.json`, TOML otherwise (as
     /// [`crate::TenantConfig::from_file`] reads it).
     pub fn of_path(path: &Path) -> Format {
-        if path.extension().is_some_and(|ext| ext == "json") {
+        if path
+            .extension()
+            .is_some_and(|ext| ext.eq_ignore_ascii_case("json"))
+        {
             Format::Json
         } else {
             Format::Toml

@@ -48,6 +48,9 @@ pub enum DecisionLogTarget {
 #[derive(Serialize)]
 pub(crate) struct DecisionRecord<'a> {
     pub(crate) decision_id: &'a str,
+    /// `api` for a decision asked of the decisions API (anyone may ask about anyone: nothing
+    /// was refused), `gateway` for a token the gateway path refused.
+    pub(crate) source: &'static str,
     pub(crate) time: String,
     pub(crate) tenant: &'a str,
     pub(crate) operation: Operation,
@@ -66,6 +69,7 @@ pub(crate) struct DecisionRecord<'a> {
 impl<'a> DecisionRecord<'a> {
     pub(crate) fn new(
         decision_id: &'a str,
+        source: &'static str,
         tenant: &'a str,
         request: &'a Request,
         decision: &'a Decision,
@@ -73,6 +77,7 @@ impl<'a> DecisionRecord<'a> {
     ) -> Self {
         DecisionRecord {
             decision_id,
+            source,
             time: now_rfc3339_millis(),
             tenant,
             operation: request.operation,

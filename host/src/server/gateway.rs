@@ -149,6 +149,7 @@ fn refused(state: &Shared, tenant: &str, error: AuthError) -> Response {
             let decision_id = uuid::Uuid::now_v7().to_string();
             state.log.record(&DecisionRecord::new(
                 &decision_id,
+                "gateway",
                 tenant,
                 &denied.request,
                 &denied.decision,

@@ -176,10 +176,14 @@ pub(crate) async fn whatif_handler(
     let current = state.tenant(&tenant);
     let worker = Arc::clone(&state);
     let made = blocking(move || {
-        let proposed = worker
-            .engine
-            .load_tenant(&config)
-            .map_err(|error| error.to_string())?;
+        // A configuration that does not load is the caller's to fix; a store failure is ours.
+        let proposed = worker.engine.load_tenant(&config).map_err(|error| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_configuration",
+                error.to_string(),
+            )
+        })?;
         whatif(
             &worker.tokens,
             current.as_ref().map(|served| &*served.tenant),
@@ -187,15 +191,8 @@ pub(crate) async fn whatif_handler(
             &origin,
             now(),
         )
-        .map_err(|error| error.to_string())
+        .map_err(|error| ApiError::internal(error.to_string()))
     })
     .await?;
-    match made {
-        Ok(report) => Ok(respond(&report, format)),
-        Err(problem) => Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_configuration",
-            problem,
-        )),
-    }
+    made.map(|report| respond(&report, format))
 }

@@ -34,7 +34,7 @@ pub(crate) struct ServedTenant {
 }
 
 /// The actor of changes made by editing the files in the data directory.
-const FILE_ACTOR: &str = "patrol (configuration file)";
+use crate::tokens::FILE_ACTOR;
 
 type TenantMap = HashMap<String, Arc<ServedTenant>>;
 

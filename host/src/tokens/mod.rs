@@ -14,8 +14,8 @@ pub use format::{FormatError, PREFIX, Secret, SecretHash, TOKEN_LEN, find_tokens
 pub use notify::{Notifier, NotifierConfig};
 pub use policy_audit::policy_changes;
 pub use service::{
-    AuthError, Authenticated, Client, DeniedUse, Issued, LeakOutcome, LeakReport, LeakSource,
-    LifecycleError, MAX_PAGE, NewToken, Tokens,
+    AuthError, Authenticated, Client, DeniedUse, FILE_ACTOR, Issued, LeakOutcome, LeakReport,
+    LeakSource, LifecycleError, MAX_PAGE, NewToken, Tokens,
 };
 pub use sqlite::SqliteStore;
 pub use store::{

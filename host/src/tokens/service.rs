@@ -645,10 +645,11 @@ impl Tokens {
         now: Timestamp,
     ) -> Result<usize, StoreError> {
         let mut changes = super::policy_changes(before, after);
-        if !changes.is_empty() {
-            // The same change can reach the log twice: `patrol whatif --apply` records it and
-            // writes the file, then a running `patrol serve` sees the file change. A change
-            // whose policy already has this value in the log is not recorded again.
+        if actor == FILE_ACTOR && !changes.is_empty() {
+            // A change someone made through patrol (`whatif --apply`, MCP) is recorded under
+            // their name and written to the file, which a running `patrol serve` then sees
+            // change. Only that second sighting is skipped: a file change whose policy's last
+            // recorded entry is the very same change (same value before and after).
             let recorded = self.store.audit_log(
                 tenant,
                 &AuditQuery {
@@ -659,14 +660,15 @@ impl Tokens {
             )?;
             let mut latest: HashMap<(String, String), &serde_json::Value> = HashMap::new();
             for entry in &recorded {
-                let key = policy_key(&entry.details);
                 // Newest first: keep the first seen.
-                latest.entry(key).or_insert(&entry.details["value"]);
+                latest
+                    .entry(policy_key(&entry.details))
+                    .or_insert(&entry.details);
             }
             changes.retain(|change| {
-                latest
-                    .get(&policy_key(change))
-                    .is_none_or(|value| **value != change["value"])
+                latest.get(&policy_key(change)).is_none_or(|last| {
+                    last["value"] != change["value"] || last["previous"] != change["previous"]
+                })
             });
         }
         for change in &changes {
@@ -683,6 +685,9 @@ impl Tokens {
         Ok(changes.len())
     }
 }
+
+/// The actor of policy changes `patrol serve` sees in the tenants folder.
+pub const FILE_ACTOR: &str = "patrol (configuration file)";
 
 /// A policy-change entry's policy and organization.
 fn policy_key(change: &serde_json::Value) -> (String, String) {

@@ -111,10 +111,14 @@ pub fn report(built: &BuiltPolicy) {
 /// module is, wherever `CARGO_TARGET_DIR` puts it.
 fn cargo_build(manifest: &Path) -> anyhow::Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    // Cargo reads `.cargo/config.toml` and rustup reads `rust-toolchain.toml` from the working
+    // directory, not the manifest's: run in the crate, so its stack size and toolchain apply.
+    let crate_dir = manifest.parent().unwrap_or(Path::new("."));
     let mut child = Command::new(&cargo)
+        .current_dir(crate_dir)
         .args(["build", "--release", "--target", WASM_TARGET])
         .arg("--manifest-path")
-        .arg(manifest)
+        .arg("Cargo.toml")
         .arg("--message-format=json-render-diagnostics")
         .stdout(Stdio::piped())
         .spawn()
