@@ -332,7 +332,9 @@ fn violations_come_from_the_audit_log_and_the_decision_log() {
         line(2, TENANT, "user01@acme.example", true, audited),
         "{\"decision_id\":\"cut".to_string(),
     ];
-    std::fs::write(&log, lines.join("\n") + "\n").unwrap();
+    let mut bytes = (lines.join("\n") + "\n").into_bytes();
+    bytes.extend_from_slice(b"{\"torn\": \"\xe2\x82\n"); // cut mid-character
+    std::fs::write(&log, bytes).unwrap();
     std::fs::write(
         format!("{}.1", log.display()),
         line(4, TENANT, "user09@acme.example", false, global.clone()) + "\n",
@@ -386,7 +388,7 @@ fn violations_come_from_the_audit_log_and_the_decision_log() {
         report["denied_requests"],
         expected_user.values().sum::<usize>()
     );
-    assert_eq!(report["unreadable_lines"], 1);
+    assert_eq!(report["unreadable_lines"], 2);
     assert_eq!(report["decision_log"].as_array().unwrap().len(), 2);
 }
 

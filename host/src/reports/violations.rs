@@ -11,7 +11,7 @@
 //! Only enforced violations count: a policy in audit mode reports without refusing.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -137,13 +137,19 @@ pub fn violations(
         .collect();
     let mut unreadable_lines = 0;
     for file in decision_log {
-        let reader = BufReader::new(std::fs::File::open(file)?);
-        for line in reader.lines() {
+        let reader = match std::fs::File::open(file) {
+            Ok(file) => BufReader::new(file),
+            // Rotated away while the report ran: its lines are in the next file now.
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(error) => return Err(error),
+        };
+        // Bytes, not text: a line torn mid-character by a crash is unreadable, not fatal.
+        for line in reader.split(b'\n') {
             let line = line?;
-            if line.trim().is_empty() {
+            if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            let Ok(record) = serde_json::from_str::<Value>(&line) else {
+            let Ok(record) = serde_json::from_slice::<Value>(&line) else {
                 unreadable_lines += 1;
                 continue;
             };
