@@ -15,7 +15,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use patrol::request::{Actor, Operation, Request, Token};
 use patrol::tokens::{Client, NewToken, Secret, SqliteStore, Tokens};
 use patrol::{Engine, EngineConfig, TenantConfig};
 
@@ -57,23 +56,7 @@ fn authentication(c: &mut Criterion) {
         .authenticate(&tenant, &secret, "contoso-main", Client::default(), now)
         .unwrap()
         .token;
-    let request = Request {
-        operation: Operation::Use,
-        now,
-        org: "contoso-main".to_string(),
-        user: Actor {
-            id: token.owner.clone(),
-            groups: Vec::new(),
-        },
-        token: Token {
-            id: Some(token.id.clone()),
-            scopes: token.scopes.clone(),
-            all_orgs: token.all_orgs,
-            orgs: token.orgs.clone(),
-            valid_from: token.valid_from,
-            valid_to: token.valid_to,
-        },
-    };
+    let request = tokens.use_request(&token, "contoso-main", now).unwrap();
     let unknown = Secret::generate().unwrap().expose().to_string();
     let mut mistyped = secret.clone().into_bytes();
     mistyped[10] = if mistyped[10] == b'a' { b'b' } else { b'a' };

@@ -117,6 +117,24 @@ enum Command {
     },
 }
 
+/// `--format` of the reports and the dry run.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum OutputFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+impl From<OutputFormat> for patrol::reports::Format {
+    fn from(format: OutputFormat) -> Self {
+        match format {
+            OutputFormat::Table => patrol::reports::Format::Table,
+            OutputFormat::Json => patrol::reports::Format::Json,
+            OutputFormat::Csv => patrol::reports::Format::Csv,
+        }
+    }
+}
+
 /// How a successful run ends.
 pub enum Outcome {
     /// Allowed, or checked.

@@ -20,19 +20,12 @@ pub struct ReportArgs {
     tenant: Option<String>,
     /// How to print the report.
     #[arg(long, value_enum, default_value = "table", global = true)]
-    format: ReportFormat,
+    format: super::OutputFormat,
     /// Write the inventory, with charts, to this self-contained HTML file instead.
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
     #[command(subcommand)]
     kind: Option<ReportCommand>,
-}
-
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum ReportFormat {
-    Table,
-    Json,
-    Csv,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -148,11 +141,6 @@ pub fn run(args: ReportArgs) -> anyhow::Result<Outcome> {
             }
             other => other.into(),
         })?;
-    let format = match args.format {
-        ReportFormat::Table => patrol::reports::Format::Table,
-        ReportFormat::Json => patrol::reports::Format::Json,
-        ReportFormat::Csv => patrol::reports::Format::Csv,
-    };
-    super::emit(report.render(format).trim_end());
+    super::emit(report.render(args.format.into()).trim_end());
     Ok(Outcome::Success)
 }

@@ -90,10 +90,7 @@ impl Data {
         actor: &str,
     ) -> anyhow::Result<Applied> {
         let tenants = self.dir.tenants();
-        let config = match format {
-            ConfigFormat::Json => TenantConfig::from_json(text, origin, &tenants),
-            ConfigFormat::Toml => TenantConfig::from_toml(text, origin, &tenants),
-        }?;
+        let config = format.parse(text, origin, &tenants)?;
         let name = config.tenant.clone();
         let current = if self.dir.existing_tenant_file(&name).is_some() {
             Some(self.tenant(&name)?)

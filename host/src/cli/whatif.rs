@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
-use patrol::TenantConfig;
 use patrol::reports::Report as _;
 use patrol::reports::whatif::whatif;
 use patrol::server::ConfigFormat;
@@ -23,7 +22,7 @@ pub struct WhatIfArgs {
     config: PathBuf,
     /// How to print the result.
     #[arg(long, value_enum, default_value = "table")]
-    format: WhatIfFormat,
+    format: super::OutputFormat,
     /// After the dry run, make the proposed configuration the tenant's, recorded in the audit
     /// log as `OrganizationPolicy.PolicyValueUpdated` (a running `patrol serve` picks it up).
     #[arg(long)]
@@ -33,15 +32,17 @@ pub struct WhatIfArgs {
     actor: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum WhatIfFormat {
-    Table,
-    Json,
-    Csv,
-}
-
 pub fn run(args: WhatIfArgs) -> anyhow::Result<Outcome> {
-    let proposed_config = TenantConfig::from_file(&args.config)?;
+    // Read once: what is applied is exactly what was judged.
+    let text = std::fs::read_to_string(&args.config)
+        .with_context(|| format!("cannot read `{}`", args.config.display()))?;
+    let origin = args.config.display().to_string();
+    let config_format = ConfigFormat::of_path(&args.config);
+    let proposed_config = config_format.parse(
+        &text,
+        &origin,
+        args.config.parent().unwrap_or(std::path::Path::new(".")),
+    )?;
     let name = proposed_config.tenant.clone();
     let mut data = Data::open(&args.data)?;
     let current = if data.dir.existing_tenant_file(&name).is_some() {
@@ -51,14 +52,9 @@ pub fn run(args: WhatIfArgs) -> anyhow::Result<Outcome> {
     };
     let proposed = data.load(&proposed_config)?;
     let now = now();
-    let origin = args.config.display().to_string();
     let report = whatif(&data.tokens, current.as_deref(), &proposed, &origin, now)?;
-    let format = match args.format {
-        WhatIfFormat::Table => patrol::reports::Format::Table,
-        WhatIfFormat::Json => patrol::reports::Format::Json,
-        WhatIfFormat::Csv => patrol::reports::Format::Csv,
-    };
-    if matches!(args.format, WhatIfFormat::Table) {
+    let format = args.format.into();
+    if format == patrol::reports::Format::Table {
         super::emit(&format!(
             "{} of {} active tokens of `{name}` would be refused ({} of them newly)",
             report.failing_tokens, report.active_tokens, report.newly_failing_tokens
@@ -76,16 +72,9 @@ pub fn run(args: WhatIfArgs) -> anyhow::Result<Outcome> {
     super::emit(report.render(format).trim_end());
 
     if args.apply {
-        let text = std::fs::read_to_string(&args.config)
-            .with_context(|| format!("cannot read `{}`", args.config.display()))?;
         // The file moves into the data directory: a component path relative to where the
         // proposal lives would point elsewhere there.
-        let format = ConfigFormat::of_path(&args.config);
-        let tenants = data.dir.tenants();
-        let in_place = match format {
-            ConfigFormat::Json => TenantConfig::from_json(&text, &origin, &tenants),
-            ConfigFormat::Toml => TenantConfig::from_toml(&text, &origin, &tenants),
-        }?;
+        let in_place = config_format.parse(&text, &origin, &data.dir.tenants())?;
         if let Some((moved, _)) = proposed_config
             .policies
             .iter()
@@ -99,7 +88,7 @@ pub fn run(args: WhatIfArgs) -> anyhow::Result<Outcome> {
                 args.config.parent().unwrap_or(&args.config).display()
             );
         }
-        let applied = data.apply(&text, format, &origin, &actor(args.actor))?;
+        let applied = data.apply(&text, config_format, &origin, &actor(args.actor))?;
         // On standard error, so that `--format json --apply` still prints one JSON document.
         eprintln!(
             "applied: {} is now `{name}`'s configuration; {} policy change{} recorded in the \

@@ -74,6 +74,19 @@ impl Format {
         }
     }
 
+    /// Parses `text` in this format; relative component paths are relative to `base_dir`.
+    pub fn parse(
+        self,
+        text: &str,
+        origin: &str,
+        base_dir: &Path,
+    ) -> Result<crate::TenantConfig, crate::ConfigError> {
+        match self {
+            Format::Toml => crate::TenantConfig::from_toml(text, origin, base_dir),
+            Format::Json => crate::TenantConfig::from_json(text, origin, base_dir),
+        }
+    }
+
     pub(crate) fn extension(self) -> &'static str {
         match self {
             Format::Toml => "toml",

@@ -16,7 +16,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use crate::TenantConfig;
 use crate::reports::query::{ReportError, ReportKind, ReportQuery};
 use crate::reports::whatif::whatif;
 use crate::reports::{Format, Report, all_tokens, html};
@@ -24,7 +23,6 @@ use crate::timestamp::{now, parse_rfc3339};
 
 use super::admin::{authorize, configuration_body};
 use super::api::blocking;
-use super::data_dir::Format as ConfigFormat;
 use super::error::ApiError;
 use super::state::Shared;
 
@@ -152,18 +150,16 @@ pub(crate) async fn whatif_handler(
     let (text, config_format) = configuration_body(&state, &headers, body).await?;
     let origin = format!("the proposed configuration of `{tenant}`");
     let tenants_dir = state.data.tenants();
-    let config = match config_format {
-        ConfigFormat::Json => TenantConfig::from_json(&text, &origin, &tenants_dir),
-        ConfigFormat::Toml => TenantConfig::from_toml(&text, &origin, &tenants_dir),
-    }
-    .map_err(|error| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_configuration",
-            error.to_string(),
-        )
-        .with_field(error.field.clone())
-    })?;
+    let config = config_format
+        .parse(&text, &origin, &tenants_dir)
+        .map_err(|error| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_configuration",
+                error.to_string(),
+            )
+            .with_field(error.field.clone())
+        })?;
     if config.tenant != tenant {
         return Err(invalid(
             "tenant",

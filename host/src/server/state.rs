@@ -13,7 +13,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use crate::component::Digest;
-use crate::config::TenantConfig;
 use crate::engine::Engine;
 use crate::tenant::Tenant;
 use crate::timestamp::now;
@@ -234,11 +233,9 @@ impl Shared {
     ) -> Result<Arc<ServedTenant>, String> {
         let origin = path.display().to_string();
         let base_dir = self.data.tenants();
-        let config = match format {
-            Format::Toml => TenantConfig::from_toml(&text, &origin, &base_dir),
-            Format::Json => TenantConfig::from_json(&text, &origin, &base_dir),
-        }
-        .map_err(|error| error.to_string())?;
+        let config = format
+            .parse(&text, &origin, &base_dir)
+            .map_err(|error| error.to_string())?;
         if config.tenant != name {
             return Err(format!(
                 "{origin}: `tenant`: the configuration is for `{}`, not `{name}`",
