@@ -102,11 +102,108 @@ fn build() -> Result<(), String> {
     }
     index.push_str("];\n");
     write_if_changed(&out_dir.join("components.rs"), index.as_bytes())?;
+    vendor_guest_sdk(&root, &out_dir)?;
     println!(
         "cargo:rustc-env=PATROL_COMPONENT_DIR={}",
         published.display()
     );
     Ok(())
+}
+
+/// Writes `$OUT_DIR/guest_sdk.rs`: the guest SDK as files for `patrol policy new` to write into
+/// every new policy crate (so that a scaffold builds wherever patrol is installed, with no path
+/// back to this checkout). Its `Cargo.toml` is the workspace's `guest/Cargo.toml` with every
+/// `workspace = true` resolved against the workspace's own `Cargo.toml`.
+fn vendor_guest_sdk(root: &Path, out_dir: &Path) -> Result<(), String> {
+    let read = |path: &Path| {
+        fs::read_to_string(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))
+    };
+    let parse = |path: &Path| -> Result<toml::Table, String> {
+        read(path)?
+            .parse()
+            .map_err(|e| format!("cannot parse `{}`: {e}", path.display()))
+    };
+    let workspace = parse(&root.join("Cargo.toml"))?;
+    let mut manifest = parse(&root.join("guest/Cargo.toml"))?;
+    let inherited = |section: &str, key: &str| -> Result<toml::Value, String> {
+        workspace
+            .get("workspace")
+            .and_then(|w| w.get(section))
+            .and_then(|s| s.get(key))
+            .cloned()
+            .ok_or_else(|| format!("the workspace has no `workspace.{section}.{key}`"))
+    };
+    if let Some(package) = manifest
+        .get_mut("package")
+        .and_then(toml::Value::as_table_mut)
+    {
+        for (key, value) in package.iter_mut() {
+            if value.get("workspace").and_then(toml::Value::as_bool) == Some(true) {
+                *value = inherited("package", key)?;
+            }
+        }
+        package.insert("publish".into(), toml::Value::Boolean(false));
+    }
+    if let Some(dependencies) = manifest
+        .get_mut("dependencies")
+        .and_then(toml::Value::as_table_mut)
+    {
+        for (name, value) in dependencies.iter_mut() {
+            let Some(table) = value.as_table_mut() else {
+                continue;
+            };
+            if table.remove("workspace").and_then(|w| w.as_bool()) == Some(true) {
+                let mut resolved = match inherited("dependencies", name)? {
+                    toml::Value::String(version) => {
+                        toml::Table::from_iter([("version".to_string(), version.into())])
+                    }
+                    toml::Value::Table(table) => table,
+                    other => return Err(format!("`workspace.dependencies.{name}` is {other}")),
+                };
+                resolved.extend(table.clone());
+                *table = resolved;
+            }
+        }
+    }
+    manifest.remove("lints");
+    let manifest = format!(
+        "# patrol's guest SDK, as the patrol that wrote this crate was built with it.\n{}",
+        toml::to_string(&manifest).map_err(|e| format!("cannot write the SDK manifest: {e}"))?
+    );
+    write_if_changed(&out_dir.join("guest-sdk-Cargo.toml"), manifest.as_bytes())?;
+
+    let mut files = vec![
+        (
+            "sdk/patrol-guest/Cargo.toml".to_string(),
+            out_dir.join("guest-sdk-Cargo.toml"),
+        ),
+        (
+            "sdk/wit/policy.wit".to_string(),
+            root.join("wit/policy.wit"),
+        ),
+    ];
+    let sources = root.join("guest/src");
+    let mut names: Vec<String> = fs::read_dir(&sources)
+        .map_err(|e| format!("cannot list `{}`: {e}", sources.display()))?
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| name.ends_with(".rs"))
+        .collect();
+    names.sort();
+    for name in names {
+        files.push((format!("sdk/patrol-guest/src/{name}"), sources.join(&name)));
+    }
+    let mut index = String::from(
+        "/// The guest SDK's files, as a new policy crate holds them: (path, contents).\n\
+         pub(crate) static GUEST_SDK: &[(&str, &str)] = &[\n",
+    );
+    for (path, source) in files {
+        index.push_str(&format!(
+            "    ({path:?}, include_str!({:?})),\n",
+            source.display().to_string()
+        ));
+    }
+    index.push_str("];\n");
+    write_if_changed(&out_dir.join("guest_sdk.rs"), index.as_bytes())
 }
 
 /// A crate to build into a component.

@@ -161,7 +161,7 @@ pub fn run_case_file(
     };
     let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read it: {e}")))?;
     let raw: RawCaseFile = toml::from_str(&text).map_err(|e| fail(format!("{e}")))?;
-    let base_dir = path.parent().unwrap_or(Path::new("."));
+    let base_dir = crate::files::folder_of(path);
     let subject = match (raw.config, raw.policy) {
         (Some(config), None) => Subject::Tenant(config),
         (None, Some(policy)) => {

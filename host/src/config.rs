@@ -37,8 +37,10 @@ use serde_json::{Map, Value};
 
 use crate::builtin::{BUILTIN_POLICIES, BuiltinPolicy, PolicyLevel, builtin_policy};
 use crate::component::Digest;
+use crate::identity::{self, Kind};
 use crate::limits::LimitOverrides;
 use crate::request::Actor;
+use crate::scopes::ScopeCatalogue;
 use crate::serde_message;
 
 /// A tenant's checked configuration.
@@ -51,6 +53,8 @@ pub struct TenantConfig {
     /// The policies that are on, in evaluation order: the built-in tenant policies, the
     /// built-in organization policies by organization, then custom policies as listed.
     pub policies: Vec<PolicyConfig>,
+    /// The scopes its tokens may carry: the Azure DevOps catalogue and `scopes.extra`.
+    pub scopes: ScopeCatalogue,
 }
 
 /// One policy that is on, with everything the host needs to load it.
@@ -168,7 +172,7 @@ impl TenantConfig {
             field: String::new(),
             problem: format!("cannot read the file: {error}"),
         })?;
-        let base_dir = path.parent().unwrap_or(Path::new("."));
+        let base_dir = crate::files::folder_of(path);
         if path
             .extension()
             .is_some_and(|ext| ext.eq_ignore_ascii_case("json"))
@@ -258,6 +262,16 @@ struct RawTenant {
     orgs: BTreeMap<String, RawOrg>,
     #[serde(default)]
     custom_policies: Vec<RawCustomPolicy>,
+    #[serde(default)]
+    scopes: RawScopes,
+}
+
+/// `[scopes]`: scope names a tenant accepts beyond the Azure DevOps catalogue.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScopes {
+    #[serde(default)]
+    extra: Vec<String>,
 }
 
 /// A built-in policy's table: the general keys, and the policy's own settings.
@@ -343,6 +357,8 @@ impl<'a> Resolver<'a> {
         if !is_name(&raw.tenant, false) {
             return Err(self.error("tenant", name_problem(&raw.tenant)));
         }
+        let scopes = ScopeCatalogue::with_extra(std::mem::take(&mut raw.scopes.extra))
+            .map_err(|(index, problem)| self.error(format!("scopes.extra[{index}]"), problem))?;
         let mut policies = Vec::new();
         for builtin in &BUILTIN_POLICIES {
             match builtin.level {
@@ -437,6 +453,7 @@ impl<'a> Resolver<'a> {
             tenant: raw.tenant,
             origin: self.origin.to_string(),
             policies,
+            scopes,
         })
     }
 
@@ -533,12 +550,17 @@ impl<'a> Resolver<'a> {
     }
 
     fn check_allowlist(&self, location: &str, allowlist: &Allowlist) -> Result<(), ConfigError> {
-        for (kind, ids) in [("users", &allowlist.users), ("groups", &allowlist.groups)] {
-            if let Some(i) = ids.iter().position(|id| id.trim().is_empty()) {
-                return Err(self.error(
-                    format!("{location}.allowlist.{kind}[{i}]"),
-                    "must not be empty",
-                ));
+        for (key, kind, ids) in [
+            ("users", Kind::UserId, &allowlist.users),
+            ("groups", Kind::GroupId, &allowlist.groups),
+        ] {
+            for (i, id) in ids.iter().enumerate() {
+                identity::check(kind, id).map_err(|invalid| {
+                    self.error(
+                        format!("{location}.allowlist.{key}[{i}]"),
+                        invalid.to_string(),
+                    )
+                })?;
             }
         }
         Ok(())
@@ -554,13 +576,8 @@ pub fn valid_tenant_name(name: &str) -> bool {
 /// Tenant and organization names: letters, digits, `.`, `_`, `-`, starting with a letter or
 /// digit. Custom policy names (`lowercase`): the same, in lowercase.
 fn is_name(name: &str, lowercase: bool) -> bool {
-    let mut bytes = name.bytes();
-    let Some(first) = bytes.next() else {
-        return false;
-    };
     name.len() <= MAX_NAME_BYTES
-        && first.is_ascii_alphanumeric()
-        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        && identity::is_ascii_name(name)
         && (!lowercase || !name.bytes().any(|b| b.is_ascii_uppercase()))
 }
 

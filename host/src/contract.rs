@@ -2,7 +2,7 @@
 //! claims: everything it returns is checked here before patrol uses it.
 
 use crate::component::ComponentMetadata;
-use crate::decision::{ErrorClass, POLICY_ERROR, TOKEN_EXPIRED};
+use crate::decision::{ErrorClass, RESERVED_CODES};
 use crate::limits::Limits;
 use crate::request::Operation;
 use crate::sandbox::PolicyFailure;
@@ -55,7 +55,7 @@ pub(crate) fn check_verdict(
                  letters, digits, `.`, `_` or `-`"
             ));
         }
-        if code == POLICY_ERROR || code == TOKEN_EXPIRED {
+        if RESERVED_CODES.contains(&code.as_str()) {
             return invalid(format!(
                 "returned the code `{code}`, which only patrol may report"
             ));

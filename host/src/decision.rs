@@ -20,6 +20,10 @@ use crate::timestamp::{Timestamp, rfc3339};
 pub const POLICY_ERROR: &str = "policyError";
 /// The code reported when a used token has passed its `valid_to`.
 pub const TOKEN_EXPIRED: &str = "tokenExpired";
+/// The code reported when a token limited to some organizations is used in another.
+pub const TOKEN_NOT_VALID_FOR_ORG: &str = "tokenNotValidForOrg";
+/// The codes only patrol reports; a policy that returns one breaks the contract.
+pub const RESERVED_CODES: [&str; 3] = [POLICY_ERROR, TOKEN_EXPIRED, TOKEN_NOT_VALID_FOR_ORG];
 /// The name under which patrol reports its own, always-on checks.
 pub const PATROL: &str = "patrol";
 

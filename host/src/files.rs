@@ -5,9 +5,18 @@ use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::Path;
 
+/// The folder `path` is in: its parent, or `.` for a bare file name (whose parent is the
+/// empty path, which cannot be opened).
+pub fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    }
+}
+
 /// Writes `bytes` to `path` so that readers, and a crash, see either the old or the new file.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    let dir = folder_of(path);
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -30,7 +39,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// Removes `path` durably; a missing file is not an error.
 pub(crate) fn remove_durably(path: &Path) -> io::Result<()> {
     match fs::remove_file(path) {
-        Ok(()) => File::open(path.parent().unwrap_or(Path::new(".")))?.sync_all(),
+        Ok(()) => File::open(folder_of(path))?.sync_all(),
         Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(error) => Err(error),
     }

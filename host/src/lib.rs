@@ -40,6 +40,8 @@ mod engine;
 pub mod files;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod identity;
+pub mod json;
 mod limiter;
 pub mod limits;
 mod permits;
@@ -49,6 +51,7 @@ pub mod reports;
 pub mod request;
 mod runtime;
 mod sandbox;
+pub mod scopes;
 mod serde_message;
 pub mod server;
 mod tenant;

@@ -16,13 +16,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::serde_message;
+use crate::identity::{self, Kind, MAX_GROUPS, MAX_ORGS, MAX_SCOPES};
 use crate::timestamp::{self, Timestamp, parse_rfc3339};
-
-/// The longest id, name or scope accepted, in bytes.
-pub const MAX_NAME_BYTES: usize = 256;
-/// The most items accepted in any list (scopes, groups, organizations).
-pub const MAX_LIST_ITEMS: usize = 256;
 
 /// What is being done with a token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -101,6 +96,27 @@ pub struct Token {
     pub valid_to: Timestamp,
 }
 
+impl Token {
+    /// Whether the token may be used in `org`: a global token anywhere, another in the
+    /// organizations it lists (compared case-insensitively).
+    pub fn is_valid_in(&self, org: &str) -> bool {
+        self.all_orgs
+            || self
+                .orgs
+                .iter()
+                .any(|listed| listed.eq_ignore_ascii_case(org))
+    }
+
+    /// The organizations it is limited to, as `` `a`, `b` ``.
+    pub fn orgs_in_words(&self) -> String {
+        self.orgs
+            .iter()
+            .map(|org| format!("`{org}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 /// One checked request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Request {
@@ -147,16 +163,14 @@ impl Request {
         if !json.trim_start().starts_with('{') {
             return Err(RequestError::new("request", "must be a JSON object"));
         }
-        let deserializer = &mut serde_json::Deserializer::from_str(json);
-        let raw: RawRequest = serde_path_to_error::deserialize(deserializer).map_err(|error| {
-            let path = error.path().to_string();
-            // The path is `.` for the document itself, and empty for a field named "".
-            let field = if path == "." || path.is_empty() {
+        let raw: RawRequest = crate::json::parse_str(json).map_err(|error| {
+            // The document itself, or a field named "".
+            let field = if error.field.is_empty() {
                 "request".to_string()
             } else {
-                path
+                error.field
             };
-            RequestError::new(field, serde_message::plain(&error.into_inner().to_string()))
+            RequestError::new(field, error.problem)
         })?;
         raw.check(default_now)
     }
@@ -200,16 +214,18 @@ impl RawRequest {
             Some(text) => time("now", &text)?,
             None => default_now,
         };
-        let org = name("org", self.org)?;
+        let org = one("org", Kind::Org, self.org)?;
         let user = self.user.ok_or_else(|| missing("user"))?;
         let user = Actor {
-            id: name("user.id", user.id)?,
-            groups: names("user.groups", user.groups)?,
+            id: one("user.id", Kind::UserId, user.id)?,
+            groups: list("user.groups", Kind::GroupId, user.groups, MAX_GROUPS)?,
         };
         let token = self.token.ok_or_else(|| missing("token"))?;
-        let scopes = names(
+        let scopes = list(
             "token.scopes",
+            Kind::Scope,
             token.scopes.ok_or_else(|| missing("token.scopes"))?,
+            MAX_SCOPES,
         )?;
         if scopes.is_empty() {
             return Err(RequestError::new(
@@ -217,7 +233,7 @@ impl RawRequest {
                 "must name at least one scope",
             ));
         }
-        let orgs = names("token.orgs", token.orgs)?;
+        let orgs = list("token.orgs", Kind::Org, token.orgs, MAX_ORGS)?;
         if !token.all_orgs && orgs.is_empty() {
             return Err(RequestError::new(
                 "token.orgs",
@@ -238,7 +254,7 @@ impl RawRequest {
                 "must be later than `token.valid_from`",
             ));
         }
-        let id = token.id.map(|id| name("token.id", Some(id))).transpose()?;
+        let id = token.id.map(|id| token_id(&id)).transpose()?;
         Ok(Request {
             operation,
             now,
@@ -269,41 +285,36 @@ fn time(field: &str, text: &str) -> Result<Timestamp, RequestError> {
     })
 }
 
-fn name(field: &str, value: Option<String>) -> Result<String, RequestError> {
+/// A required value of `kind`.
+fn one(field: &str, kind: Kind, value: Option<String>) -> Result<String, RequestError> {
     let value = value.ok_or_else(|| missing(field))?;
-    if value.trim().is_empty() {
-        return Err(RequestError::new(field, "must not be empty"));
-    }
-    if value.len() > MAX_NAME_BYTES {
-        return Err(RequestError::new(
-            field,
-            format!(
-                "is {} bytes long; the limit is {MAX_NAME_BYTES}",
-                value.len()
-            ),
-        ));
-    }
-    if value.chars().any(char::is_control) {
-        return Err(RequestError::new(
-            field,
-            "must not contain control characters",
-        ));
-    }
+    identity::check(kind, &value)
+        .map_err(|invalid| RequestError::new(field, invalid.to_string()))?;
     Ok(value)
 }
 
-fn names(field: &str, values: Vec<String>) -> Result<Vec<String>, RequestError> {
-    if values.len() > MAX_LIST_ITEMS {
-        return Err(RequestError::new(
-            field,
-            format!("has {} items; the limit is {MAX_LIST_ITEMS}", values.len()),
-        ));
-    }
-    values
-        .into_iter()
-        .enumerate()
-        .map(|(i, value)| name(&format!("{field}[{i}]"), Some(value)))
-        .collect()
+/// A list of values of `kind`, at most `max`.
+fn list(
+    field: &str,
+    kind: Kind,
+    values: Vec<String>,
+    max: usize,
+) -> Result<Vec<String>, RequestError> {
+    identity::check_list(kind, &values, max).map_err(|(index, invalid)| {
+        let field = match index {
+            Some(index) => format!("{field}[{index}]"),
+            None => field.to_string(),
+        };
+        RequestError::new(field, invalid.to_string())
+    })?;
+    Ok(values)
+}
+
+/// A token's id, for logs: printable, like a user id.
+fn token_id(id: &str) -> Result<String, RequestError> {
+    identity::check(Kind::UserId, id)
+        .map_err(|invalid| RequestError::new("token.id", invalid.to_string()))?;
+    Ok(id.to_string())
 }
 
 #[cfg(test)]
@@ -381,6 +392,21 @@ mod tests {
             ("[1,2]", "request", "must be a JSON object"),
             (r#"{"":1}"#, "request", "unknown field ``"),
             ("{\"operation\":", "operation", "EOF while parsing"),
+            (
+                r#"{"operation":"use","org":"o","user":"bob"}"#,
+                "user",
+                "expected an object",
+            ),
+            (
+                r#"{"operation":"create","org":"o","user":{"id":"b"},"token":{"scopes":["a"],"all_orgs":true,"valid_to":"2030-01-01T00:00:00Z"}}}}"#,
+                "request",
+                "after the JSON document",
+            ),
+            (
+                r#"{"operation":"use","org":"o","user":{"id":"bob\n"},"token":{"scopes":["a"],"all_orgs":true,"valid_to":"2030-01-01T00:00:00Z"}}"#,
+                "user.id",
+                "not printable",
+            ),
         ];
         for (json, field, problem) in cases {
             let error = parse(json).unwrap_err();

@@ -18,12 +18,13 @@ use crate::component::{CompiledComponent, ComponentMetadata, Digest};
 use crate::config::{Allowlist, ComponentSource, Mode, OnError, PolicyConfig, TenantConfig};
 use crate::decision::{
     Action, Decision, PATROL, POLICY_ERROR, PolicyTrace, ReportedViolation, TOKEN_EXPIRED,
-    TraceOutcome,
+    TOKEN_NOT_VALID_FOR_ORG, TraceOutcome,
 };
 use crate::engine::Engine;
 use crate::limits::Limits;
-use crate::request::{Operation, Request};
+use crate::request::{Operation, Request, RequestError};
 use crate::sandbox::{PolicyFailure, Sandbox};
+use crate::scopes::ScopeCatalogue;
 use crate::timestamp::{Timestamp, format_rfc3339};
 use crate::wit::{self, BundledCall, RequestRef};
 
@@ -39,6 +40,7 @@ pub struct Tenant {
     /// it is unless an allowlist exempts the user from one of them.
     bundle_plans: [BundlePlan; 4],
     sandbox: Arc<Sandbox>,
+    scopes: ScopeCatalogue,
 }
 
 /// The bundled policies that judge one operation, and the call that asks them.
@@ -187,6 +189,7 @@ pub(crate) fn load(engine: &Engine, config: &TenantConfig) -> Result<Tenant, Loa
         bundle: bundle.map(|bundle| (bundle, defaults)),
         bundle_plans,
         sandbox: Arc::clone(engine.sandbox()),
+        scopes: config.scopes.clone(),
     })
 }
 
@@ -218,6 +221,25 @@ impl Tenant {
     /// Where its configuration came from.
     pub fn origin(&self) -> &str {
         &self.origin
+    }
+
+    /// The scopes its tokens may carry.
+    pub fn scopes(&self) -> &ScopeCatalogue {
+        &self.scopes
+    }
+
+    /// Checks what only the tenant can check of a request before it is judged: a token to be
+    /// issued (`create`, `regenerate`) may carry only scopes the tenant accepts.
+    pub fn check(&self, request: &Request) -> Result<(), RequestError> {
+        if matches!(request.operation, Operation::Create | Operation::Regenerate)
+            && let Err(unknown) = self.scopes.canonicalize(&request.token.scopes)
+        {
+            return Err(RequestError {
+                field: format!("token.scopes[{}]", unknown.index),
+                problem: unknown.to_string(),
+            });
+        }
+        Ok(())
     }
 
     /// Its policies, in evaluation order.
@@ -373,21 +395,38 @@ struct Judgement {
 impl Judgement {
     fn apply_patrol_rules(&mut self, request: &Request) {
         if request.operation == Operation::Use && request.token.valid_to <= request.now {
-            self.violations.push(ReportedViolation {
-                policy: Arc::from(PATROL),
-                code: TOKEN_EXPIRED.to_string(),
-                enforced: true,
-                message: format!(
+            self.refuse_as_patrol(
+                TOKEN_EXPIRED,
+                format!(
                     "the token expired at {}",
                     format_rfc3339(request.token.valid_to)
                 ),
-                error: None,
-            });
+            );
+        }
+        if request.operation == Operation::Use && !request.token.is_valid_in(&request.org) {
+            self.refuse_as_patrol(
+                TOKEN_NOT_VALID_FOR_ORG,
+                format!(
+                    "the token is limited to {}, not `{}`",
+                    request.token.orgs_in_words(),
+                    request.org
+                ),
+            );
         }
         if request.operation == Operation::Leak {
             // The owner of a leaked token always hears of it, whatever the policies say.
             self.actions.insert(Action::NotifyOwner);
         }
+    }
+
+    fn refuse_as_patrol(&mut self, code: &str, message: String) {
+        self.violations.push(ReportedViolation {
+            policy: Arc::from(PATROL),
+            code: code.to_string(),
+            enforced: true,
+            message,
+            error: None,
+        });
     }
 
     /// Records one policy's answer.

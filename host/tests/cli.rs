@@ -241,6 +241,14 @@ fn token_commands_issue_list_regenerate_scan_and_audit_on_a_data_directory() {
         "contoso-main",
     ];
 
+    // Only `init` (or `serve`) makes a data directory: a mistyped one is an error, and nothing
+    // is created.
+    let missing = run(&create, None);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("there is no data directory"));
+    assert!(!Path::new(data).exists());
+    assert!(patrol(&["init", data], None).status.success());
+
     // Refused by the 90-day maximum: exit 1, the decision on stdout, the reason on stderr.
     let mut too_long = create.to_vec();
     too_long.extend(["--days", "120"]);

@@ -576,7 +576,8 @@ fn the_binary_reports_writes_html_and_applies_a_proposal() {
         "tenant = \"acme\"\n[policies.max_pat_lifespan]\nenabled = true\nmax_days = 90\n",
     )
     .unwrap();
-    let out = ok(&patrol(&[
+    // Tokens would break: exit 1, so that a pipeline can gate on the dry run.
+    let dry_run = patrol(&[
         "whatif",
         "--data-dir",
         data,
@@ -584,8 +585,9 @@ fn the_binary_reports_writes_html_and_applies_a_proposal() {
         proposed.to_str().unwrap(),
         "--format",
         "json",
-    ]));
-    let dry: Value = serde_json::from_str(&out).unwrap();
+    ]);
+    assert_eq!(dry_run.status.code(), Some(1));
+    let dry: Value = serde_json::from_slice(&dry_run.stdout).unwrap();
     let too_long = active(&inv).filter(|s| s.lifetime() > 90 * DAY).count();
     assert_eq!(dry["failing_tokens"], too_long);
     assert_eq!(dry["per_policy"][0]["newly_failing"], too_long);
@@ -610,6 +612,22 @@ fn the_binary_reports_writes_html_and_applies_a_proposal() {
     assert!(said.contains("1 policy change recorded"), "{said}");
     let after = std::fs::read_to_string(inv.data_dir().join("tenants/acme.toml")).unwrap();
     assert!(after.contains("max_days = 90"));
+    // A proposal that breaks nothing (the configuration now in force, less strict): exit 0.
+    let lenient = inv.dir.path().join("lenient.toml");
+    std::fs::write(&lenient, "tenant = \"acme\"\n").unwrap();
+    let fine = patrol(&[
+        "whatif",
+        "--data-dir",
+        data,
+        "--config",
+        lenient.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        fine.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&fine.stdout)
+    );
     let audit = ok(&patrol(&[
         "audit",
         "--data-dir",

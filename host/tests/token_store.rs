@@ -14,7 +14,8 @@ use std::thread;
 
 use patrol::tokens::{
     AuditEvent, AuditQuery, AuthError, Client, LeakOutcome, LeakSource, LifecycleError, NewToken,
-    Notifier, NotifierConfig, Secret, SqliteStore, TokenFilter, Tokens,
+    Notifier, NotifierConfig, Secret, SqliteStore, TokenFilter, TokenOrder, TokenQuery,
+    TokenRecord, TokenStatus, Tokens,
 };
 use patrol::{Engine, EngineConfig, Tenant, TenantConfig};
 
@@ -118,10 +119,7 @@ fn creation_is_decided_by_the_policies_and_a_denied_one_stores_nothing() {
         decision.violations[0].code,
         "disablePatCreationPolicyViolation"
     );
-    let listed = f
-        .tokens
-        .list("acme", TokenFilter::All, None, NOW, 100, None)
-        .unwrap();
+    let listed = f.tokens.list("acme", &all_tokens(), NOW).unwrap();
     assert!(listed.items.is_empty());
     let audit = f
         .tokens
@@ -162,11 +160,11 @@ fn listings_filter_and_page_through_hundreds_of_tokens() {
     let mut ids = Vec::new();
     for i in 0..250 {
         let owner = if i % 5 == 0 { "bob" } else { "carol" };
-        let token = f
-            .tokens
-            .create(&f.acme, new_token(owner, "contoso", 1 + i % 60), NOW + i)
-            .unwrap()
-            .token;
+        let mut new = new_token(owner, "contoso", 1 + i % 60);
+        // Names that repeat, in mixed case, so that sorting by name has ties to break.
+        let word = if i % 2 == 0 { "deploy" } else { "Deploy" };
+        new.display_name = format!("{word} {:02}", (i * 37) % 41);
+        let token = f.tokens.create(&f.acme, new, NOW + i).unwrap().token;
         ids.push(token.id);
     }
     for id in ids.iter().take(10) {
@@ -175,22 +173,39 @@ fn listings_filter_and_page_through_hundreds_of_tokens() {
             .unwrap();
     }
     let later = NOW + 30 * DAY;
-    let count = |filter, owner: Option<&str>| {
-        let mut seen = Vec::new();
+    let listing = |query: TokenQuery| {
+        let mut seen: Vec<TokenRecord> = Vec::new();
         let mut continuation = None;
         loop {
             let page = f
                 .tokens
-                .list("acme", filter, owner, later, 100, continuation.as_deref())
+                .list(
+                    "acme",
+                    &TokenQuery {
+                        continuation,
+                        ..query.clone()
+                    },
+                    later,
+                )
                 .unwrap();
-            assert!(page.items.len() <= 100);
-            seen.extend(page.items.into_iter().map(|t| t.id));
+            assert!(page.items.len() <= query.limit);
+            seen.extend(page.items);
             match page.continuation {
                 Some(next) => continuation = Some(next),
                 None => break,
             }
         }
         seen
+    };
+    let count = |filter, owner: Option<&str>| -> Vec<String> {
+        listing(TokenQuery {
+            filter,
+            owner: owner.map(str::to_string),
+            ..all_tokens()
+        })
+        .into_iter()
+        .map(|t| t.id)
+        .collect()
     };
     let all = count(TokenFilter::All, None);
     assert_eq!(all, ids, "every token once, oldest first");
@@ -202,18 +217,99 @@ fn listings_filter_and_page_through_hundreds_of_tokens() {
         240 - expected_expired
     );
     assert_eq!(count(TokenFilter::All, Some("BOB")).len(), 50);
+
+    // Azure DevOps' sort options, in pages of 7 so that the continuation carries the sort key:
+    // every token exactly once, in the order asked for.
+    let sorted = |order, ascending| {
+        listing(TokenQuery {
+            order,
+            ascending,
+            limit: 7,
+            ..all_tokens()
+        })
+    };
+    let key_of = |token: &TokenRecord, order| match order {
+        TokenOrder::DisplayDate => (String::new(), 0),
+        TokenOrder::DisplayName => (token.display_name.to_lowercase(), 0),
+        TokenOrder::Status => (
+            String::new(),
+            match token.status(later) {
+                TokenStatus::Active => 0,
+                TokenStatus::Expired => 1,
+                TokenStatus::Revoked => 2,
+            },
+        ),
+    };
+    for order in [
+        TokenOrder::DisplayDate,
+        TokenOrder::DisplayName,
+        TokenOrder::Status,
+    ] {
+        for ascending in [true, false] {
+            let listed = sorted(order, ascending);
+            let mut expected = listed.clone();
+            expected.sort_by(|a, b| {
+                let ordering = key_of(a, order)
+                    .cmp(&key_of(b, order))
+                    .then(a.created_at.cmp(&b.created_at))
+                    .then(a.id.cmp(&b.id));
+                if ascending {
+                    ordering
+                } else {
+                    ordering.reverse()
+                }
+            });
+            assert_eq!(listed.len(), 250, "{order:?} {ascending}");
+            assert_eq!(listed, expected, "{order:?} ascending: {ascending}");
+        }
+    }
+    let by_status = sorted(TokenOrder::Status, true);
+    assert_eq!(by_status[0].status(later), TokenStatus::Active);
+    assert_eq!(by_status[249].status(later), TokenStatus::Revoked);
+
+    // A continuation belongs to its listing: garbage, or one from another order, is refused.
+    let first_page = f
+        .tokens
+        .list(
+            "acme",
+            &TokenQuery {
+                order: TokenOrder::DisplayName,
+                limit: 10,
+                ..all_tokens()
+            },
+            later,
+        )
+        .unwrap();
+    for continuation in [Some("garbage".to_string()), first_page.continuation] {
+        assert!(
+            f.tokens
+                .list(
+                    "acme",
+                    &TokenQuery {
+                        continuation,
+                        limit: 10,
+                        ..all_tokens()
+                    },
+                    later
+                )
+                .is_err()
+        );
+    }
     assert!(
         f.tokens
-            .list("acme", TokenFilter::All, None, later, 10, Some("garbage"))
-            .is_err()
-    );
-    assert!(
-        f.tokens
-            .list("beta", TokenFilter::All, None, later, 10, None)
+            .list("beta", &all_tokens(), later)
             .unwrap()
             .items
             .is_empty()
     );
+}
+
+/// Every token, oldest first.
+fn all_tokens() -> TokenQuery {
+    TokenQuery {
+        filter: TokenFilter::All,
+        ..TokenQuery::default()
+    }
 }
 
 #[test]
@@ -296,10 +392,7 @@ fn authentication_checks_format_store_status_and_use_policies() {
         .unwrap_err();
     assert!(matches!(
         regenerated,
-        LifecycleError::Invalid {
-            field: "validTo",
-            ..
-        }
+        LifecycleError::Invalid { ref field, .. } if field == "validTo"
     ));
     let regenerated = f
         .tokens

@@ -16,6 +16,9 @@ pub fn run(config_path: &Path, request_path: &Path, explain: bool) -> anyhow::Re
     let config = TenantConfig::from_file(config_path)?;
     let engine = Engine::new(super::engine_config())?;
     let tenant = engine.load_tenant(&config)?;
+    tenant
+        .check(&request)
+        .with_context(|| format!("{}: invalid request", request_path.display()))?;
     let decision = tenant.evaluate(&request);
     if explain {
         super::emit(&serde_json::to_string_pretty(&explanation(

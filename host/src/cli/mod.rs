@@ -85,8 +85,17 @@ enum Command {
         #[arg(long, value_name = "DAYS", default_value_t = 7)]
         expiry_notice_days: i64,
     },
+    /// Create a data directory with the example tenant, `contoso`, for the commands below
+    /// (`patrol serve` creates one too).
+    Init {
+        /// The data directory to create.
+        #[arg(value_name = "DIR", default_value = "patrol-data")]
+        data_dir: PathBuf,
+    },
     /// Create, list, regenerate and revoke tokens in a data directory's token store.
     Token {
+        #[command(flatten)]
+        data: store::DataArgs,
         #[command(subcommand)]
         command: token::TokenCommand,
     },
@@ -97,6 +106,8 @@ enum Command {
     Audit(audit::AuditArgs),
     /// Set and list a tenant's groups, which allowlists are checked against.
     Groups {
+        #[command(flatten)]
+        data: store::DataArgs,
         #[command(subcommand)]
         command: groups::GroupsCommand,
     },
@@ -232,10 +243,11 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             webhook,
             expiry_notice_days,
         }),
-        Command::Token { command } => token::run(command),
+        Command::Init { data_dir } => store::init(&data_dir),
+        Command::Token { data, command } => token::run(&data, command),
         Command::Scan(args) => scan::run(args),
         Command::Audit(args) => audit::run(args),
-        Command::Groups { command } => groups::run(command),
+        Command::Groups { data, command } => groups::run(&data, command),
         Command::Policy { command } => policy::run(command),
         Command::Report(args) => report::run(args),
         Command::Mcp(args) => mcp::run(args),

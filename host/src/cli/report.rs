@@ -64,6 +64,7 @@ enum ReportCommand {
 pub fn run(args: ReportArgs) -> anyhow::Result<Outcome> {
     let tenant = args.tenant.context("name the tenant with `--tenant`")?;
     let mut data = Data::open(&args.data)?;
+    data.tenant_file(&tenant)?;
     let now = now();
     if let Some(path) = &args.html {
         if args.kind.is_some() {
@@ -120,12 +121,8 @@ pub fn run(args: ReportArgs) -> anyhow::Result<Outcome> {
             ReportKind::Expiring
         }
     };
-    // The configuration gives defaults; a tenant whose file is gone still has tokens to report.
-    let config = if data.dir.existing_tenant_file(&tenant).is_some() {
-        Some(data.tenant(&tenant)?)
-    } else {
-        None
-    };
+    // The configuration gives defaults.
+    let config = Some(data.tenant(&tenant)?);
     let report = query
         .run(
             kind,

@@ -1,6 +1,6 @@
 //! What the token commands share: the data directory, its token store, and its tenants.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -8,11 +8,13 @@ use patrol::server::{ConfigFormat, DataDir};
 use patrol::tokens::{SqliteStore, Tokens};
 use patrol::{Engine, Tenant, TenantConfig, timestamp};
 
-/// `--data-dir`, shared by every command that works on the token store.
+/// `--data-dir`, shared by every command that works on the token store; accepted anywhere
+/// after the command's name.
 #[derive(Debug, clap::Args)]
 pub struct DataArgs {
-    /// The data directory, as for `patrol serve` (it may be serving at the same time).
-    #[arg(long, value_name = "DIR", default_value = "patrol-data")]
+    /// The data directory, as `patrol init` or `patrol serve` created it (it may be serving at
+    /// the same time).
+    #[arg(long, value_name = "DIR", default_value = "patrol-data", global = true)]
     pub data_dir: PathBuf,
 }
 
@@ -24,13 +26,10 @@ pub struct Data {
 }
 
 impl Data {
+    /// Opens an existing data directory; a missing one, or a folder that is not one, is an
+    /// error (only `patrol init` and `patrol serve` create data directories).
     pub fn open(args: &DataArgs) -> anyhow::Result<Data> {
-        let dir = DataDir::open(&args.data_dir).with_context(|| {
-            format!(
-                "cannot use the data directory `{}`",
-                args.data_dir.display()
-            )
-        })?;
+        let dir = DataDir::open_existing(&args.data_dir)?;
         let store = SqliteStore::open(&dir.database())?;
         Ok(Data {
             dir,
@@ -41,15 +40,20 @@ impl Data {
 
     /// Loads tenant `name`'s policies from the data directory.
     pub fn tenant(&mut self, name: &str) -> anyhow::Result<Arc<Tenant>> {
+        let path = self.tenant_file(name)?;
+        let config = TenantConfig::from_file(&path)?;
+        self.load(&config)
+    }
+
+    /// The configuration file of tenant `name`; a tenant without one is an error.
+    pub fn tenant_file(&self, name: &str) -> anyhow::Result<PathBuf> {
         checked_tenant_name(name)?;
-        let path = self.dir.existing_tenant_file(name).with_context(|| {
+        self.dir.existing_tenant_file(name).with_context(|| {
             format!(
                 "no tenant `{name}`: there is no `{name}.toml` or `{name}.json` in `{}`",
                 self.dir.tenants().display()
             )
-        })?;
-        let config = TenantConfig::from_file(&path)?;
-        self.load(&config)
+        })
     }
 
     /// Loads a tenant configuration with the data directory's components.
@@ -66,6 +70,35 @@ impl Data {
             .context("the engine is not available")?;
         Ok(Arc::new(engine.load_tenant(config)?))
     }
+}
+
+/// `patrol init DIR`: a new data directory, with the example tenant and an empty token store.
+/// An existing data directory is left as it is; any other existing folder is refused.
+pub fn init(root: &Path) -> anyhow::Result<super::Outcome> {
+    if root.exists() {
+        if DataDir::open_existing(root).is_ok() {
+            super::emit(&format!("{} is already a data directory", root.display()));
+            return Ok(super::Outcome::Success);
+        }
+        let empty = std::fs::read_dir(root)
+            .with_context(|| format!("cannot read `{}`", root.display()))?
+            .next()
+            .is_none();
+        if !empty {
+            anyhow::bail!(
+                "`{}` exists and is not a patrol data directory; name a new or empty folder",
+                root.display()
+            );
+        }
+    }
+    let dir = DataDir::open(root)
+        .with_context(|| format!("cannot create the data directory `{}`", root.display()))?;
+    SqliteStore::open(&dir.database())?;
+    super::emit(&format!(
+        "created the data directory {} with the example tenant `contoso`",
+        root.display()
+    ));
+    Ok(super::Outcome::Success)
 }
 
 /// A configuration made a tenant's.

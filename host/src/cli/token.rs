@@ -2,7 +2,9 @@
 //! judged by the tenant's policies exactly as through the HTTP API.
 
 use patrol::timestamp::{format_rfc3339, now};
-use patrol::tokens::{Issued, LifecycleError, NewToken, PatTokenView, TokenFilter, TokenRecord};
+use patrol::tokens::{
+    Issued, LifecycleError, NewToken, PatTokenView, TokenFilter, TokenQuery, TokenRecord,
+};
 use serde_json::json;
 
 use super::Outcome;
@@ -13,8 +15,6 @@ pub enum TokenCommand {
     /// Create a token, if the tenant's policies allow it, and print it as JSON. The secret is
     /// shown this once. Exits 1 when the policies refuse it (with the decision on stdout).
     Create {
-        #[command(flatten)]
-        data: DataArgs,
         /// The tenant.
         #[arg(long, short)]
         tenant: String,
@@ -48,8 +48,6 @@ pub enum TokenCommand {
     },
     /// List a tenant's tokens, oldest first.
     List {
-        #[command(flatten)]
-        data: DataArgs,
         /// The tenant.
         #[arg(long, short)]
         tenant: String,
@@ -65,8 +63,6 @@ pub enum TokenCommand {
     },
     /// Give a token a new secret and lifetime, if today's policies allow it.
     Regenerate {
-        #[command(flatten)]
-        data: DataArgs,
         /// The tenant.
         #[arg(long, short)]
         tenant: String,
@@ -84,8 +80,6 @@ pub enum TokenCommand {
     },
     /// Revoke a token.
     Revoke {
-        #[command(flatten)]
-        data: DataArgs,
         /// The tenant.
         #[arg(long, short)]
         tenant: String,
@@ -111,10 +105,9 @@ pub enum Filter {
 /// Days a token is valid for when neither `--valid-to` nor `--days` is given.
 const DEFAULT_DAYS: i64 = 30;
 
-pub fn run(command: TokenCommand) -> anyhow::Result<Outcome> {
+pub fn run(data: &DataArgs, command: TokenCommand) -> anyhow::Result<Outcome> {
     match command {
         TokenCommand::Create {
-            data,
             tenant,
             user,
             groups,
@@ -128,7 +121,7 @@ pub fn run(command: TokenCommand) -> anyhow::Result<Outcome> {
         } => {
             let valid_to =
                 valid_to(until.as_deref(), days)?.unwrap_or_else(|| now() + DEFAULT_DAYS * 86_400);
-            let mut data = Data::open(&data)?;
+            let mut data = Data::open(data)?;
             let tenant = data.tenant(&tenant)?;
             let new = NewToken {
                 owner: user,
@@ -151,13 +144,13 @@ pub fn run(command: TokenCommand) -> anyhow::Result<Outcome> {
             issued(data.tokens.create(&tenant, new, now()))
         }
         TokenCommand::List {
-            data,
             tenant,
             filter,
             user,
             json,
         } => {
-            let data = Data::open(&data)?;
+            let data = Data::open(data)?;
+            data.tenant_file(&tenant)?;
             let filter = match filter {
                 Filter::Active => TokenFilter::Active,
                 Filter::Revoked => TokenFilter::Revoked,
@@ -168,14 +161,13 @@ pub fn run(command: TokenCommand) -> anyhow::Result<Outcome> {
             let mut tokens = Vec::new();
             let mut continuation: Option<String> = None;
             loop {
-                let page = data.tokens.list(
-                    &tenant,
+                let query = TokenQuery {
                     filter,
-                    user.as_deref(),
-                    now,
-                    patrol::tokens::MAX_PAGE,
-                    continuation.as_deref(),
-                )?;
+                    owner: user.clone(),
+                    continuation: continuation.take(),
+                    ..TokenQuery::default()
+                };
+                let page = data.tokens.list(&tenant, &query, now)?;
                 tokens.extend(page.items);
                 match page.continuation {
                     Some(next) => continuation = Some(next),
@@ -196,7 +188,6 @@ pub fn run(command: TokenCommand) -> anyhow::Result<Outcome> {
             Ok(Outcome::Success)
         }
         TokenCommand::Regenerate {
-            data,
             tenant,
             id,
             org,
@@ -204,18 +195,18 @@ pub fn run(command: TokenCommand) -> anyhow::Result<Outcome> {
             days,
         } => {
             let valid_to = valid_to(until.as_deref(), days)?;
-            let mut data = Data::open(&data)?;
+            let mut data = Data::open(data)?;
             let tenant = data.tenant(&tenant)?;
             issued(data.tokens.regenerate(&tenant, &id, valid_to, &org, now()))
         }
         TokenCommand::Revoke {
-            data,
             tenant,
             id,
             reason,
             actor: who,
         } => {
-            let data = Data::open(&data)?;
+            let data = Data::open(data)?;
+            data.tenant_file(&tenant)?;
             let token = data
                 .tokens
                 .revoke(&tenant, &id, &actor(who), &reason, now())

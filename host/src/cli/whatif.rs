@@ -38,11 +38,8 @@ pub fn run(args: WhatIfArgs) -> anyhow::Result<Outcome> {
         .with_context(|| format!("cannot read `{}`", args.config.display()))?;
     let origin = args.config.display().to_string();
     let config_format = ConfigFormat::of_path(&args.config);
-    let proposed_config = config_format.parse(
-        &text,
-        &origin,
-        args.config.parent().unwrap_or(std::path::Path::new(".")),
-    )?;
+    let proposed_config =
+        config_format.parse(&text, &origin, patrol::files::folder_of(&args.config))?;
     let name = proposed_config.tenant.clone();
     let mut data = Data::open(&args.data)?;
     let current = if data.dir.existing_tenant_file(&name).is_some() {
@@ -85,7 +82,7 @@ pub fn run(args: WhatIfArgs) -> anyhow::Result<Outcome> {
                 "not applied: `{}.component` is a path relative to `{}`; make it absolute, or \
                  upload the component to `patrol serve` and name it by digest",
                 moved.location,
-                args.config.parent().unwrap_or(&args.config).display()
+                patrol::files::folder_of(&args.config).display()
             );
         }
         let applied = data.apply(&text, config_format, &origin, &actor(args.actor))?;
@@ -98,5 +95,11 @@ pub fn run(args: WhatIfArgs) -> anyhow::Result<Outcome> {
             if applied.recorded == 1 { "" } else { "s" }
         );
     }
-    Ok(Outcome::Success)
+    // As `eval` exits 1 for a denial, the dry run exits 1 when tokens would break, so that a
+    // pipeline can gate a change on it; `--apply` was asked for anyway, and succeeded.
+    Ok(if report.failing_tokens > 0 && !args.apply {
+        Outcome::Denied
+    } else {
+        Outcome::Success
+    })
 }

@@ -30,7 +30,7 @@ use serde::Serialize;
 
 use crate::tenant::Tenant;
 use crate::timestamp::{Timestamp, format_rfc3339};
-use crate::tokens::{StoreError, TokenFilter, TokenRecord, Tokens};
+use crate::tokens::{StoreError, TokenFilter, TokenQuery, TokenRecord, Tokens};
 
 /// How a report is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -156,14 +156,12 @@ pub fn all_tokens(
     let mut all = Vec::new();
     let mut continuation: Option<String> = None;
     loop {
-        let page = tokens.list(
-            tenant,
-            TokenFilter::All,
-            None,
-            now,
-            crate::tokens::MAX_PAGE,
-            continuation.as_deref(),
-        )?;
+        let query = TokenQuery {
+            filter: TokenFilter::All,
+            continuation: continuation.take(),
+            ..TokenQuery::default()
+        };
+        let page = tokens.list(tenant, &query, now)?;
         all.extend(page.items);
         match page.continuation {
             Some(next) => continuation = Some(next),

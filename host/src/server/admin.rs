@@ -17,75 +17,19 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use subtle::ConstantTimeEq;
 
 use crate::component::{CompiledComponent, Digest};
-use crate::config::valid_tenant_name;
-
-use super::api::read_body;
 use crate::files::write_atomically;
 
+use super::api::read_body;
 use super::data_dir::Format;
 use super::error::ApiError;
+use super::extract::{Admin, Served, TenantName};
 use super::state::{ServedTenant, Shared};
-
-/// Checks the `Authorization: Bearer` header against the admin token, in constant time.
-pub(crate) fn authorize(state: &Shared, headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(expected) = &state.admin_token else {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "admin_api_off",
-            "the admin API is off: start patrol with an admin token to turn it on",
-        ));
-    };
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "the admin API needs `Authorization: Bearer <admin token>`",
-        ))
-    }
-}
-
-/// The header in which an administrator's tool names the person acting, for the audit log.
-pub(crate) const ACTOR_HEADER: &str = "x-patrol-actor";
-
-/// Who is acting, for the audit log: the `X-Patrol-Actor` header, else `admin`.
-pub(crate) fn actor(headers: &HeaderMap) -> String {
-    headers
-        .get(ACTOR_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .map(str::trim)
-        .filter(|value| !value.is_empty() && value.len() <= 256)
-        .unwrap_or("admin")
-        .to_lowercase()
-}
-
-pub(crate) fn checked_name(tenant: &str) -> Result<(), ApiError> {
-    if valid_tenant_name(tenant) {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_tenant_name",
-            format!(
-                "`{tenant}` is not a tenant name: use 1 to 64 ASCII letters, digits, `.`, `_` or \
-                 `-`, starting with a letter or digit"
-            ),
-        ))
-    }
-}
 
 #[derive(Serialize)]
 struct TenantSummary {
@@ -133,10 +77,9 @@ fn summary(name: &str, served: Option<&ServedTenant>, refused: Option<String>) -
 }
 
 pub(crate) async fn list_tenants(
+    _admin: Admin,
     State(state): State<Arc<Shared>>,
-    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers)?;
     let tenants = state.tenants();
     let mut refusals = state.refusals();
     let mut names: Vec<&String> = tenants.keys().collect();
@@ -155,14 +98,9 @@ pub(crate) async fn list_tenants(
 }
 
 pub(crate) async fn get_tenant(
-    State(state): State<Arc<Shared>>,
-    Path(tenant): Path<String>,
-    headers: HeaderMap,
+    _admin: Admin,
+    Served { served, .. }: Served,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers)?;
-    let served = state
-        .tenant(&tenant)
-        .ok_or_else(|| ApiError::unknown_tenant(&tenant))?;
     Ok((
         [(header::CONTENT_TYPE, served.format.content_type())],
         served.text.clone(),
@@ -171,15 +109,13 @@ pub(crate) async fn get_tenant(
 }
 
 pub(crate) async fn put_tenant(
+    Admin { actor }: Admin,
     State(state): State<Arc<Shared>>,
-    Path(tenant): Path<String>,
+    TenantName(tenant): TenantName,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers)?;
-    checked_name(&tenant)?;
     let (text, format) = configuration_body(&state, &headers, body).await?;
-    let actor = actor(&headers);
     let worker = Arc::clone(&state);
     let name = tenant.clone();
     let outcome =
@@ -226,24 +162,22 @@ pub(crate) async fn configuration_body(
 }
 
 pub(crate) async fn delete_tenant(
+    Admin { actor }: Admin,
     State(state): State<Arc<Shared>>,
-    Path(tenant): Path<String>,
-    headers: HeaderMap,
+    TenantName(tenant): TenantName,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers)?;
-    checked_name(&tenant)?;
-    let actor = actor(&headers);
     let worker = Arc::clone(&state);
     let name = tenant.clone();
-    let existed = tokio::task::spawn_blocking(move || worker.delete_tenant(&name, &actor))
+    let retired = tokio::task::spawn_blocking(move || worker.delete_tenant(&name, &actor))
         .await
         .map_err(|error| ApiError::internal(format!("the change did not finish: {error}")))?
         .map_err(ApiError::internal)?;
-    if existed {
-        tracing::info!(%tenant, "tenant deleted through the admin API");
-        Ok(StatusCode::NO_CONTENT.into_response())
-    } else {
-        Err(ApiError::unknown_tenant(&tenant))
+    match retired {
+        Some(revoked) => {
+            tracing::info!(%tenant, revoked, "tenant deleted through the admin API; its tokens were revoked");
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        None => Err(ApiError::unknown_tenant(&tenant)),
     }
 }
 
@@ -272,11 +206,10 @@ impl ComponentSummary {
 }
 
 pub(crate) async fn upload_component(
+    _admin: Admin,
     State(state): State<Arc<Shared>>,
-    headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers)?;
     let bytes = read_body(body, state.limits.component).await?;
     let worker = Arc::clone(&state);
     let stored = tokio::task::spawn_blocking(move || {
@@ -305,10 +238,9 @@ pub(crate) async fn upload_component(
 }
 
 pub(crate) async fn list_components(
+    _admin: Admin,
     State(state): State<Arc<Shared>>,
-    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers)?;
     let worker = Arc::clone(&state);
     let list = tokio::task::spawn_blocking(move || {
         let mut list = Vec::new();

@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use axum::Json;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -24,6 +24,7 @@ use crate::request::Request;
 
 use super::decision_log::DecisionRecord;
 use super::error::ApiError;
+use super::extract::Served;
 use super::state::Shared;
 
 /// The header every decision response carries.
@@ -47,7 +48,7 @@ enum Status {
 
 pub(crate) async fn decide(
     State(state): State<Arc<Shared>>,
-    Path(tenant): Path<String>,
+    tenant: Result<Served, ApiError>,
     body: Body,
 ) -> Response {
     judge(state, tenant, body, Status::AlwaysOk).await
@@ -55,18 +56,24 @@ pub(crate) async fn decide(
 
 pub(crate) async fn authorize(
     State(state): State<Arc<Shared>>,
-    Path(tenant): Path<String>,
+    tenant: Result<Served, ApiError>,
     body: Body,
 ) -> Response {
     judge(state, tenant, body, Status::Enforce).await
 }
 
-async fn judge(state: Arc<Shared>, tenant: String, body: Body, status: Status) -> Response {
+async fn judge(
+    state: Arc<Shared>,
+    tenant: Result<Served, ApiError>,
+    body: Body,
+    status: Status,
+) -> Response {
     let decision_id = uuid::Uuid::now_v7().to_string();
-    let mut response = match judge_request(&state, &tenant, body, status, &decision_id).await {
-        Ok(response) => response,
-        Err(error) => error.into_response(),
+    let judged = match tenant {
+        Ok(tenant) => judge_request(&state, tenant, body, status, &decision_id).await,
+        Err(error) => Err(error),
     };
+    let mut response = judged.unwrap_or_else(IntoResponse::into_response);
     if let Ok(value) = HeaderValue::from_str(&decision_id) {
         response.headers_mut().insert(DECISION_ID_HEADER, value);
     }
@@ -75,7 +82,10 @@ async fn judge(state: Arc<Shared>, tenant: String, body: Body, status: Status) -
 
 async fn judge_request(
     state: &Arc<Shared>,
-    tenant_name: &str,
+    Served {
+        name: tenant_name,
+        served,
+    }: Served,
     body: Body,
     status: Status,
     decision_id: &str,
@@ -99,9 +109,14 @@ async fn judge_request(
         )
         .with_field(error.field)
     })?;
-    let served = state
-        .tenant(tenant_name)
-        .ok_or_else(|| ApiError::unknown_tenant(tenant_name))?;
+    served.tenant.check(&request).map_err(|error| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            error.to_string(),
+        )
+        .with_field(error.field)
+    })?;
     // Evaluation blocks: it waits for a call slot and runs WebAssembly for up to a deadline.
     let (decision, request, elapsed) = tokio::task::spawn_blocking(move || {
         let started = Instant::now();
@@ -110,11 +125,11 @@ async fn judge_request(
     })
     .await
     .map_err(|error| ApiError::internal(format!("the evaluation did not finish: {error}")))?;
-    state.metrics.record_decision(tenant_name, &decision);
+    state.metrics.record_decision(&tenant_name, &decision);
     state.log.record(&DecisionRecord::new(
         decision_id,
         "api",
-        tenant_name,
+        &tenant_name,
         &request,
         &decision,
         elapsed,

@@ -108,7 +108,42 @@ pub struct DataDir {
     root: PathBuf,
 }
 
+/// A folder that is not a patrol data directory.
+#[derive(Debug, thiserror::Error)]
+pub enum NotADataDir {
+    /// Nothing there.
+    #[error(
+        "there is no data directory `{}`; create one with `patrol init {}` (or `patrol serve \
+         --data-dir {}`), or name an existing one with `--data-dir`",
+        .0.display(), .0.display(), .0.display()
+    )]
+    Missing(PathBuf),
+    /// Something else is there.
+    #[error(
+        "`{}` is not a patrol data directory (it has no `tenants` folder and `patrol.db`); \
+         name one with `--data-dir`, or create one with `patrol init`",
+        .0.display()
+    )]
+    Other(PathBuf),
+}
+
 impl DataDir {
+    /// Opens an existing data directory: one that `patrol init` or `patrol serve` created,
+    /// with its `tenants` folder and its token store. Creates nothing, so that a mistyped path
+    /// is an error rather than a new, empty data directory.
+    pub fn open_existing(root: &Path) -> Result<DataDir, NotADataDir> {
+        if !root.exists() {
+            return Err(NotADataDir::Missing(root.to_path_buf()));
+        }
+        let dir = DataDir {
+            root: root.to_path_buf(),
+        };
+        if !dir.tenants().is_dir() || !dir.database().is_file() {
+            return Err(NotADataDir::Other(root.to_path_buf()));
+        }
+        Ok(dir)
+    }
+
     /// Opens `root`, creating its folders; a new data directory gets the example tenant.
     pub fn open(root: &Path) -> io::Result<DataDir> {
         let fresh = !root.join("tenants").exists();

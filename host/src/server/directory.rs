@@ -15,42 +15,37 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
-use crate::tokens::valid_directory_id;
+use crate::tokens::{LifecycleError, MAX_GROUP_MEMBERS};
 
-use super::admin::{authorize, checked_name};
-use super::api::{blocking, read_body};
+use super::api::blocking;
 use super::error::ApiError;
+use super::extract::{Admin, PathParams, TenantName, json_body};
 use super::state::Shared;
-
-/// The most members one group may have.
-const MAX_MEMBERS: usize = 100_000;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct GroupBody {
-    members: Vec<Member>,
+pub(crate) struct GroupBody {
+    /// User ids, or SCIM member objects (`{"value": "alice@contoso.com"}`).
+    members: Vec<Value>,
 }
 
+/// The `{group}` of the path.
 #[derive(Deserialize)]
-#[serde(untagged)]
-enum Member {
-    Id(String),
-    Scim { value: String },
+pub(crate) struct GroupId {
+    group: String,
 }
 
 pub(crate) async fn list(
+    _admin: Admin,
     State(state): State<Arc<Shared>>,
-    Path(tenant): Path<String>,
-    headers: HeaderMap,
+    TenantName(tenant): TenantName,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers)?;
-    checked_name(&tenant)?;
     let store = Arc::clone(state.tokens.store());
     let groups = blocking(move || store.groups(&tenant))
         .await?
@@ -63,68 +58,66 @@ pub(crate) async fn list(
 }
 
 pub(crate) async fn put(
+    _admin: Admin,
     State(state): State<Arc<Shared>>,
-    Path((tenant, group)): Path<(String, String)>,
-    headers: HeaderMap,
+    TenantName(tenant): TenantName,
+    PathParams(GroupId { group }): PathParams<GroupId>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers)?;
-    checked_name(&tenant)?;
-    if !valid_directory_id(&group) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_group",
-            format!("`{group}` is not a group id: use 1 to 256 characters without spaces"),
-        ));
-    }
-    let bytes = read_body(body, state.limits.config).await?;
-    let body: GroupBody = serde_json::from_slice(&bytes).map_err(|error| {
+    let body: GroupBody = json_body(body, state.limits.config).await?;
+    let invalid = |field: String, problem: String| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_request",
-            format!("expected {{\"members\": [\"user id\", ...]}}: {error}"),
+            format!("`{field}`: {problem}"),
         )
-    })?;
-    if body.members.len() > MAX_MEMBERS {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            format!("`members`: at most {MAX_MEMBERS} members per group"),
-        )
-        .with_field("members"));
+        .with_field(field)
+    };
+    if body.members.len() > MAX_GROUP_MEMBERS {
+        return Err(invalid(
+            "members".into(),
+            format!("at most {MAX_GROUP_MEMBERS} members per group"),
+        ));
     }
     let mut members = Vec::with_capacity(body.members.len());
     for (index, member) in body.members.into_iter().enumerate() {
         let id = match member {
-            Member::Id(id) | Member::Scim { value: id } => id.trim().to_lowercase(),
+            Value::String(id) => id,
+            Value::Object(mut object) if object.len() == 1 => match object.remove("value") {
+                Some(Value::String(id)) => id,
+                _ => {
+                    return Err(invalid(
+                        format!("members[{index}].value"),
+                        "expected a user id as a string".into(),
+                    ));
+                }
+            },
+            _ => {
+                return Err(invalid(
+                    format!("members[{index}]"),
+                    "expected a user id, or an object `{\"value\": \"<user id>\"}`".into(),
+                ));
+            }
         };
-        if !valid_directory_id(&id) {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                format!("`members[{index}]`: `{id}` is not a user id"),
-            )
-            .with_field(format!("members[{index}]")));
-        }
         members.push(id);
     }
-    members.sort();
-    members.dedup();
-    let store = Arc::clone(state.tokens.store());
-    let (name, stored) = (group.clone(), members.clone());
-    blocking(move || store.set_group(&tenant, &name, &stored))
+    let tokens = Arc::clone(&state.tokens);
+    let name = group.clone();
+    let stored = blocking(move || tokens.set_group(&tenant, &name, &members))
         .await?
-        .map_err(|error| ApiError::internal(error.to_string()))?;
-    Ok(Json(json!({ "id": group, "members": members })).into_response())
+        .map_err(|error| match error {
+            LifecycleError::Invalid { field, problem } => invalid(field, problem),
+            other => ApiError::internal(other.to_string()),
+        })?;
+    Ok(Json(json!({ "id": group, "members": stored })).into_response())
 }
 
 pub(crate) async fn delete(
+    _admin: Admin,
     State(state): State<Arc<Shared>>,
-    Path((tenant, group)): Path<(String, String)>,
-    headers: HeaderMap,
+    TenantName(tenant): TenantName,
+    PathParams(GroupId { group }): PathParams<GroupId>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers)?;
-    checked_name(&tenant)?;
     let store = Arc::clone(state.tokens.store());
     let existed = blocking(move || store.delete_group(&tenant, &group))
         .await?

@@ -19,18 +19,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
+use serde::Deserialize;
 use serde_json::json;
 
+use crate::identity::{self, Kind};
 use crate::timestamp::{format_rfc3339, now};
-use crate::tokens::{AuthError, Authenticated, Client};
+use crate::tokens::{AuthError, Authenticated, Client, DeniedUse};
 
 use super::api::blocking;
 use super::decision_log::DecisionRecord;
 use super::error::ApiError;
+use super::extract::{PathParams, Served};
 use super::state::Shared;
 
 /// The header naming the organization a request is made in.
@@ -49,35 +52,43 @@ pub const REASON_HEADER: &str = "x-patrol-reason";
 /// `authenticate` and `forward-auth`: the organization from `X-Patrol-Org`.
 pub(crate) async fn authenticate(
     State(state): State<Arc<Shared>>,
-    Path(tenant): Path<String>,
+    served: Served,
     headers: HeaderMap,
 ) -> Response {
     let org = header_text(&headers, ORG_HEADER);
-    gate(state, tenant, org, headers).await
+    gate(state, served, org.map(|org| (org, ORG_HEADER)), headers).await
+}
+
+/// The `{org}` of the path.
+#[derive(Deserialize)]
+pub(crate) struct OrgParam {
+    org: String,
 }
 
 /// `orgs/{org}/forward-auth`: the organization from the path.
 pub(crate) async fn forward_auth_in_org(
     State(state): State<Arc<Shared>>,
-    Path((tenant, org)): Path<(String, String)>,
+    served: Served,
+    PathParams(OrgParam { org }): PathParams<OrgParam>,
     headers: HeaderMap,
 ) -> Response {
-    gate(state, tenant, Some(org), headers).await
+    gate(state, served, Some((org, "org")), headers).await
 }
 
+/// Authenticates the request's token for `org` (and the field it came from, for errors).
 async fn gate(
     state: Arc<Shared>,
-    tenant: String,
-    org: Option<String>,
+    Served {
+        name: tenant,
+        served,
+    }: Served,
+    org: Option<(String, &'static str)>,
     headers: HeaderMap,
 ) -> Response {
     if state.is_shutting_down() {
         return ApiError::shutting_down().into_response();
     }
-    let Some(served) = state.tenant(&tenant) else {
-        return ApiError::unknown_tenant(&tenant).into_response();
-    };
-    let Some(org) = org.filter(|org| !org.is_empty()) else {
+    let Some((org, field)) = org.filter(|(org, _)| !org.is_empty()) else {
         return ApiError::new(
             StatusCode::BAD_REQUEST,
             "missing_org",
@@ -86,6 +97,15 @@ async fn gate(
         .with_field(ORG_HEADER)
         .into_response();
     };
+    if let Err(invalid) = identity::check(Kind::Org, &org) {
+        return ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_org",
+            format!("`{field}`: {invalid}"),
+        )
+        .with_field(field)
+        .into_response();
+    }
     let presented = match presented_token(&headers) {
         Some(token) => token,
         None => return refused(&state, &tenant, AuthError::Missing),
@@ -99,20 +119,44 @@ async fn gate(
         blocking(move || tokens.authenticate(&served.tenant, &presented, &org, client, now()))
             .await;
     match outcome {
-        Ok(Ok(authenticated)) => {
-            state
-                .metrics
-                .record_authentication(&tenant, "authenticated");
-            accepted(&tenant, &authenticated)
-        }
+        Ok(Ok(authenticated)) => accepted(&state, &tenant, &authenticated),
         Ok(Err(error)) => refused(&state, &tenant, error),
         Err(error) => error.into_response(),
     }
 }
 
-fn accepted(tenant: &str, authenticated: &Authenticated) -> Response {
+/// 200, with the identity in headers for the upstream. Every identity header is sent, or the
+/// answer is a 500: an upstream must never see an authenticated request without knowing whose
+/// it is. (Identities are checked when tokens are issued, so this fails only for a token
+/// stored by an older patrol that did not check them.)
+fn accepted(state: &Shared, tenant: &str, authenticated: &Authenticated) -> Response {
     let token = &authenticated.token;
     let scopes = token.scopes.join(" ");
+    let mut identity = Vec::with_capacity(4);
+    for (name, value) in [
+        (USER_HEADER, token.owner.as_str()),
+        (TOKEN_ID_HEADER, token.id.as_str()),
+        (SCOPES_HEADER, scopes.as_str()),
+        (TENANT_HEADER, tenant),
+    ] {
+        match HeaderValue::from_bytes(value.as_bytes()) {
+            Ok(value) => identity.push((HeaderName::from_static(name), value)),
+            Err(_) => {
+                tracing::error!(
+                    %tenant, token_id = %token.id, header = name,
+                    "refusing an authenticated request: its identity cannot be sent as a header"
+                );
+                state
+                    .metrics
+                    .record_authentication(tenant, "identity_unsendable");
+                return ApiError::internal(format!(
+                    "the token's identity cannot be sent in `{name}`; the request is refused"
+                ))
+                .into_response();
+            }
+        }
+    }
+    state.metrics.record_authentication(tenant, "authenticated");
     let mut response = Json(json!({
         "tenant": tenant,
         "user": token.owner,
@@ -122,17 +166,7 @@ fn accepted(tenant: &str, authenticated: &Authenticated) -> Response {
         "decision": authenticated.decision,
     }))
     .into_response();
-    let headers = response.headers_mut();
-    for (name, value) in [
-        (USER_HEADER, token.owner.as_str()),
-        (TOKEN_ID_HEADER, token.id.as_str()),
-        (SCOPES_HEADER, scopes.as_str()),
-        (TENANT_HEADER, tenant),
-    ] {
-        if let Ok(value) = HeaderValue::from_str(value) {
-            headers.insert(HeaderName::from_static(name), value);
-        }
-    }
+    response.headers_mut().extend(identity);
     response
 }
 
@@ -143,18 +177,12 @@ fn refused(state: &Shared, tenant: &str, error: AuthError) -> Response {
         AuthError::Unknown => (StatusCode::UNAUTHORIZED, "unknown_token"),
         AuthError::Revoked => (StatusCode::UNAUTHORIZED, "revoked_token"),
         AuthError::Expired(_) => (StatusCode::UNAUTHORIZED, "expired_token"),
+        AuthError::NotValidForOrg(denied) => {
+            log_refusal(state, tenant, denied);
+            (StatusCode::UNAUTHORIZED, "token_not_valid_for_org")
+        }
         AuthError::Denied(denied) => {
-            // Refusals by policy go to the decision log, where the violations report finds
-            // them; the token's id is there, its secret never is.
-            let decision_id = uuid::Uuid::now_v7().to_string();
-            state.log.record(&DecisionRecord::new(
-                &decision_id,
-                "gateway",
-                tenant,
-                &denied.request,
-                &denied.decision,
-                Duration::ZERO,
-            ));
+            log_refusal(state, tenant, denied);
             let decision = &denied.decision;
             let first = decision.enforced_violations().next();
             let code = first
@@ -183,7 +211,15 @@ fn refused(state: &Shared, tenant: &str, error: AuthError) -> Response {
         }
     };
     state.metrics.record_authentication(tenant, code);
-    let mut response = ApiError::new(status, code, error.to_string()).into_response();
+    let message = match &error {
+        AuthError::NotValidForOrg(denied) => denied
+            .decision
+            .enforced_violations()
+            .next()
+            .map_or_else(|| error.to_string(), |violation| violation.message.clone()),
+        _ => error.to_string(),
+    };
+    let mut response = ApiError::new(status, code, message).into_response();
     let headers = response.headers_mut();
     headers.insert(REASON_HEADER, HeaderValue::from_static(code));
     headers.insert(
@@ -191,6 +227,20 @@ fn refused(state: &Shared, tenant: &str, error: AuthError) -> Response {
         HeaderValue::from_static("Basic realm=\"patrol\", Bearer realm=\"patrol\""),
     );
     response
+}
+
+/// Writes a refused use to the decision log, where the violations report finds it; the
+/// token's id is there, its secret never is.
+fn log_refusal(state: &Shared, tenant: &str, denied: &DeniedUse) {
+    let decision_id = uuid::Uuid::now_v7().to_string();
+    state.log.record(&DecisionRecord::new(
+        &decision_id,
+        "gateway",
+        tenant,
+        &denied.request,
+        &denied.decision,
+        Duration::ZERO,
+    ));
 }
 
 /// The token in `Authorization`, Bearer or Basic.

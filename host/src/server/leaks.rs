@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -30,6 +30,7 @@ use crate::tokens::{LeakOutcome, LeakReport, LeakSource, Secret, find_tokens, sh
 
 use super::api::{blocking, read_body};
 use super::error::ApiError;
+use super::extract::{BODY_FIELD, QueryParams, Served};
 use super::state::Shared;
 
 #[derive(Deserialize)]
@@ -39,7 +40,8 @@ pub(crate) struct LeakParams {
     url: Option<String>,
 }
 
-/// One match in GitHub's secret-scanning partner format.
+/// One match in GitHub's secret-scanning partner format (fields GitHub may add later are
+/// ignored).
 #[derive(Deserialize)]
 struct GithubMatch {
     token: String,
@@ -60,7 +62,7 @@ struct GithubLabel {
 
 pub(crate) async fn report_any(
     State(state): State<Arc<Shared>>,
-    Query(params): Query<LeakParams>,
+    QueryParams(params): QueryParams<LeakParams>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -69,15 +71,12 @@ pub(crate) async fn report_any(
 
 pub(crate) async fn report_in_tenant(
     State(state): State<Arc<Shared>>,
-    Path(tenant): Path<String>,
-    Query(params): Query<LeakParams>,
+    Served { name, .. }: Served,
+    QueryParams(params): QueryParams<LeakParams>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    if state.tenant(&tenant).is_none() {
-        return Err(ApiError::unknown_tenant(&tenant));
-    }
-    report(state, Some(tenant), params, headers, body).await
+    report(state, Some(name), params, headers, body).await
 }
 
 async fn report(
@@ -88,24 +87,30 @@ async fn report(
     body: Body,
 ) -> Result<Response, ApiError> {
     let bytes = read_body(body, state.limits.config).await?;
-    let text = String::from_utf8_lossy(&bytes).into_owned();
     let json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.starts_with("application/json"));
     if json {
-        let matches: Vec<GithubMatch> = serde_json::from_str(&text).map_err(|error| {
+        let matches: Vec<GithubMatch> = crate::json::parse(&bytes).map_err(|error| {
+            let field = if error.field.is_empty() {
+                BODY_FIELD.to_string()
+            } else {
+                error.field.clone()
+            };
             ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_request",
                 format!(
-                    "a JSON body must be GitHub's secret-scanning format \
-                     [{{\"token\", \"type\", \"url\", \"source\"}}]: {error}"
+                    "{error}; a JSON body must be GitHub's secret-scanning format \
+                     [{{\"token\", \"type\", \"url\", \"source\"}}]"
                 ),
             )
+            .with_field(field)
         })?;
         return github(state, tenant, matches).await;
     }
+    let text = String::from_utf8_lossy(&bytes).into_owned();
     let found = find_tokens(&text);
     let source = LeakSource {
         url: params.url,

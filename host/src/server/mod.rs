@@ -21,6 +21,7 @@ mod data_dir;
 mod decision_log;
 mod directory;
 mod error;
+mod extract;
 mod gateway;
 mod leaks;
 mod metrics;
@@ -44,7 +45,7 @@ use crate::engine::{Engine, EngineConfig, EngineError};
 use crate::tokens::{Notifier, NotifierConfig, SqliteStore, StoreError, Tokens};
 
 pub use api::DECISION_ID_HEADER;
-pub use data_dir::{DataDir, Format as ConfigFormat};
+pub use data_dir::{DataDir, Format as ConfigFormat, NotADataDir};
 pub use decision_log::DecisionLogTarget;
 pub use gateway::{
     ORG_HEADER, REASON_HEADER, SCOPES_HEADER, TENANT_HEADER, TOKEN_ID_HEADER, USER_HEADER,
@@ -195,6 +196,7 @@ impl Server {
         }
         router
             .fallback(ops::not_found)
+            .method_not_allowed_fallback(ops::method_not_allowed)
             .with_state(Arc::clone(&self.state))
     }
 

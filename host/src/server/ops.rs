@@ -65,3 +65,13 @@ pub(crate) async fn not_found() -> Response {
     )
     .into_response()
 }
+
+/// A known path with a method it does not take.
+pub(crate) async fn method_not_allowed(method: axum::http::Method) -> Response {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("this endpoint does not take `{method}`; see /openapi.json"),
+    )
+    .into_response()
+}

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -21,9 +21,10 @@ use crate::reports::whatif::whatif;
 use crate::reports::{Format, Report, all_tokens, html};
 use crate::timestamp::{now, parse_rfc3339};
 
-use super::admin::{authorize, configuration_body};
+use super::admin::configuration_body;
 use super::api::blocking;
 use super::error::ApiError;
+use super::extract::{Admin, PathParams, QueryParams, Served, TenantName};
 use super::state::Shared;
 
 #[derive(Deserialize)]
@@ -71,16 +72,22 @@ fn respond(report: &impl Report, format: Format) -> Response {
         .into_response()
 }
 
+/// The `{report}` of the path.
+#[derive(Deserialize)]
+pub(crate) struct ReportName {
+    report: String,
+}
+
 pub(crate) async fn report(
+    _admin: Admin,
     State(state): State<Arc<Shared>>,
-    Path((tenant, name)): Path<(String, String)>,
-    Query(params): Query<ReportParams>,
-    headers: HeaderMap,
+    Served {
+        name: tenant,
+        served,
+    }: Served,
+    PathParams(ReportName { report: name }): PathParams<ReportName>,
+    QueryParams(params): QueryParams<ReportParams>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers)?;
-    let served = state
-        .tenant(&tenant)
-        .ok_or_else(|| ApiError::unknown_tenant(&tenant))?;
     let tokens = Arc::clone(&state.tokens);
     if name == "html" {
         let page = blocking(move || {
@@ -139,13 +146,13 @@ pub(crate) async fn report(
 }
 
 pub(crate) async fn whatif_handler(
+    _admin: Admin,
     State(state): State<Arc<Shared>>,
-    Path(tenant): Path<String>,
-    Query(params): Query<FormatParam>,
+    TenantName(tenant): TenantName,
+    QueryParams(params): QueryParams<FormatParam>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers)?;
     let format = format(params.format.as_deref())?;
     let (text, config_format) = configuration_body(&state, &headers, body).await?;
     let origin = format!("the proposed configuration of `{tenant}`");

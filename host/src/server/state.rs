@@ -147,17 +147,26 @@ impl Shared {
         Ok(served)
     }
 
-    /// Stops serving tenant `name` and deletes its file. Returns whether it existed.
-    pub(crate) fn delete_tenant(&self, name: &str, actor: &str) -> Result<bool, String> {
+    /// Deletes tenant `name`: stops serving it, deletes its configuration file, and retires
+    /// its tokens and groups (see [`crate::tokens::Tokens::retire_tenant`]), so that a tenant
+    /// created later under the same name inherits nothing. Returns how many tokens were
+    /// revoked, or `None` when there was no such tenant (nothing served, no file, no token).
+    pub(crate) fn delete_tenant(&self, name: &str, actor: &str) -> Result<Option<usize>, String> {
         let _change = lock(&self.changes);
-        let existed = self.tenant(name).is_some();
+        let mut existed = self.tenant(name).is_some();
         for format in [Format::Toml, Format::Json] {
-            remove_durably(&self.data.tenant_file(name, format))
+            let path = self.data.tenant_file(name, format);
+            existed |= path.exists();
+            remove_durably(&path)
                 .map_err(|error| format!("cannot delete the configuration: {error}"))?;
         }
         self.install(name, None, actor);
         lock(&self.refusals).remove(name);
-        Ok(existed)
+        let revoked = self
+            .tokens
+            .retire_tenant(name, actor, now())
+            .map_err(|error| format!("cannot revoke the tenant's tokens: {error}"))?;
+        Ok((existed || revoked > 0).then_some(revoked))
     }
 
     /// Brings the served tenants in line with the files in the data directory: new and

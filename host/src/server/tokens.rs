@@ -17,9 +17,8 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Body;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
@@ -28,17 +27,18 @@ use crate::decision::Decision;
 use crate::timestamp::{Timestamp, now, parse_rfc3339};
 use crate::tokens::{
     AuditEvent, AuditQuery, Issued, LifecycleError, NewToken, PatTokenView, TokenFilter,
+    TokenOrder, TokenQuery,
 };
 
-use super::admin::{actor, authorize};
-use super::api::{blocking, read_body};
+use super::api::blocking;
 use super::error::ApiError;
+use super::extract::{Admin, JsonBody, PathParams, QueryParams, Served, TenantName};
 use super::state::Shared;
 
 /// What `POST .../tokens` takes (Azure DevOps' `PatTokenCreateRequest`, and who it is for).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct CreateBody {
+pub(crate) struct CreateBody {
     /// The user the token is for.
     user: String,
     /// The user's groups, if the platform knows them; otherwise the group directory's.
@@ -61,7 +61,7 @@ struct CreateBody {
 /// What `POST .../tokens/{id}/regenerate` takes.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct RegenerateBody {
+pub(crate) struct RegenerateBody {
     /// The new end of validity; default, as long as the token had.
     #[serde(
         default,
@@ -72,18 +72,49 @@ struct RegenerateBody {
     org: String,
 }
 
-/// Parses a JSON body, naming the field at fault.
-fn parse_body<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-        let field = error.path().to_string();
-        ApiError::new(
+/// The `{id}` of a token's path.
+#[derive(Deserialize)]
+pub(crate) struct TokenId {
+    id: String,
+}
+
+/// The query every route mirroring Azure DevOps' PAT lifecycle API accepts: Azure DevOps
+/// clients always send `api-version`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Versioned {
+    #[serde(default, rename = "api-version")]
+    api_version: Option<String>,
+}
+
+/// Checks an `api-version` such as `7.1`, `7.1-preview` or `7.1-preview.1`: patrol answers
+/// every version the same way, but not something that is no version at all.
+fn check_api_version(version: Option<&str>) -> Result<(), ApiError> {
+    let Some(version) = version else {
+        return Ok(());
+    };
+    let (number, preview) = match version.split_once('-') {
+        Some((number, preview)) => (number, Some(preview)),
+        None => (version, None),
+    };
+    let numeric = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    let number_ok = number.split('.').count() <= 2 && number.split('.').all(numeric);
+    let preview_ok = preview.is_none_or(|preview| {
+        preview == "preview"
+            || preview
+                .strip_prefix("preview.")
+                .is_some_and(numeric)
+    });
+    if number_ok && preview_ok {
+        Ok(())
+    } else {
+        Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_request",
-            format!("`{field}`: {}", error.inner()),
+            format!("`api-version`: `{version}` is not an API version such as `7.1-preview.1`"),
         )
-        .with_field(field)
-    })
+        .with_field("api-version"))
+    }
 }
 
 fn lifecycle_error(error: LifecycleError) -> Response {
@@ -140,16 +171,12 @@ fn issued(issued: &Issued, status: StatusCode) -> Response {
 
 pub(crate) async fn create(
     State(state): State<Arc<Shared>>,
-    Path(tenant): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+    _admin: Admin,
+    Served { served, .. }: Served,
+    QueryParams(query): QueryParams<Versioned>,
+    JsonBody(body): JsonBody<CreateBody>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers)?;
-    let bytes = read_body(body, state.limits.request).await?;
-    let body: CreateBody = parse_body(&bytes)?;
-    let served = state
-        .tenant(&tenant)
-        .ok_or_else(|| ApiError::unknown_tenant(&tenant))?;
+    check_api_version(query.api_version.as_deref())?;
     let new = NewToken {
         owner: body.user,
         groups: body.groups,
@@ -172,16 +199,13 @@ pub(crate) async fn create(
 
 pub(crate) async fn regenerate(
     State(state): State<Arc<Shared>>,
-    Path((tenant, id)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Body,
+    _admin: Admin,
+    Served { served, .. }: Served,
+    PathParams(TokenId { id }): PathParams<TokenId>,
+    QueryParams(query): QueryParams<Versioned>,
+    JsonBody(body): JsonBody<RegenerateBody>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers)?;
-    let bytes = read_body(body, state.limits.request).await?;
-    let body: RegenerateBody = parse_body(&bytes)?;
-    let served = state
-        .tenant(&tenant)
-        .ok_or_else(|| ApiError::unknown_tenant(&tenant))?;
+    check_api_version(query.api_version.as_deref())?;
     let tokens = Arc::clone(&state.tokens);
     let outcome =
         blocking(move || tokens.regenerate(&served.tenant, &id, body.valid_to, &body.org, now()))
@@ -197,22 +221,23 @@ pub(crate) async fn regenerate(
 pub(crate) struct RevokeQuery {
     #[serde(default)]
     reason: Option<String>,
+    #[serde(default, rename = "api-version")]
+    api_version: Option<String>,
 }
 
 pub(crate) async fn revoke(
     State(state): State<Arc<Shared>>,
-    Path((tenant, id)): Path<(String, String)>,
-    Query(query): Query<RevokeQuery>,
-    headers: HeaderMap,
+    Admin { actor }: Admin,
+    Served { name, .. }: Served,
+    PathParams(TokenId { id }): PathParams<TokenId>,
+    QueryParams(query): QueryParams<RevokeQuery>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers)?;
-    known_tenant(&state, &tenant)?;
-    let actor = actor(&headers);
+    check_api_version(query.api_version.as_deref())?;
     let reason = query
         .reason
         .unwrap_or_else(|| "revoked by an administrator".to_string());
     let tokens = Arc::clone(&state.tokens);
-    let outcome = blocking(move || tokens.revoke(&tenant, &id, &actor, &reason, now())).await?;
+    let outcome = blocking(move || tokens.revoke(&name, &id, &actor, &reason, now())).await?;
     Ok(match outcome {
         Ok(token) => {
             Json(json!({ "patToken": PatTokenView::of(&token, None, now()) })).into_response()
@@ -223,13 +248,14 @@ pub(crate) async fn revoke(
 
 pub(crate) async fn get_token(
     State(state): State<Arc<Shared>>,
-    Path((tenant, id)): Path<(String, String)>,
-    headers: HeaderMap,
+    _admin: Admin,
+    Served { name, .. }: Served,
+    PathParams(TokenId { id }): PathParams<TokenId>,
+    QueryParams(query): QueryParams<Versioned>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers)?;
-    known_tenant(&state, &tenant)?;
+    check_api_version(query.api_version.as_deref())?;
     let tokens = Arc::clone(&state.tokens);
-    let found = blocking(move || tokens.get(&tenant, &id))
+    let found = blocking(move || tokens.get(&name, &id))
         .await?
         .map_err(|error| ApiError::internal(error.to_string()))?;
     match found {
@@ -248,61 +274,48 @@ pub(crate) async fn get_token(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct ListQuery {
     #[serde(default)]
-    display_filter_option: Option<String>,
+    display_filter_option: Option<TokenFilter>,
+    #[serde(default)]
+    sort_by_option: Option<TokenOrder>,
+    #[serde(default)]
+    is_sort_ascending: Option<bool>,
     #[serde(default)]
     user: Option<String>,
-    #[serde(default, alias = "$top")]
+    #[serde(default, rename = "$top", alias = "top")]
     top: Option<usize>,
     #[serde(default)]
     continuation_token: Option<String>,
+    #[serde(default, rename = "api-version")]
+    api_version: Option<String>,
 }
 
 pub(crate) async fn list(
     State(state): State<Arc<Shared>>,
-    Path(tenant): Path<String>,
-    Query(query): Query<ListQuery>,
-    headers: HeaderMap,
+    _admin: Admin,
+    Served { name, .. }: Served,
+    QueryParams(params): QueryParams<ListQuery>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers)?;
-    known_tenant(&state, &tenant)?;
-    let filter = match query.display_filter_option.as_deref() {
-        None | Some("active") => TokenFilter::Active,
-        Some("revoked") => TokenFilter::Revoked,
-        Some("expired") => TokenFilter::Expired,
-        Some("all") => TokenFilter::All,
-        Some(other) => {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                format!(
-                    "`displayFilterOption`: `{other}` is not one of active, revoked, expired, all"
-                ),
-            )
-            .with_field("displayFilterOption"));
-        }
+    check_api_version(params.api_version.as_deref())?;
+    let query = TokenQuery {
+        filter: params.display_filter_option.unwrap_or_default(),
+        owner: params.user,
+        order: params.sort_by_option.unwrap_or_default(),
+        ascending: params.is_sort_ascending.unwrap_or(true),
+        limit: params.top.unwrap_or(crate::tokens::MAX_PAGE),
+        continuation: params.continuation_token,
     };
-    let limit = query.top.unwrap_or(crate::tokens::MAX_PAGE);
     let tokens = Arc::clone(&state.tokens);
     let now = now();
-    let page = blocking(move || {
-        tokens.list(
-            &tenant,
-            filter,
-            query.user.as_deref(),
-            now,
-            limit,
-            query.continuation_token.as_deref(),
-        )
-    })
-    .await?
-    .map_err(|error| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            error.to_string(),
-        )
-        .with_field("continuationToken")
-    })?;
+    let page = blocking(move || tokens.list(&name, &query, now))
+        .await?
+        .map_err(|error| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                format!("`continuationToken`: {}", error.0),
+            )
+            .with_field("continuationToken")
+        })?;
     let items: Vec<PatTokenView<'_>> = page
         .items
         .iter()
@@ -333,11 +346,10 @@ const MAX_AUDIT_ENTRIES: usize = 1000;
 
 pub(crate) async fn audit(
     State(state): State<Arc<Shared>>,
-    Path(tenant): Path<String>,
-    Query(params): Query<AuditParams>,
-    headers: HeaderMap,
+    _admin: Admin,
+    TenantName(name): TenantName,
+    QueryParams(params): QueryParams<AuditParams>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers)?;
     let time = |field: &'static str, value: Option<String>| match value {
         None => Ok(None),
         Some(text) => parse_rfc3339(&text).map(Some).ok_or_else(|| {
@@ -368,15 +380,8 @@ pub(crate) async fn audit(
         limit: params.limit.unwrap_or(100).clamp(1, MAX_AUDIT_ENTRIES),
     };
     let tokens = Arc::clone(&state.tokens);
-    let entries = blocking(move || tokens.audit_log(&tenant, &query))
+    let entries = blocking(move || tokens.audit_log(&name, &query))
         .await?
         .map_err(|error| ApiError::internal(error.to_string()))?;
     Ok(Json(json!({ "entries": entries })).into_response())
-}
-
-fn known_tenant(state: &Shared, tenant: &str) -> Result<(), ApiError> {
-    state
-        .tenant(tenant)
-        .map(|_| ())
-        .ok_or_else(|| ApiError::unknown_tenant(tenant))
 }

@@ -15,12 +15,12 @@ pub use notify::{Notifier, NotifierConfig};
 pub use policy_audit::policy_changes;
 pub use service::{
     AuthError, Authenticated, Client, DeniedUse, FILE_ACTOR, Issued, LeakOutcome, LeakReport,
-    LeakSource, LifecycleError, MAX_PAGE, NewToken, Tokens,
+    LeakSource, LifecycleError, MAX_GROUP_MEMBERS, MAX_PAGE, NewToken, TENANT_DELETED, Tokens,
 };
 pub use sqlite::SqliteStore;
 pub use store::{
-    AuditEntry, AuditEvent, AuditQuery, Notification, NotificationEvent, Outcome, Page,
-    PendingNotification, StoreError, TokenFilter, TokenRecord, TokenStatus, TokenStore, TokenUse,
-    valid_directory_id,
+    AuditEntry, AuditEvent, AuditQuery, Continuation, Notification, NotificationEvent, Outcome,
+    Page, PendingNotification, StoreError, TokenFilter, TokenOrder, TokenQuery, TokenRecord,
+    TokenStatus, TokenStore, TokenUse,
 };
 pub use view::PatTokenView;

@@ -22,19 +22,20 @@ use serde_json::json;
 use super::format::{FormatError, Secret};
 use super::store::{
     AuditEntry, AuditEvent, AuditQuery, Notification, NotificationEvent, Outcome, Page, StoreError,
-    TokenFilter, TokenRecord, TokenStore, TokenUse,
+    TokenQuery, TokenRecord, TokenStore, TokenUse,
 };
-use crate::decision::{Action, Decision};
+use crate::decision::{Action, Decision, PATROL, TOKEN_NOT_VALID_FOR_ORG};
+use crate::identity::{self, ANY_ORG, Kind, MAX_GROUPS, MAX_ORGS, MAX_SCOPES};
 use crate::request::{Actor, Operation, Request, Token};
 use crate::tenant::Tenant;
 use crate::timestamp::{Timestamp, format_rfc3339};
 
-/// The longest display name accepted, in bytes.
-pub const MAX_DISPLAY_NAME_BYTES: usize = 256;
 /// Tokens never live longer than a year, whatever the policies say.
 pub const MAX_LIFETIME_DAYS: i64 = 365;
 /// The most tokens a listing returns at once.
 pub const MAX_PAGE: usize = 100;
+/// The most members one group of the directory may have.
+pub const MAX_GROUP_MEMBERS: usize = 100_000;
 
 /// What to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,8 +81,8 @@ pub enum LifecycleError {
     /// What was asked is malformed; `field` names the field.
     #[error("`{field}`: {problem}")]
     Invalid {
-        /// The field at fault.
-        field: &'static str,
+        /// The field at fault, as the token API names it (`scope`, `targetAccounts[1]`).
+        field: String,
         /// What is wrong.
         problem: String,
     },
@@ -126,6 +127,9 @@ pub enum AuthError {
     /// Revoked.
     #[error("the token was revoked")]
     Revoked,
+    /// Limited to other organizations than the one the request is made in.
+    #[error("the token is not valid in this organization")]
+    NotValidForOrg(Box<DeniedUse>),
     /// Past its `valid_to`.
     #[error("the token expired at {}", format_rfc3339(*.0))]
     Expired(Timestamp),
@@ -188,9 +192,6 @@ pub struct Tokens {
     uses: Mutex<HashMap<String, TokenUse>>,
 }
 
-/// The patrol actor, for what patrol does by itself.
-const PATROL: &str = "patrol";
-
 impl Tokens {
     /// The lifecycle over `store`.
     pub fn new(store: Arc<dyn TokenStore>) -> Tokens {
@@ -213,7 +214,7 @@ impl Tokens {
         now: Timestamp,
     ) -> Result<Issued, LifecycleError> {
         let owner = new.owner.trim().to_lowercase();
-        check_new(&owner, &new, now)?;
+        let scopes = check_new(tenant, &owner, &new, now)?;
         let groups = match new.groups {
             Some(groups) => groups,
             None => self.store.groups_of(tenant.name(), &owner)?,
@@ -228,7 +229,7 @@ impl Tokens {
             },
             token: Token {
                 id: None,
-                scopes: new.scopes.clone(),
+                scopes,
                 all_orgs: new.all_orgs,
                 orgs: if new.all_orgs {
                     Vec::new()
@@ -319,7 +320,7 @@ impl Tokens {
             valid_to,
             org: org.to_string(),
         };
-        check_new(&existing.owner, &new, now)?;
+        check_new(tenant, &existing.owner, &new, now)?;
         let request = Request {
             operation: Operation::Regenerate,
             now,
@@ -412,21 +413,72 @@ impl Tokens {
     pub fn list(
         &self,
         tenant: &str,
-        filter: TokenFilter,
-        owner: Option<&str>,
+        query: &TokenQuery,
         now: Timestamp,
-        limit: usize,
-        continuation: Option<&str>,
     ) -> Result<Page<TokenRecord>, StoreError> {
-        let owner = owner.map(str::to_lowercase);
-        self.store.list(
-            tenant,
-            filter,
-            owner.as_deref(),
-            now,
-            limit.clamp(1, MAX_PAGE),
-            continuation,
-        )
+        let query = TokenQuery {
+            owner: query.owner.as_deref().map(str::to_lowercase),
+            limit: query.limit.clamp(1, MAX_PAGE),
+            ..query.clone()
+        };
+        self.store.list(tenant, &query, now)
+    }
+
+    /// Retires a deleted tenant's tokens: every one not yet revoked is revoked (audited as
+    /// `Token.PatSystemRevokeEvent` with reason `tenant_deleted`, done by `actor`) and its
+    /// owner notified, and the tenant's groups are deleted, so that nothing of it stays valid
+    /// for a tenant created later under the same name. Returns how many tokens were revoked.
+    pub fn retire_tenant(
+        &self,
+        tenant: &str,
+        actor: &str,
+        now: Timestamp,
+    ) -> Result<usize, StoreError> {
+        let actor = actor.to_lowercase();
+        self.store
+            .retire_tenant(tenant, now, TENANT_DELETED, &|token| {
+                let audit = AuditEntry {
+                    time: now,
+                    tenant: tenant.to_string(),
+                    event: AuditEvent::PatSystemRevoke,
+                    actor: actor.clone(),
+                    token_id: Some(token.id.clone()),
+                    outcome: Outcome::Success,
+                    details: json!({ "reason": TENANT_DELETED }),
+                };
+                let notification =
+                    notification(token, NotificationEvent::Revoked, now, Some(TENANT_DELETED));
+                (audit, notification)
+            })
+    }
+
+    /// Sets a group's members in the tenant's directory, replacing the previous ones. The
+    /// group id and every member are checked; members are stored lowercase, without repeats.
+    /// Returns the members as stored.
+    pub fn set_group(
+        &self,
+        tenant: &str,
+        group: &str,
+        members: &[String],
+    ) -> Result<Vec<String>, LifecycleError> {
+        identity::check(Kind::GroupId, group).map_err(|invalid| LifecycleError::Invalid {
+            field: "group".to_string(),
+            problem: invalid.to_string(),
+        })?;
+        let mut stored: Vec<String> = members
+            .iter()
+            .map(|member| member.trim().to_lowercase())
+            .collect();
+        identity::check_list(Kind::UserId, &stored, MAX_GROUP_MEMBERS).map_err(
+            |(index, invalid)| LifecycleError::Invalid {
+                field: index.map_or("members".to_string(), |i| format!("members[{i}]")),
+                problem: invalid.to_string(),
+            },
+        )?;
+        stored.sort();
+        stored.dedup();
+        self.store.set_group(tenant, group, &stored)?;
+        Ok(stored)
     }
 
     /// Authenticates `presented` for a request in `org`: the gateway path.
@@ -453,7 +505,15 @@ impl Tokens {
         let request = self.request_for(&token, Operation::Use, org, now)?;
         let decision = tenant.evaluate(&request);
         if !decision.allowed {
-            return Err(AuthError::Denied(Box::new(DeniedUse { request, decision })));
+            let denied = Box::new(DeniedUse { request, decision });
+            let elsewhere = denied.decision.enforced_violations().any(|violation| {
+                &*violation.policy == PATROL && violation.code == TOKEN_NOT_VALID_FOR_ORG
+            });
+            return Err(if elsewhere {
+                AuthError::NotValidForOrg(denied)
+            } else {
+                AuthError::Denied(denied)
+            });
         }
         self.pending_uses().insert(
             token.id.clone(),
@@ -532,7 +592,7 @@ impl Tokens {
             self.store.audit(&discovery)?;
             return Ok(LeakOutcome::AlreadyRevoked);
         }
-        let request = self.request_for(token, Operation::Leak, "*", now)?;
+        let request = self.request_for(token, Operation::Leak, ANY_ORG, now)?;
         let decision = tenant.evaluate(&request);
         let found = notification(
             token,
@@ -694,41 +754,71 @@ fn policy_key(change: &serde_json::Value) -> (String, String) {
     (change["policy"].to_string(), change["org"].to_string())
 }
 
-/// Checks what is asked before anything is judged.
-fn check_new(owner: &str, new: &NewToken, now: Timestamp) -> Result<(), LifecycleError> {
-    let invalid = |field, problem: &str| {
-        Err(LifecycleError::Invalid {
-            field,
-            problem: problem.to_string(),
+/// The reason recorded for the tokens of a deleted tenant.
+pub const TENANT_DELETED: &str = "tenant_deleted";
+
+/// Checks what is asked before anything is judged; returns the scopes as the tenant's
+/// catalogue spells them. Fields are named as the token API names them.
+fn check_new(
+    tenant: &Tenant,
+    owner: &str,
+    new: &NewToken,
+    now: Timestamp,
+) -> Result<Vec<String>, LifecycleError> {
+    let invalid = |field: String, problem: String| LifecycleError::Invalid { field, problem };
+    let one = |field: &str, kind: Kind, value: &str| {
+        identity::check(kind, value).map_err(|error| invalid(field.to_string(), error.to_string()))
+    };
+    let list = |field: &str, kind: Kind, values: &[String], max: usize| {
+        identity::check_list(kind, values, max).map_err(|(index, error)| {
+            let field = index.map_or(field.to_string(), |i| format!("{field}[{i}]"));
+            invalid(field, error.to_string())
         })
     };
-    if owner.is_empty() {
-        return invalid("user", "must name the user the token is for");
+    one("user", Kind::UserId, owner)?;
+    if let Some(groups) = &new.groups {
+        list("groups", Kind::GroupId, groups, MAX_GROUPS)?;
     }
-    let name = new.display_name.trim();
-    if name.is_empty() || name.len() > MAX_DISPLAY_NAME_BYTES || name.chars().any(char::is_control)
-    {
-        return invalid("displayName", "must be 1 to 256 bytes of printable text");
+    one("displayName", Kind::DisplayName, new.display_name.trim())?;
+    // Scopes travel as one space-separated string (`scope`): errors name that field, and the
+    // scope at fault in the message.
+    if new.scopes.is_empty() {
+        return Err(invalid(
+            "scope".into(),
+            "must name at least one scope".into(),
+        ));
     }
-    if new.scopes.is_empty() || new.scopes.iter().any(|s| s.is_empty() || s.len() > 128) {
-        return invalid("scope", "must name at least one scope");
-    }
+    identity::check_list(Kind::Scope, &new.scopes, MAX_SCOPES).map_err(|(index, error)| {
+        let problem = match index {
+            Some(i) => format!("the scope {:?} {error}", new.scopes[i]),
+            None => error.to_string(),
+        };
+        invalid("scope".into(), problem)
+    })?;
+    let scopes = tenant
+        .scopes()
+        .canonicalize(&new.scopes)
+        .map_err(|unknown| invalid("scope".into(), unknown.to_string()))?;
     if !new.all_orgs && new.orgs.is_empty() {
-        return invalid(
-            "targetAccounts",
-            "must name at least one organization unless `allOrgs` is true",
-        );
+        return Err(invalid(
+            "targetAccounts".into(),
+            "must name at least one organization unless `allOrgs` is true".into(),
+        ));
     }
-    if new.org.trim().is_empty() {
-        return invalid("org", "must name the organization the request is made in");
+    if !new.all_orgs {
+        list("targetAccounts", Kind::Org, &new.orgs, MAX_ORGS)?;
     }
+    one("org", Kind::Org, &new.org)?;
     if new.valid_to <= now {
-        return invalid("validTo", "must be in the future");
+        return Err(invalid("validTo".into(), "must be in the future".into()));
     }
     if new.valid_to - now > MAX_LIFETIME_DAYS * 86_400 {
-        return invalid("validTo", "a token may not live longer than a year");
+        return Err(invalid(
+            "validTo".into(),
+            "a token may not live longer than a year".into(),
+        ));
     }
-    Ok(())
+    Ok(scopes)
 }
 
 fn token_details(token: &TokenRecord) -> serde_json::Value {

@@ -12,8 +12,9 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
 use super::format::SecretHash;
 use super::store::{
-    AuditEntry, AuditEvent, AuditQuery, Notification, NotificationEvent, Page, PendingNotification,
-    StoreError, TokenFilter, TokenRecord, TokenStore, TokenUse,
+    AuditEntry, AuditEvent, AuditQuery, Continuation, Notification, NotificationEvent, Page,
+    PendingNotification, StoreError, TokenFilter, TokenOrder, TokenQuery, TokenRecord, TokenStore,
+    TokenUse,
 };
 use crate::timestamp::Timestamp;
 
@@ -175,6 +176,27 @@ fn get(transaction: &Connection, tenant: &str, id: &str) -> rusqlite::Result<Opt
         .optional()
 }
 
+/// A sort key as SQLite compares it.
+fn sql_value(key: &serde_json::Value) -> rusqlite::types::Value {
+    match key {
+        serde_json::Value::String(text) => rusqlite::types::Value::Text(text.clone()),
+        serde_json::Value::Number(n) => n.as_i64().map_or(
+            rusqlite::types::Value::Null,
+            rusqlite::types::Value::Integer,
+        ),
+        _ => rusqlite::types::Value::Null,
+    }
+}
+
+/// A sort key as a continuation carries it.
+fn json_value(key: &rusqlite::types::Value) -> serde_json::Value {
+    match key {
+        rusqlite::types::Value::Text(text) => serde_json::Value::String(text.clone()),
+        rusqlite::types::Value::Integer(n) => serde_json::Value::from(*n),
+        _ => serde_json::Value::Null,
+    }
+}
+
 fn notification_event(name: &str) -> NotificationEvent {
     match name {
         "created" => NotificationEvent::Created,
@@ -310,56 +332,120 @@ impl TokenStore for SqliteStore {
     fn list(
         &self,
         tenant: &str,
-        filter: TokenFilter,
-        owner: Option<&str>,
+        query: &TokenQuery,
         now: Timestamp,
-        limit: usize,
-        continuation: Option<&str>,
     ) -> Result<Page<TokenRecord>, StoreError> {
-        let (after_created, after_id) = match continuation {
-            Some(text) => {
-                let (created, id) = text
-                    .split_once('.')
-                    .and_then(|(created, id)| Some((created.parse::<i64>().ok()?, id)))
-                    .ok_or_else(|| StoreError(format!("`{text}` is not a continuation token")))?;
-                (created, id.to_string())
-            }
-            None => (i64::MIN, String::new()),
-        };
-        let condition = match filter {
-            TokenFilter::Active => "revoked_at IS NULL AND valid_to > ?4",
+        let after = query
+            .continuation
+            .as_deref()
+            .map(|text| Continuation::decode(text, query))
+            .transpose()?;
+        let condition = match query.filter {
+            TokenFilter::Active => "revoked_at IS NULL AND valid_to > ?3",
             TokenFilter::Revoked => "revoked_at IS NOT NULL",
-            TokenFilter::Expired => "revoked_at IS NULL AND valid_to <= ?4",
-            TokenFilter::All => "?4 = ?4",
+            TokenFilter::Expired => "revoked_at IS NULL AND valid_to <= ?3",
+            TokenFilter::All => "?3 = ?3",
+        };
+        // The sort key, then creation and id, so that every token has one place in the order.
+        let key = match query.order {
+            TokenOrder::DisplayDate => "0",
+            TokenOrder::DisplayName => "lower(display_name)",
+            TokenOrder::Status => {
+                "CASE WHEN revoked_at IS NOT NULL THEN 2 WHEN valid_to <= ?3 THEN 1 ELSE 0 END"
+            }
+        };
+        let (direction, beyond) = if query.ascending {
+            ("ASC", ">")
+        } else {
+            ("DESC", "<")
+        };
+        // ?5 is NULL on the first page; every sort key is non-NULL.
+        let resume = format!("AND (?5 IS NULL OR ({key}, created_at, id) {beyond} (?5, ?6, ?7))");
+        // (SQLite reads a constant in ORDER BY as a column number: leave the constant key out.)
+        let sort_key = match query.order {
+            TokenOrder::DisplayDate => String::new(),
+            _ => format!("{key} {direction}, "),
         };
         let sql = format!(
-            "SELECT {COLUMNS} FROM tokens
-             WHERE tenant = ?1 AND (?2 IS NULL OR owner = ?2) AND {condition}
-               AND (created_at > ?5 OR (created_at = ?5 AND id > ?6))
-             ORDER BY created_at, id LIMIT ?3"
+            "SELECT {COLUMNS}, {key} FROM tokens
+             WHERE tenant = ?1 AND (?2 IS NULL OR owner = ?2) AND {condition} {resume}
+             ORDER BY {sort_key}created_at {direction}, id {direction} LIMIT ?4"
         );
+        let limit = query.limit.max(1);
+        let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+        let (after_key, after_created, after_id) = match &after {
+            Some(after) => (sql_value(&after.key), after.created_at, after.id.clone()),
+            None => (rusqlite::types::Value::Null, 0, String::new()),
+        };
         let connection = self.lock();
         let mut statement = connection.prepare(&sql).map_err(failed)?;
-        let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
-        let mut items = statement
+        let mut rows = statement
             .query_map(
-                params![tenant, owner, fetch, now, after_created, after_id],
-                record,
+                params![
+                    tenant,
+                    query.owner,
+                    now,
+                    fetch,
+                    after_key,
+                    after_created,
+                    after_id
+                ],
+                |row| Ok((record(row)?, row.get::<_, rusqlite::types::Value>(15)?)),
             )
             .map_err(failed)?
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(failed)?;
-        let continuation = if items.len() > limit {
-            items.truncate(limit);
-            items
-                .last()
-                .map(|last| format!("{}.{}", last.created_at, last.id))
+        let continuation = if rows.len() > limit {
+            rows.truncate(limit);
+            rows.last().map(|(last, key)| {
+                Continuation {
+                    order: query.order,
+                    ascending: query.ascending,
+                    key: json_value(key),
+                    created_at: last.created_at,
+                    id: last.id.clone(),
+                }
+                .encode()
+            })
         } else {
             None
         };
         Ok(Page {
-            items,
+            items: rows.into_iter().map(|(token, _)| token).collect(),
             continuation,
+        })
+    }
+
+    fn retire_tenant(
+        &self,
+        tenant: &str,
+        at: Timestamp,
+        reason: &str,
+        retired: &dyn Fn(&TokenRecord) -> (AuditEntry, Notification),
+    ) -> Result<usize, StoreError> {
+        self.write(|transaction| {
+            let unrevoked = {
+                let mut statement = transaction.prepare(&format!(
+                    "SELECT {COLUMNS} FROM tokens WHERE tenant = ?1 AND revoked_at IS NULL"
+                ))?;
+                statement
+                    .query_map(params![tenant], record)?
+                    .collect::<rusqlite::Result<Vec<_>>>()?
+            };
+            for token in &unrevoked {
+                transaction.execute(
+                    "UPDATE tokens SET revoked_at = ?2, revocation_reason = ?3 WHERE id = ?1",
+                    params![token.id, at, reason],
+                )?;
+                let (entry, notification) = retired(token);
+                insert_audit(transaction, &entry)?;
+                insert_notification(transaction, &notification, at)?;
+            }
+            transaction.execute(
+                "DELETE FROM group_members WHERE tenant = ?1",
+                params![tenant],
+            )?;
+            Ok(unrevoked.len())
         })
     }
 

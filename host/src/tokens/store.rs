@@ -87,6 +87,93 @@ pub enum TokenFilter {
     All,
 }
 
+/// The order of a listing, as Azure DevOps' `sortByOption`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TokenOrder {
+    /// By when the token was created (`displayDate`, the default).
+    #[default]
+    DisplayDate,
+    /// By display name, ignoring ASCII case.
+    DisplayName,
+    /// By status: active, then expired, then revoked.
+    Status,
+}
+
+/// Which of a tenant's tokens a listing returns, in what order, and from where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenQuery {
+    /// By status.
+    pub filter: TokenFilter,
+    /// Only this owner's (lowercase).
+    pub owner: Option<String>,
+    /// The order.
+    pub order: TokenOrder,
+    /// Ascending (the default) or descending.
+    pub ascending: bool,
+    /// At most this many.
+    pub limit: usize,
+    /// Where the previous page ended, as its `continuation` said.
+    pub continuation: Option<String>,
+}
+
+impl Default for TokenQuery {
+    fn default() -> Self {
+        TokenQuery {
+            filter: TokenFilter::default(),
+            owner: None,
+            order: TokenOrder::default(),
+            ascending: true,
+            limit: 100,
+            continuation: None,
+        }
+    }
+}
+
+/// Where a page of a listing ended: the sort key of its last token. Opaque to callers, who
+/// get it as a string and pass it back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Continuation {
+    /// The order the listing was in.
+    pub order: TokenOrder,
+    /// And its direction.
+    pub ascending: bool,
+    /// The last token's key in that order (its lowercase name, its status rank), if any.
+    pub key: serde_json::Value,
+    /// The last token's creation time.
+    pub created_at: Timestamp,
+    /// The last token's id.
+    pub id: String,
+}
+
+impl Continuation {
+    /// The string handed out.
+    pub fn encode(&self) -> String {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    /// Reads a string [`Continuation::encode`] handed out for a listing of `query`'s order.
+    pub fn decode(text: &str, query: &TokenQuery) -> Result<Continuation, StoreError> {
+        use base64::Engine as _;
+        let invalid = || {
+            StoreError(format!(
+                "`{text}` is not a continuation token of this listing; pass back the \
+                 `continuationToken` of the previous page, with the same sort options"
+            ))
+        };
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(text)
+            .map_err(|_| invalid())?;
+        let continuation: Continuation = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+        if continuation.order != query.order || continuation.ascending != query.ascending {
+            return Err(invalid());
+        }
+        Ok(continuation)
+    }
+}
+
 /// One page of a listing, and where the next starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page<T> {
@@ -271,12 +358,6 @@ pub struct TokenUse {
     pub address: Option<String>,
 }
 
-/// Whether `id` can name a user or a group in the group directory: 1 to 256 characters, no
-/// whitespace or control characters.
-pub fn valid_directory_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 256 && !id.chars().any(|c| c.is_whitespace() || c.is_control())
-}
-
 /// The store failed.
 #[derive(Debug, thiserror::Error)]
 #[error("the token store failed: {0}")]
@@ -327,16 +408,25 @@ pub trait TokenStore: Send + Sync {
     /// The token whose secret hashes to `hash`, compared in constant time.
     fn find(&self, hash: &SecretHash) -> Result<Option<TokenRecord>, StoreError>;
 
-    /// A page of a tenant's tokens, oldest first.
+    /// A page of a tenant's tokens, in `query`'s order (statuses as of `now`).
     fn list(
         &self,
         tenant: &str,
-        filter: TokenFilter,
-        owner: Option<&str>,
+        query: &TokenQuery,
         now: Timestamp,
-        limit: usize,
-        continuation: Option<&str>,
     ) -> Result<Page<TokenRecord>, StoreError>;
+
+    /// Retires a tenant's tokens and directory, as when the tenant is deleted: revokes every
+    /// token not yet revoked, recording `retired(token)`'s audit entry and notification for
+    /// each, and deletes its groups, in one transaction. The audit log stays. Returns how many
+    /// tokens were revoked.
+    fn retire_tenant(
+        &self,
+        tenant: &str,
+        at: Timestamp,
+        reason: &str,
+        retired: &dyn Fn(&TokenRecord) -> (AuditEntry, Notification),
+    ) -> Result<usize, StoreError>;
 
     /// Records when tokens were last used.
     fn record_uses(&self, uses: &[TokenUse]) -> Result<(), StoreError>;

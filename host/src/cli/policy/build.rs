@@ -113,7 +113,7 @@ fn cargo_build(manifest: &Path) -> anyhow::Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     // Cargo reads `.cargo/config.toml` and rustup reads `rust-toolchain.toml` from the working
     // directory, not the manifest's: run in the crate, so its stack size and toolchain apply.
-    let crate_dir = manifest.parent().unwrap_or(Path::new("."));
+    let crate_dir = patrol::files::folder_of(manifest);
     let mut child = Command::new(&cargo)
         .current_dir(crate_dir)
         .args(["build", "--release", "--target", WASM_TARGET])

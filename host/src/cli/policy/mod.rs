@@ -16,15 +16,15 @@ use super::Outcome;
 pub enum PolicyCommand {
     /// Create a policy crate: a sample rule, its decision cases, and a tenant to try it in.
     ///
-    /// The crate lives outside patrol's workspace, depends on the guest SDK, and builds with
+    /// The crate lives outside patrol's workspace, carries its own copy of the guest SDK (the
+    /// one this patrol was built with, in `sdk/`), and builds with
     /// `cargo build --release --target wasm32-unknown-unknown`.
     New {
         /// The folder to create; its last part names the crate (`no-admin-scopes`) and the
         /// policy (`no_admin_scopes`).
         #[arg(value_name = "PATH")]
         path: PathBuf,
-        /// The guest SDK to depend on: the `guest` folder of a patrol checkout. Defaults to the
-        /// one this patrol was built from.
+        /// Depend on this guest SDK instead of a copy: the `guest` folder of a patrol checkout.
         #[arg(long, value_name = "DIR")]
         sdk: Option<PathBuf>,
     },

@@ -7,8 +7,12 @@ use anyhow::{Context as _, bail};
 
 use crate::cli::{Outcome, emit};
 
-/// The SDK next to the sources this patrol was built from.
-const BUILT_FROM_SDK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../guest");
+mod vendored {
+    include!(concat!(env!("OUT_DIR"), "/guest_sdk.rs"));
+}
+
+/// Where a new crate holds its own copy of the guest SDK, relative to the crate.
+const VENDORED_SDK: &str = "sdk/patrol-guest";
 
 /// patrol's own lock file: the scaffold starts from the exact versions patrol is built and
 /// tested with, so its first build needs nothing new from the registry.
@@ -55,7 +59,12 @@ pub fn run(path: &Path, sdk: Option<&Path>) -> anyhow::Result<Outcome> {
             path.display()
         );
     }
-    let sdk = guest_sdk(sdk)?;
+    // By default the crate carries the SDK patrol was built with, so that it builds wherever
+    // patrol is installed; `--sdk` points at a checkout's `guest` folder instead.
+    let sdk_dependency = match sdk {
+        Some(dir) => guest_sdk(dir)?,
+        None => PathBuf::from(VENDORED_SDK),
+    };
     let replacements = [
         ("{{crate}}", name.clone()),
         ("{{policy}}", policy.clone()),
@@ -63,19 +72,21 @@ pub fn run(path: &Path, sdk: Option<&Path>) -> anyhow::Result<Outcome> {
         ("{{dir}}", path.display().to_string()),
         (
             "{{sdk}}",
-            toml::Value::String(sdk.display().to_string()).to_string(),
+            toml::Value::String(sdk_dependency.display().to_string()).to_string(),
         ),
     ];
 
     // Everything is written into a temporary sibling first, then moved into place in one
     // step: an interrupted run leaves no half-made crate behind.
-    let parent = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let parent = patrol::files::folder_of(path).to_path_buf();
     fs::create_dir_all(&parent).with_context(|| format!("cannot create `{}`", parent.display()))?;
     let staging = parent.join(format!(".{name}.patrol-new-{}", std::process::id()));
-    let written = write_files(&staging, &replacements).and_then(|()| {
+    let vendored = if sdk.is_none() {
+        vendored::GUEST_SDK
+    } else {
+        &[]
+    };
+    let written = write_files(&staging, &replacements, vendored).and_then(|()| {
         fs::rename(&staging, path)
             .with_context(|| format!("cannot move the new crate to `{}`", path.display()))
     });
@@ -87,7 +98,7 @@ pub fn run(path: &Path, sdk: Option<&Path>) -> anyhow::Result<Outcome> {
     emit(&format!(
         "created policy `{policy}` in {} (guest SDK: {})",
         path.display(),
-        sdk.display()
+        sdk_dependency.display()
     ));
     for (file, _) in FILES {
         emit(&format!("  {file}"));
@@ -102,7 +113,19 @@ pub fn run(path: &Path, sdk: Option<&Path>) -> anyhow::Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-fn write_files(root: &Path, replacements: &[(&str, String)]) -> anyhow::Result<()> {
+fn write_files(
+    root: &Path,
+    replacements: &[(&str, String)],
+    sdk: &[(&str, &str)],
+) -> anyhow::Result<()> {
+    for (file, contents) in sdk {
+        let path = root.join(file);
+        if let Some(folder) = path.parent() {
+            fs::create_dir_all(folder)
+                .with_context(|| format!("cannot create `{}`", folder.display()))?;
+        }
+        fs::write(&path, contents).with_context(|| format!("cannot write `{}`", path.display()))?;
+    }
     for (file, template) in FILES {
         let path = root.join(file);
         if let Some(folder) = path.parent() {
@@ -152,20 +175,12 @@ fn type_name(name: &str) -> String {
         .collect()
 }
 
-/// The guest SDK folder, checked, as an absolute path.
-fn guest_sdk(given: Option<&Path>) -> anyhow::Result<PathBuf> {
-    let (dir, hint) = match given {
-        Some(dir) => (dir.to_path_buf(), ""),
-        None => (
-            PathBuf::from(BUILT_FROM_SDK),
-            "; this patrol was built elsewhere: pass `--sdk` with the `guest` folder of a \
-             patrol checkout",
-        ),
-    };
+/// The guest SDK folder given with `--sdk`, checked, as an absolute path.
+fn guest_sdk(dir: &Path) -> anyhow::Result<PathBuf> {
     let manifest = fs::read_to_string(dir.join("Cargo.toml")).ok();
     if !manifest.is_some_and(|text| text.contains("name = \"patrol-guest\"")) {
         bail!(
-            "`{}` is not patrol's guest SDK (no `Cargo.toml` for `patrol-guest` there){hint}",
+            "`{}` is not patrol's guest SDK (no `Cargo.toml` for `patrol-guest` there)",
             dir.display()
         );
     }
@@ -182,6 +197,23 @@ mod tests {
         assert_eq!(type_name("no-admin-scopes"), "NoAdminScopes");
         assert_eq!(type_name("rule_2"), "Rule2");
         assert_eq!(type_name("x"), "X");
+    }
+
+    #[test]
+    fn the_vendored_sdk_is_complete() {
+        let paths: Vec<&str> = vendored::GUEST_SDK.iter().map(|(path, _)| *path).collect();
+        for needed in [
+            "sdk/patrol-guest/Cargo.toml",
+            "sdk/patrol-guest/src/lib.rs",
+            "sdk/wit/policy.wit",
+        ] {
+            assert!(
+                paths.contains(&needed),
+                "{needed} is missing from {paths:?}"
+            );
+        }
+        let manifest = vendored::GUEST_SDK[0].1;
+        assert!(!manifest.contains("workspace"), "{manifest}");
     }
 
     #[test]
