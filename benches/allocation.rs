@@ -3,17 +3,16 @@
 //!
 //! Run with `cargo bench -p patrol-benches --bench allocation`.
 
+mod fixtures;
+
 use std::hint::black_box;
-use std::path::Path;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use patrol::{Allocation, Engine, EngineConfig, Request, TenantConfig};
+use patrol::{Allocation, Engine, EngineConfig};
 
 fn allocation(c: &mut Criterion) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tenant");
-    let config = TenantConfig::from_file(&dir.join("perf.toml")).unwrap();
-    let json = std::fs::read_to_string(dir.join("create.json")).unwrap();
-    let request = Request::from_json(&json).unwrap();
+    let config = fixtures::benchmark_config();
+    let request = fixtures::benchmark_request("create");
     let pooling = |keep_resident, pagemap_scan| Allocation::Pooling {
         keep_resident,
         pagemap_scan,
@@ -38,7 +37,7 @@ fn allocation(c: &mut Criterion) {
             ..EngineConfig::default()
         })
         .unwrap();
-        let tenant = engine.load_tenant(&config).unwrap();
+        let tenant = fixtures::load(&engine, &config);
         group.bench_function(name, |b| b.iter(|| tenant.evaluate(black_box(&request))));
     }
     group.finish();

@@ -10,22 +10,21 @@
 //!
 //! Run with `cargo bench -p patrol-benches --bench authentication`.
 
+mod fixtures;
+
 use std::hint::black_box;
-use std::path::Path;
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use patrol::tokens::{Client, NewToken, Secret, SqliteStore, Tokens};
-use patrol::{Engine, EngineConfig, TenantConfig};
+use patrol::{Engine, EngineConfig};
 
 const TOKENS: usize = 200;
 
 fn authentication(c: &mut Criterion) {
     let engine = Engine::new(EngineConfig::default()).unwrap();
-    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/contoso/tenant.toml");
-    let tenant = engine
-        .load_tenant(&TenantConfig::from_file(&config).unwrap())
-        .unwrap();
+    let config = fixtures::config(&fixtures::root().join("examples/contoso/tenant.toml"));
+    let tenant = fixtures::load(&engine, &config);
     let dir = tempfile::tempdir().unwrap();
     let tokens = Tokens::new(Arc::new(
         SqliteStore::open(&dir.path().join("patrol.db")).unwrap(),

@@ -8,15 +8,16 @@
 //!
 //! Run with `cargo bench -p patrol-benches --bench comparison`.
 
+mod fixtures;
+
 #[path = "engines/mod.rs"]
 mod engines;
 
 use std::hint::black_box;
-use std::path::Path;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use engines::{Judge, sorted};
-use patrol::{Engine, EngineConfig, Request, Tenant, TenantConfig};
+use patrol::{Engine, EngineConfig, Request, Tenant};
 
 /// The requests every engine judges.
 const REQUESTS: [&str; 3] = ["create", "create-compliant", "use"];
@@ -37,12 +38,10 @@ impl Judge for Patrol {
 }
 
 fn comparison(c: &mut Criterion) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tenant");
-    let config = TenantConfig::from_file(&dir.join("perf.toml")).unwrap();
     let engine = Engine::new(EngineConfig::default()).unwrap();
     let mut judges: Vec<Box<dyn Judge>> = vec![
         Box::new(Patrol {
-            tenant: engine.load_tenant(&config).unwrap(),
+            tenant: fixtures::benchmark_tenant(&engine),
         }),
         Box::new(engines::floor::Floor::new()),
         Box::new(engines::cedar::Cedar::new()),
@@ -50,10 +49,7 @@ fn comparison(c: &mut Criterion) {
     ];
     let requests: Vec<(&str, Request)> = REQUESTS
         .iter()
-        .map(|name| {
-            let json = std::fs::read_to_string(dir.join(format!("{name}.json"))).unwrap();
-            (*name, Request::from_json(&json).unwrap())
-        })
+        .map(|name| (*name, fixtures::benchmark_request(name)))
         .collect();
     for (name, request) in &requests {
         let expected = sorted(judges[0].judge(request));

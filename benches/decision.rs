@@ -5,39 +5,32 @@
 //!
 //! Run with `cargo bench -p patrol-benches --bench decision`.
 
+mod fixtures;
+
 use std::hint::black_box;
-use std::path::Path;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use patrol::{Engine, EngineConfig, Request, TenantConfig};
+use patrol::{Engine, EngineConfig, Request};
 
 fn example(path: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../examples/contoso")
-        .join(path)
+    fixtures::root().join("examples/contoso").join(path)
 }
 
 fn request(name: &str) -> Request {
-    let json = std::fs::read_to_string(example(&format!("requests/{name}.json"))).unwrap();
-    Request::from_json(&json).unwrap()
+    fixtures::request(&example(&format!("requests/{name}.json")))
 }
 
 fn decision(c: &mut Criterion) {
     let engine = Engine::new(EngineConfig::default()).unwrap();
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tenant");
-    let perf = engine
-        .load_tenant(&TenantConfig::from_file(&dir.join("perf.toml")).unwrap())
-        .unwrap();
+    let perf = fixtures::benchmark_tenant(&engine);
     let mut group = c.benchmark_group("decision");
     for name in ["create", "create-compliant", "use"] {
-        let json = std::fs::read_to_string(dir.join(format!("{name}.json"))).unwrap();
-        let request = Request::from_json(&json).unwrap();
+        let request = fixtures::benchmark_request(name);
         group.bench_function(format!("benchmark tenant, {name}"), |b| {
             b.iter(|| perf.evaluate(black_box(&request)))
         });
     }
-    let config = TenantConfig::from_file(&example("tenant.toml")).unwrap();
-    let tenant = engine.load_tenant(&config).unwrap();
+    let tenant = fixtures::load(&engine, &fixtures::config(&example("tenant.toml")));
     for name in [
         "create-too-long",
         "create-allowed",

@@ -4,20 +4,20 @@
 //!
 //! Run with `cargo bench -p patrol-benches --bench instance`.
 
+mod fixtures;
+
 use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use patrol::profiling::{WarmInstance, compile, instantiate_and_drop};
-use patrol::{Engine, EngineConfig, Request, TenantConfig};
+use patrol::{Engine, EngineConfig, TenantConfig};
 
 fn instance(c: &mut Criterion) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let component = root.join("target/policies/write_scopes_short_lived.wasm");
-    let bytes = std::fs::read(&component).unwrap();
-    let json = std::fs::read_to_string(root.join("benches/tenant/create.json")).unwrap();
-    let request = Request::from_json(&json).unwrap();
+    let component = fixtures::component_path("write_scopes_short_lived");
+    let bytes = fixtures::component("write_scopes_short_lived");
+    let request = fixtures::benchmark_request("create");
     let engine = Engine::new(EngineConfig::default()).unwrap();
     let compiled = compile(&engine, &bytes);
     let toml = format!(
@@ -26,7 +26,7 @@ fn instance(c: &mut Criterion) {
         component.display().to_string()
     );
     let config = TenantConfig::from_toml(&toml, "one.toml", Path::new(".")).unwrap();
-    let tenant = engine.load_tenant(&config).unwrap();
+    let tenant = fixtures::load(&engine, &config);
 
     let mut group = c.benchmark_group("instance");
     group.bench_function("instantiate and drop", |b| {

@@ -7,24 +7,18 @@
 //!
 //! Run with `cargo bench -p patrol-benches --bench interruption`.
 
+mod fixtures;
+
 use std::hint::black_box;
 use std::path::Path;
 use std::time::Instant;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use patrol::{Engine, EngineConfig, Interruption, Request, TenantConfig};
-
-fn example(path: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../examples/contoso")
-        .join(path)
-}
+use patrol::{Engine, EngineConfig, Interruption, TenantConfig};
 
 fn interruption(c: &mut Criterion) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tenant");
-    let config = TenantConfig::from_file(&dir.join("perf.toml")).unwrap();
-    let json = std::fs::read_to_string(dir.join("create.json")).unwrap();
-    let request = Request::from_json(&json).unwrap();
+    let config = fixtures::benchmark_config();
+    let request = fixtures::benchmark_request("create");
     let mut group = c.benchmark_group("interruption");
     for (name, interruption) in [
         ("epoch", Interruption::Epoch),
@@ -40,7 +34,7 @@ fn interruption(c: &mut Criterion) {
             ..EngineConfig::default()
         })
         .unwrap();
-        let tenant = engine.load_tenant(&config).unwrap();
+        let tenant = fixtures::load(&engine, &config);
         group.bench_function(name, |b| b.iter(|| tenant.evaluate(black_box(&request))));
     }
     group.finish();
@@ -55,16 +49,16 @@ fn report_fuel_rate() {
         ..EngineConfig::default()
     })
     .unwrap();
-    let component = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/policies/hostile.wasm");
+    let component = fixtures::component_path("hostile");
     let toml = format!(
         "tenant = \"loop\"\n[[custom_policies]]\nname = \"loop\"\ncomponent = {:?}\n\
          settings = {{ behaviour = \"endless-loop\" }}\nlimits = {{ deadline_ms = 100 }}\n",
         component.display().to_string()
     );
     let config = TenantConfig::from_toml(&toml, "loop.toml", Path::new(".")).unwrap();
-    let tenant = engine.load_tenant(&config).unwrap();
-    let json = std::fs::read_to_string(example("requests/create-allowed.json")).unwrap();
-    let request = Request::from_json(&json).unwrap();
+    let tenant = fixtures::load(&engine, &config);
+    let request =
+        fixtures::request(&fixtures::root().join("examples/contoso/requests/create-allowed.json"));
     let runs = 20;
     let started = Instant::now();
     for _ in 0..runs {

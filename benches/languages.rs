@@ -9,15 +9,13 @@
 //! `examples/least-privilege-js` first, or this benchmark measures the Rust rules only and says
 //! so. Run with `cargo bench -p patrol-benches --bench languages`.
 
+mod fixtures;
+
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use patrol::{Engine, EngineConfig, Request, Tenant, TenantConfig};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 /// A tenant with one custom rule.
 fn tenant(engine: &Engine, name: &str, component: &Path, settings: &str) -> Tenant {
@@ -25,13 +23,12 @@ fn tenant(engine: &Engine, name: &str, component: &Path, settings: &str) -> Tena
         "tenant = \"bench\"\n[[custom_policies]]\nname = \"{name}\"\ncomponent = {:?}\nsettings = {settings}\n",
         component.display().to_string()
     );
-    let config = TenantConfig::from_toml(&toml, "languages bench", &root()).unwrap();
-    engine.load_tenant(&config).unwrap()
+    let config = TenantConfig::from_toml(&toml, "languages bench", &fixtures::root()).unwrap();
+    fixtures::load(engine, &config)
 }
 
 fn languages(c: &mut Criterion) {
     let engine = Engine::new(EngineConfig::default()).unwrap();
-    let built = root().join("target/policies");
     let request = Request::from_json(
         r#"{ "operation": "create", "now": "2026-11-28T12:00:00Z", "org": "fabrikam",
              "user": { "id": "bob@contoso.com", "groups": ["contractors"] },
@@ -45,7 +42,7 @@ fn languages(c: &mut Criterion) {
             tenant(
                 &engine,
                 "write-scopes",
-                &built.join("write_scopes_short_lived.wasm"),
+                &fixtures::component_path("write_scopes_short_lived"),
                 "{ max_days = 7 }",
             ),
         ),
@@ -54,12 +51,13 @@ fn languages(c: &mut Criterion) {
             tenant(
                 &engine,
                 "contractors",
-                &built.join("group_scope_restriction.wasm"),
+                &fixtures::component_path("group_scope_restriction"),
                 "{ groups = [\"contractors\"], scopes = [\"vso.code_write\"] }",
             ),
         ),
     ];
-    let javascript = root().join("examples/least-privilege-js/build/least_privilege_js.wasm");
+    let javascript =
+        fixtures::root().join("examples/least-privilege-js/build/least_privilege_js.wasm");
     if javascript.is_file() {
         rules.push((
             "javascript least_privilege_js",

@@ -4,6 +4,8 @@
 //!
 //! Run with `cargo bench -p patrol-benches --bench loading`.
 
+mod fixtures;
+
 use std::hint::black_box;
 use std::path::Path;
 
@@ -19,14 +21,12 @@ fn engine(cache: Option<&Path>) -> Engine {
 }
 
 fn loading(c: &mut Criterion) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let bytes = std::fs::read(root.join("target/policies/write_scopes_short_lived.wasm")).unwrap();
-    let tenant_file = root.join("benches/tenant/perf.toml");
+    let bytes = fixtures::component("write_scopes_short_lived");
+    let tenant_file = fixtures::root().join("benches/tenant/perf.toml");
     let cache = tempfile::tempdir().unwrap();
     // Fill the cache: the bundle, the custom policy.
     let warm = engine(Some(cache.path()));
-    warm.load_tenant(&TenantConfig::from_file(&tenant_file).unwrap())
-        .unwrap();
+    fixtures::load(&warm, &fixtures::benchmark_config());
 
     let mut group = c.benchmark_group("loading");
     group.sample_size(20);

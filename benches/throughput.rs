@@ -3,21 +3,18 @@
 //!
 //! Run with `cargo bench -p patrol-benches --bench throughput`.
 
+mod fixtures;
+
 use std::hint::black_box;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use patrol::{Engine, EngineConfig, Request, TenantConfig};
+use patrol::{Engine, EngineConfig};
 
 fn throughput(c: &mut Criterion) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tenant");
     let engine = Engine::new(EngineConfig::default()).unwrap();
-    let tenant = engine
-        .load_tenant(&TenantConfig::from_file(&dir.join("perf.toml")).unwrap())
-        .unwrap();
-    let json = std::fs::read_to_string(dir.join("create.json")).unwrap();
-    let request = Request::from_json(&json).unwrap();
+    let tenant = fixtures::benchmark_tenant(&engine);
+    let request = fixtures::benchmark_request("create");
     let mut group = c.benchmark_group("throughput");
     for threads in [1u64, 2] {
         group.bench_function(format!("{threads} thread(s), time per decision"), |b| {

@@ -8,8 +8,10 @@
 //!    `wasm32-unknown-unknown` rather than `wasm32-wasip2` gives components that import
 //!    nothing at all, not even the WASI interfaces Rust's standard library would pull in.
 //!
-//! The components land in `<target>/policies/<name>.wasm`, where the example configurations and
-//! the tests find them, and the seed policies and their bundle (crates marked
+//! The components land in `components/<name>.wasm` at the workspace's root (not in the target
+//! folder, which `CARGO_TARGET_DIR` may move anywhere), where the example configurations, the
+//! decision cases, the benchmarks and the tests find them, and the seed policies and their
+//! bundle (crates marked
 //! `[package.metadata.patrol] builtin = true`) are also embedded into the `patrol` library from
 //! `$OUT_DIR`. The nested cargo uses its own target directory,
 //! `<target>/wasm-policies`, so it neither waits on the outer build's lock nor rebuilds from
@@ -27,14 +29,75 @@ const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// linear memory makes every fresh instance cheaper. Deep recursion traps instead.
 const GUEST_STACK_BYTES: usize = 32 * 1024;
 
+/// Where the components built from the workspace are published, in the workspace itself.
+const COMPONENTS_FOLDER: &str = "components";
+
 /// Folders whose crates are built into components.
 const COMPONENT_FOLDERS: [&str; 2] = ["policies", "tests/components"];
 
 fn main() {
-    if let Err(message) = build() {
+    if let Err(message) = build().and_then(|()| detect_test_programs()) {
         eprintln!("error: {message}");
         std::process::exit(1);
     }
+}
+
+/// Programs some integration tests run for real (a gateway, a package manager), with the
+/// `cfg` that says they are here, the variable that demands them, and how to install them.
+/// Where one is missing, its tests are marked `#[ignore = "needs ..."]` and `cargo test` lists
+/// them as ignored, with the reason, instead of passing them silently; where the variable is
+/// set (as `.ci/run` sets it) a missing program fails the build.
+const TEST_PROGRAMS: [(&str, &str, &str, &str); 2] = [
+    (
+        "patrol_has_nginx",
+        "nginx",
+        "PATROL_REQUIRE_NGINX",
+        "apt-get install nginx",
+    ),
+    (
+        "patrol_has_npm",
+        "npm",
+        "PATROL_REQUIRE_JS",
+        "apt-get install nodejs npm",
+    ),
+];
+
+fn detect_test_programs() -> Result<(), String> {
+    let search = program_folders();
+    // Installing a program changes its folder; rerun then (a missing file would rerun always).
+    println!("cargo:rerun-if-env-changed=PATH");
+    for folder in &search {
+        if folder.is_dir() {
+            println!("cargo:rerun-if-changed={}", folder.display());
+        }
+    }
+    for (cfg, program, required, install) in TEST_PROGRAMS {
+        println!("cargo::rustc-check-cfg=cfg({cfg})");
+        println!("cargo:rerun-if-env-changed={required}");
+        let found = search.iter().any(|folder| folder.join(program).is_file());
+        if found {
+            println!("cargo:rustc-cfg={cfg}");
+        } else if env::var_os(required).is_some_and(|value| value == "1") {
+            return Err(format!(
+                "{required}=1, but `{program}` is not installed: `{install}`"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The folders of `$PATH`, and the system's `sbin` folders, which a user's `$PATH` may lack.
+fn program_folders() -> Vec<PathBuf> {
+    let mut folders: Vec<PathBuf> = env::var_os("PATH")
+        .map(|path| env::split_paths(&path).collect())
+        .unwrap_or_default();
+    for extra in ["/usr/sbin", "/usr/local/sbin", "/sbin"] {
+        let extra = PathBuf::from(extra);
+        if !folders.contains(&extra) {
+            folders.push(extra);
+        }
+    }
+    folders
 }
 
 fn build() -> Result<(), String> {
@@ -71,7 +134,9 @@ fn build() -> Result<(), String> {
         modules.extend(compile_modules(&root, &target_dir, &[krate])?);
     }
 
-    let published = target_dir.join("policies");
+    // Not under the target folder: the example tenant, the decision cases and the benchmarks
+    // name these files by path, which must not depend on where cargo builds.
+    let published = root.join(COMPONENTS_FOLDER);
     fs::create_dir_all(&published)
         .map_err(|e| format!("cannot create `{}`: {e}", published.display()))?;
     let mut index = String::from(

@@ -410,3 +410,157 @@ fn explain_shows_each_policy_its_settings_verdict_and_rule() {
     assert_eq!(leaks["verdict"], "not_applicable");
     assert_eq!(policy("restrict_pat_creation")["org"], "fabrikam");
 }
+
+/// `patrol` in `dir`, with `args`.
+fn patrol_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_patrol"))
+        .args(args)
+        .current_dir(dir)
+        .env("PATROL_CACHE_DIR", "")
+        .output()
+        .expect("run patrol")
+}
+
+#[test]
+fn read_only_commands_never_create_a_data_directory_and_refuse_what_is_not_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("patrol-dta");
+    let missing = missing.to_str().unwrap();
+    let not_ours = dir.path().join("etc");
+    std::fs::create_dir(&not_ours).unwrap();
+    std::fs::write(not_ours.join("hosts"), "127.0.0.1 localhost\n").unwrap();
+    let not_ours = not_ours.to_str().unwrap();
+    let proposal = dir.path().join("proposed.toml");
+    std::fs::write(&proposal, "tenant = \"contoso\"\n").unwrap();
+    let proposal = proposal.to_str().unwrap();
+    for data in [missing, not_ours] {
+        let commands: [&[&str]; 7] = [
+            &["report", "usage", "--tenant", "contoso", "--data-dir", data],
+            &[
+                "report",
+                "--data-dir",
+                data,
+                "-t",
+                "contoso",
+                "--html",
+                "x.html",
+            ],
+            &["whatif", "--data-dir", data, "--config", proposal],
+            &["audit", "--data-dir", data, "--tenant", "contoso"],
+            &["token", "list", "-t", "contoso", "--data-dir", data],
+            &["groups", "--data-dir", data, "list", "-t", "contoso"],
+            &["mcp", "--data-dir", data],
+        ];
+        for args in commands {
+            let output = patrol_in(dir.path(), args);
+            assert_eq!(
+                output.status.code(),
+                Some(2),
+                "{args:?}: {}",
+                stderr_line(&output)
+            );
+            let line = stderr_line(&output);
+            assert!(
+                line.contains("there is no data directory")
+                    || line.contains("is not a patrol data directory"),
+                "{args:?}: {line}"
+            );
+        }
+    }
+    assert!(!Path::new(missing).exists(), "nothing was created");
+    let left: Vec<_> = std::fs::read_dir(not_ours).unwrap().collect();
+    assert_eq!(
+        left.len(),
+        1,
+        "nothing was written into a folder that is not ours"
+    );
+    assert!(!dir.path().join("x.html").exists());
+
+    // `init` makes one; then every form of `--data-dir` works, and an unknown tenant is an
+    // error, not an empty report.
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let init = patrol_in(dir.path(), &["init", data]);
+    assert!(init.status.success(), "{}", stderr_line(&init));
+    for args in [
+        &["report", "usage", "--data-dir", data, "--tenant", "contoso"][..],
+        &["report", "--data-dir", data, "usage", "--tenant", "contoso"],
+        &["token", "--data-dir", data, "list", "-t", "contoso"],
+        &["token", "list", "-t", "contoso", "--data-dir", data],
+        &["groups", "list", "--data-dir", data, "-t", "contoso"],
+    ] {
+        let output = patrol_in(dir.path(), args);
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            stderr_line(&output)
+        );
+    }
+    for args in [
+        &["report", "usage", "--data-dir", data, "--tenant", "contso"][..],
+        &["token", "list", "--data-dir", data, "-t", "contso"],
+        &["audit", "--data-dir", data, "-t", "contso"],
+    ] {
+        let output = patrol_in(dir.path(), args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(
+            stderr_line(&output).contains("no tenant `contso`"),
+            "{args:?}"
+        );
+    }
+
+    // A file named without a folder is written in the current folder, as the README shows.
+    let html = patrol_in(
+        dir.path(),
+        &[
+            "report",
+            "--data-dir",
+            data,
+            "--tenant",
+            "contoso",
+            "--html",
+            "tokens.html",
+        ],
+    );
+    assert!(html.status.success(), "{}", stderr_line(&html));
+    assert!(dir.path().join("tokens.html").is_file());
+    let page = std::fs::read_to_string(dir.path().join("tokens.html")).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>"), "{page}");
+
+    // So is a proposal named without a folder, and `--apply` names the folder it is in when it
+    // refuses to move a relative component path into the data directory.
+    std::fs::copy(
+        Path::new(env!("PATROL_COMPONENT_DIR")).join("write_scopes_short_lived.wasm"),
+        dir.path().join("mine.wasm"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("relative.toml"),
+        "tenant = \"contoso\"\n[[custom_policies]]\nname = \"mine\"\ncomponent = \"mine.wasm\"\nsettings = { max_days = 30 }\n",
+    )
+    .unwrap();
+    let dry_run = patrol_in(
+        dir.path(),
+        &["whatif", "--data-dir", data, "--config", "relative.toml"],
+    );
+    assert_eq!(
+        dry_run.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&dry_run.stderr)
+    );
+    let applied = patrol_in(
+        dir.path(),
+        &[
+            "whatif",
+            "--data-dir",
+            data,
+            "--config",
+            "relative.toml",
+            "--apply",
+        ],
+    );
+    assert_eq!(applied.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&applied.stderr);
+    assert!(said.contains("is a path relative to `.`"), "{said}");
+}

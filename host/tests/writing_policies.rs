@@ -34,8 +34,17 @@ fn quickstart_commands() -> Vec<String> {
         .collect()
 }
 
+/// Where cargo put this build (`CARGO_TARGET_DIR` or the workspace's `target/`).
+fn target_dir() -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_patrol"))
+        .ancestors()
+        .nth(2)
+        .expect("the binary is in <target>/<profile>/")
+        .to_path_buf()
+}
+
 /// Runs one command of the guide with this build's `patrol`. The policy crate builds into
-/// `target/policy-authoring` (instead of its own `target/`) so reruns stay quick; the component
+/// `<target>/policy-authoring` (instead of its own `target/`) so reruns stay quick; the component
 /// still lands in the crate, where the guide says.
 fn run(dir: &Path, command: &str) -> Output {
     let args: Vec<&str> = command.split_whitespace().collect();
@@ -46,7 +55,7 @@ fn run(dir: &Path, command: &str) -> Output {
     Command::new(env!("CARGO_BIN_EXE_patrol"))
         .args(&args[1..])
         .current_dir(dir)
-        .env("CARGO_TARGET_DIR", root().join("target/policy-authoring"))
+        .env("CARGO_TARGET_DIR", target_dir().join("policy-authoring"))
         .env("PATROL_CACHE_DIR", "")
         .output()
         .unwrap()
@@ -119,8 +128,29 @@ fn the_guide_goes_from_a_new_policy_to_a_denied_request() {
         serde_json::json!({ "forbidden_scopes": ["vso.code_manage"] })
     );
 
-    // The allowed request next to it is allowed: the rule is not simply refusing everything.
+    // The crate carries its own copy of the guest SDK: nothing in it points back at the checkout
+    // this patrol was built from, so it builds wherever patrol is installed (it just did).
     let crate_dir = dir.path().join("no-admin-scopes");
+    let manifest = std::fs::read_to_string(crate_dir.join("Cargo.toml")).unwrap();
+    assert!(
+        manifest.contains(r#"patrol-guest = { path = "sdk/patrol-guest" }"#),
+        "{manifest}"
+    );
+    let checkout = root().display().to_string();
+    for entry in walk(&crate_dir) {
+        if entry.components().any(|part| part.as_os_str() == "target") {
+            continue;
+        }
+        if let Ok(text) = std::fs::read_to_string(&entry) {
+            assert!(
+                !text.contains(&checkout),
+                "{} names the checkout {checkout}",
+                entry.display()
+            );
+        }
+    }
+
+    // The allowed request next to it is allowed: the rule is not simply refusing everything.
     let allowed = run(
         dir.path(),
         "patrol eval --config no-admin-scopes/tenant.toml --request no-admin-scopes/requests/allowed.json",
@@ -155,6 +185,20 @@ fn the_guide_goes_from_a_new_policy_to_a_denied_request() {
     let again = run(dir.path(), "patrol policy new no-admin-scopes");
     assert_eq!(again.status.code(), Some(2), "{}", text(&again));
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
 }
 
 #[test]

@@ -100,10 +100,7 @@ fn check_api_version(version: Option<&str>) -> Result<(), ApiError> {
     let numeric = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
     let number_ok = number.split('.').count() <= 2 && number.split('.').all(numeric);
     let preview_ok = preview.is_none_or(|preview| {
-        preview == "preview"
-            || preview
-                .strip_prefix("preview.")
-                .is_some_and(numeric)
+        preview == "preview" || preview.strip_prefix("preview.").is_some_and(numeric)
     });
     if number_ok && preview_ok {
         Ok(())
