@@ -747,8 +747,14 @@ fn revocation_acknowledged_is_never_followed_by_a_successful_authentication() {
             .map(|_| {
                 let (f, secret) = (Arc::clone(&f), secret.clone());
                 let (acknowledged, after) = (Arc::clone(&acknowledged), Arc::clone(&after));
+                // Until each thread has tried a few times after the acknowledgement, however
+                // the machine schedules it (bounded, in case it never sees it).
                 thread::spawn(move || {
-                    for _ in 0..200 {
+                    let mut tries_after = 0;
+                    for _ in 0..1_000_000 {
+                        if tries_after == 20 {
+                            break;
+                        }
                         let revoked_before = acknowledged.load(Ordering::SeqCst);
                         let result = f.tokens.authenticate(
                             &f.acme,
@@ -760,6 +766,7 @@ fn revocation_acknowledged_is_never_followed_by_a_successful_authentication() {
                         if revoked_before {
                             assert!(result.is_err(), "authenticated after the revocation");
                             after.fetch_add(1, Ordering::Relaxed);
+                            tries_after += 1;
                         }
                     }
                 })
