@@ -11,10 +11,10 @@ mod fixtures;
 
 use std::hint::black_box;
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use patrol::{Engine, EngineConfig, Interruption, TenantConfig};
+use patrol::{Engine, EngineConfig, Interruption, Limits, Quarantine, TenantConfig};
 
 fn interruption(c: &mut Criterion) {
     let config = fixtures::benchmark_config();
@@ -29,8 +29,13 @@ fn interruption(c: &mut Criterion) {
             },
         ),
     ] {
+        // The loop is measured, not set aside: no quarantine.
         let engine = Engine::new(EngineConfig {
             interruption,
+            quarantine: Quarantine {
+                after_failures: 0,
+                ..Quarantine::default()
+            },
             ..EngineConfig::default()
         })
         .unwrap();
@@ -46,6 +51,14 @@ fn report_fuel_rate() {
     let units_per_ms = 1_000_000;
     let engine = Engine::new(EngineConfig {
         interruption: Interruption::Fuel { units_per_ms },
+        quarantine: Quarantine {
+            after_failures: 0,
+            ..Quarantine::default()
+        },
+        ceilings: Limits {
+            deadline: Duration::from_millis(100),
+            ..Limits::default_ceilings()
+        },
         ..EngineConfig::default()
     })
     .unwrap();

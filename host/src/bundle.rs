@@ -9,13 +9,14 @@
 //! request is reported as failed.
 
 use std::fmt;
+use std::sync::Arc;
 
 use wasmtime::component::{ComponentExportIndex, TypedFunc};
 
 use crate::cache::Compiler;
 use crate::component::{
     ComponentError, ComponentMetadata, Digest, check_evaluate_type, export_function,
-    instantiate_pre,
+    instantiate_pre, loading,
 };
 use crate::contract;
 use crate::decision::ErrorClass;
@@ -67,7 +68,7 @@ impl CompiledBundle {
             sandbox,
         )?;
         let raw = sandbox
-            .run(&pre, limits, |store, instance| {
+            .run(&pre, limits, &loading(), |store, instance| {
                 instance.patrol_policy_bundle().call_policies(store)
             })
             .map_err(ComponentError::MetadataFailed)?;
@@ -110,15 +111,16 @@ impl CompiledBundle {
         index: u32,
         settings_json: &str,
         limits: &Limits,
+        tenant: &Arc<str>,
         sandbox: &Sandbox,
     ) -> Result<Result<wit::PreparedSettings, String>, PolicyFailure> {
-        let answer = sandbox.run(&self.pre, limits, |store, instance| {
+        let answer = sandbox.run(&self.pre, limits, tenant, |store, instance| {
             instance
                 .patrol_policy_bundle()
                 .call_validate_settings(store, index, settings_json)
         })?;
-        contract::check_prepared(&answer, limits)?;
-        Ok(answer)
+        contract::check_prepared(&answer)?;
+        Ok(contract::prepared_for_people(answer))
     }
 
     /// Judges `request` with each of `calls` in one instance; one checked verdict per call.
@@ -127,9 +129,10 @@ impl CompiledBundle {
         calls: &[BundledCall],
         request: &RequestRef<'_>,
         limits: &Limits,
+        tenant: &Arc<str>,
         sandbox: &Sandbox,
     ) -> Result<Vec<wit::Verdict>, PolicyFailure> {
-        let verdicts = sandbox.run(self.pre.instance_pre(), limits, |store, instance| {
+        let verdicts = sandbox.run(self.pre.instance_pre(), limits, tenant, |store, instance| {
             let evaluate = instance
                 .get_func(&mut *store, self.evaluate)
                 .ok_or_else(|| wasmtime::Error::msg("the `evaluate` export is missing"))?;
@@ -152,10 +155,9 @@ impl CompiledBundle {
                 ),
             ));
         }
-        contract::check_output_size(verdicts.iter().map(contract::verdict_size).sum(), limits)?;
         for verdict in &verdicts {
-            contract::check_verdict(verdict, request, limits)?;
+            contract::check_verdict(verdict, request)?;
         }
-        Ok(verdicts)
+        Ok(verdicts.into_iter().map(contract::for_people).collect())
     }
 }

@@ -6,6 +6,7 @@
 //! component is untrusted, whatever it claims.
 
 use std::fmt;
+use std::sync::Arc;
 
 use sha2::{Digest as _, Sha256};
 use wasmtime::Store;
@@ -136,8 +137,8 @@ pub struct CompiledComponent {
     digest: Digest,
     size: usize,
     pre: PolicyComponentPre<StoreState>,
-    /// The `evaluate` export, resolved once.
-    evaluate: ComponentExportIndex,
+    /// The interface's functions, resolved and type-checked once.
+    functions: Functions,
     metadata: ComponentMetadata,
 }
 
@@ -164,17 +165,17 @@ impl CompiledComponent {
         let pre = PolicyComponentPre::new(pre).map_err(|error| {
             ComponentError::WrongExport(POLICY_INTERFACE.to_string(), format!("{error:#}"))
         })?;
-        let evaluate = export_function(pre.instance_pre(), POLICY_INTERFACE, "evaluate")?;
-        check_evaluate_type::<(&[u8], &RequestRef<'_>), (wit::Verdict,)>(
-            pre.instance_pre(),
-            &evaluate,
-            POLICY_INTERFACE,
-            limits,
-            sandbox,
-        )?;
+        let functions = Functions::resolve(pre.instance_pre(), limits, sandbox)?;
         let raw = sandbox
-            .run(&pre, limits, |store, instance| {
-                instance.patrol_policy_policy().call_metadata(store)
+            .run(pre.instance_pre(), limits, &loading(), |store, instance| {
+                let metadata = instance
+                    .get_func(&mut *store, functions.metadata)
+                    .ok_or_else(|| wasmtime::Error::msg("the `metadata` export is missing"))?;
+                // SAFETY: `Functions::resolve` checked the export's type on an instance of this
+                // component.
+                let metadata =
+                    unsafe { TypedFunc::<(), (wit::PolicyMetadata,)>::new_unchecked(metadata) };
+                Ok(metadata.call(&mut *store, ())?.0)
             })
             .map_err(ComponentError::MetadataFailed)?;
         let metadata = contract::check_metadata(raw).map_err(ComponentError::InvalidMetadata)?;
@@ -182,7 +183,7 @@ impl CompiledComponent {
             digest: Digest::of(bytes),
             size: bytes.len(),
             pre,
-            evaluate,
+            functions,
             metadata,
         })
     }
@@ -218,15 +219,31 @@ impl CompiledComponent {
         &self,
         settings_json: &str,
         limits: &Limits,
+        tenant: &Arc<str>,
         sandbox: &Sandbox,
     ) -> Result<Result<wit::PreparedSettings, String>, PolicyFailure> {
-        let answer = sandbox.run(&self.pre, limits, |store, instance| {
-            instance
-                .patrol_policy_policy()
-                .call_validate_settings(store, settings_json)
-        })?;
-        contract::check_prepared(&answer, limits)?;
-        Ok(answer)
+        let answer = sandbox.run(
+            self.pre.instance_pre(),
+            limits,
+            tenant,
+            |store, instance| {
+                let validate = instance
+                    .get_func(&mut *store, self.functions.validate_settings)
+                    .ok_or_else(|| {
+                        wasmtime::Error::msg("the `validate-settings` export is missing")
+                    })?;
+                // SAFETY: `Functions::resolve` checked the export's type on an instance of this
+                // component.
+                let validate = unsafe {
+                    TypedFunc::<(&str,), (Result<wit::PreparedSettings, String>,)>::new_unchecked(
+                        validate,
+                    )
+                };
+                Ok(validate.call(&mut *store, (settings_json,))?.0)
+            },
+        )?;
+        contract::check_prepared(&answer)?;
+        Ok(contract::prepared_for_people(answer))
     }
 
     /// Runs `evaluate` in a fresh instance and checks the verdict against the contract and
@@ -236,13 +253,17 @@ impl CompiledComponent {
         settings: &[u8],
         request: &RequestRef<'_>,
         limits: &Limits,
+        tenant: &Arc<str>,
         sandbox: &Sandbox,
     ) -> Result<wit::Verdict, PolicyFailure> {
-        let verdict = sandbox.run(self.pre.instance_pre(), limits, |store, instance| {
-            self.call_evaluate(store, instance, settings, request)
-        })?;
-        contract::check_verdict(&verdict, request, limits)?;
-        Ok(verdict)
+        let verdict = sandbox.run(
+            self.pre.instance_pre(),
+            limits,
+            tenant,
+            |store, instance| self.call_evaluate(store, instance, settings, request),
+        )?;
+        contract::check_verdict(&verdict, request)?;
+        Ok(contract::for_people(verdict))
     }
 
     /// Calls `evaluate` on `instance`, an instance of this component.
@@ -254,14 +275,59 @@ impl CompiledComponent {
         request: &RequestRef<'_>,
     ) -> wasmtime::Result<wit::Verdict> {
         let evaluate = instance
-            .get_func(&mut *store, self.evaluate)
+            .get_func(&mut *store, self.functions.evaluate)
             .ok_or_else(|| wasmtime::Error::msg("the `evaluate` export is missing"))?;
-        // SAFETY: `compile` checked that the component's `evaluate` export has exactly this
-        // type, and `instance` is of this component.
+        // SAFETY: `Functions::resolve` checked that the component's `evaluate` export has
+        // exactly this type, and `instance` is of this component.
         let evaluate = unsafe {
             TypedFunc::<(&[u8], &RequestRef<'_>), (wit::Verdict,)>::new_unchecked(evaluate)
         };
         Ok(evaluate.call(store, (settings, request))?.0)
+    }
+}
+
+/// The `policy` interface's functions in a component, resolved to indices and type-checked
+/// once, so that each instance finds them without a lookup by name or a type check.
+#[derive(Debug, Clone, Copy)]
+struct Functions {
+    metadata: ComponentExportIndex,
+    validate_settings: ComponentExportIndex,
+    evaluate: ComponentExportIndex,
+}
+
+impl Functions {
+    fn resolve(
+        pre: &InstancePre<StoreState>,
+        limits: &Limits,
+        sandbox: &Sandbox,
+    ) -> Result<Functions, ComponentError> {
+        let functions = Functions {
+            metadata: export_function(pre, POLICY_INTERFACE, "metadata")?,
+            validate_settings: export_function(pre, POLICY_INTERFACE, "validate-settings")?,
+            evaluate: export_function(pre, POLICY_INTERFACE, "evaluate")?,
+        };
+        let (mut store, instance) = sandbox
+            .keep(pre, limits)
+            .map_err(ComponentError::MetadataFailed)?;
+        let wrong = |error: wasmtime::Error| {
+            ComponentError::WrongExport(POLICY_INTERFACE.to_string(), format!("{error:#}"))
+        };
+        instance
+            .get_typed_func::<(), (wit::PolicyMetadata,)>(&mut store, functions.metadata)
+            .map_err(wrong)?;
+        instance
+            .get_typed_func::<(&str,), (Result<wit::PreparedSettings, String>,)>(
+                &mut store,
+                functions.validate_settings,
+            )
+            .map_err(wrong)?;
+        instance
+            .get_typed_func::<(&[u8], &RequestRef<'_>), (wit::Verdict,)>(
+                &mut store,
+                functions.evaluate,
+            )
+            .map_err(wrong)?;
+        Ok(functions)
     }
 }
 
@@ -395,4 +461,9 @@ impl From<Operation> for wit::Operation {
             Operation::Leak => wit::Operation::Leak,
         }
     }
+}
+
+/// The admission key of calls made while compiling a component, on no tenant's behalf.
+pub(crate) fn loading() -> Arc<str> {
+    Arc::from(crate::permits::LOADING)
 }

@@ -162,16 +162,25 @@ impl fmt::Display for ConfigError {
     }
 }
 
+/// The largest tenant configuration file read, in bytes: 4 MiB, far more than any tenant
+/// needs (`patrol serve` accepts 1 MiB over HTTP).
+pub const MAX_CONFIG_FILE_BYTES: usize = 4 << 20;
+
 impl TenantConfig {
     /// Reads a configuration file: JSON when its name ends in `.json`, TOML otherwise.
-    /// Relative component paths are relative to the file's folder.
+    /// Relative component paths are relative to the file's folder. A file larger than
+    /// [`MAX_CONFIG_FILE_BYTES`], or not a regular file, is refused without being read whole.
     pub fn from_file(path: &Path) -> Result<TenantConfig, ConfigError> {
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|error| ConfigError {
+        let problem = |problem: String| ConfigError {
             origin: origin.clone(),
             field: String::new(),
-            problem: format!("cannot read the file: {error}"),
-        })?;
+            problem,
+        };
+        let bytes = crate::files::read_bounded(path, MAX_CONFIG_FILE_BYTES)
+            .map_err(|error| problem(format!("cannot read the file: {error}")))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|error| problem(format!("the file is not UTF-8: {error}")))?;
         let base_dir = crate::files::folder_of(path);
         if path
             .extension()
@@ -401,6 +410,16 @@ impl<'a> Resolver<'a> {
             let location = format!("custom_policies[{index}]");
             if !is_name(&custom.name, true) {
                 return Err(self.error(format!("{location}.name"), name_problem(&custom.name)));
+            }
+            if custom.name.eq_ignore_ascii_case(crate::decision::PATROL) {
+                return Err(self.error(
+                    format!("{location}.name"),
+                    format!(
+                        "`{}` is reserved: patrol reports its own rules (`tokenExpired`, \
+                         `tokenNotValidForOrg`) under that name",
+                        custom.name
+                    ),
+                ));
             }
             if builtin_policy(&custom.name).is_some() {
                 return Err(self.error(

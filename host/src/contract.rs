@@ -3,44 +3,42 @@
 
 use crate::component::ComponentMetadata;
 use crate::decision::{ErrorClass, RESERVED_CODES};
-use crate::limits::Limits;
+use crate::guest_text::shown;
 use crate::request::Operation;
 use crate::sandbox::PolicyFailure;
 use crate::wit;
 
-pub(crate) fn check_output_size(size: usize, limits: &Limits) -> Result<(), PolicyFailure> {
-    if size > limits.output_bytes {
-        return Err(PolicyFailure::new(
-            ErrorClass::OutputTooLarge,
-            format!(
-                "returned {size} bytes; the limit is {} bytes",
-                limits.output_bytes
-            ),
-        ));
+// How much a call may return is bounded while wasmtime copies it, not after: see
+// `Sandbox::keep`, which gives every store the call's output limit as wasmtime's hostcall fuel.
+
+/// A verdict as patrol keeps it: every message shown with its control characters visible and
+/// cut at [`MAX_MESSAGE_BYTES`]. Codes are checked, not changed, by [`check_verdict`].
+pub(crate) fn for_people(mut verdict: wit::Verdict) -> wit::Verdict {
+    for violation in &mut verdict.violations {
+        violation.message = shown(&violation.message, MAX_MESSAGE_BYTES);
     }
-    Ok(())
+    verdict
+}
+
+/// What `validate-settings` returned, with a refusal's message shown as [`for_people`] shows a
+/// violation's.
+pub(crate) fn prepared_for_people(
+    answer: Result<wit::PreparedSettings, String>,
+) -> Result<wit::PreparedSettings, String> {
+    answer.map_err(|message| shown(&message, MAX_MESSAGE_BYTES))
 }
 
 /// The longest violation code a policy may return, in bytes.
 const MAX_CODE_BYTES: usize = 64;
 
-/// A verdict's size for the output limit. A few bytes count per item too, so that a million
-/// empty violations is not "small".
-pub(crate) fn verdict_size(verdict: &wit::Verdict) -> usize {
-    verdict
-        .violations
-        .iter()
-        .map(|v| v.code.len() + v.message.len() + 16)
-        .sum::<usize>()
-        + verdict.actions.len() * 4
-}
+/// The longest message patrol keeps from a policy (a violation's, or a refusal of settings), in
+/// bytes; a longer one is cut there, with `…`.
+pub const MAX_MESSAGE_BYTES: usize = 1024;
 
 pub(crate) fn check_verdict(
     verdict: &wit::Verdict,
     request: &wit::RequestRef<'_>,
-    limits: &Limits,
 ) -> Result<(), PolicyFailure> {
-    check_output_size(verdict_size(verdict), limits)?;
     let invalid = |detail: String| Err(PolicyFailure::new(ErrorClass::InvalidOutput, detail));
     for violation in &verdict.violations {
         let code = &violation.code;
@@ -51,8 +49,9 @@ pub(crate) fn check_verdict(
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
         if !well_formed {
             return invalid(format!(
-                "returned the violation code {code:?}; codes are 1 to {MAX_CODE_BYTES} ASCII \
-                 letters, digits, `.`, `_` or `-`"
+                "returned the violation code {}; codes are 1 to {MAX_CODE_BYTES} ASCII \
+                 letters, digits, `.`, `_` or `-`",
+                excerpt(code)
             ));
         }
         if RESERVED_CODES.contains(&code.as_str()) {
@@ -99,20 +98,23 @@ pub(crate) fn check_metadata(raw: wit::PolicyMetadata) -> Result<ComponentMetada
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
     {
         return Err(format!(
-            "the name {:?} is not 1 to {MAX_POLICY_NAME_BYTES} lowercase ASCII letters, digits, \
+            "the name {} is not 1 to {MAX_POLICY_NAME_BYTES} lowercase ASCII letters, digits, \
              `_` or `-`",
-            raw.name
+            excerpt(&raw.name)
         ));
     }
     if raw.version.is_empty() || raw.version.len() > 64 || raw.version.chars().any(char::is_control)
     {
         return Err(format!(
-            "the version {:?} is not a short, printable string",
-            raw.version
+            "the version {} is not 1 to 64 printable characters",
+            excerpt(&raw.version)
         ));
     }
-    if raw.description.len() > 1024 {
-        return Err("the description is longer than 1024 bytes".to_string());
+    if raw.description.len() > MAX_DESCRIPTION_BYTES {
+        return Err(format!(
+            "the description is {} bytes long; the limit is {MAX_DESCRIPTION_BYTES}",
+            raw.description.len()
+        ));
     }
     if raw.operations.is_empty() {
         return Err("it names no operation to judge".to_string());
@@ -123,21 +125,23 @@ pub(crate) fn check_metadata(raw: wit::PolicyMetadata) -> Result<ComponentMetada
     Ok(ComponentMetadata {
         name: raw.name,
         version: raw.version,
-        description: raw.description,
+        description: shown(&raw.description, MAX_DESCRIPTION_BYTES),
         operations,
     })
 }
 
-/// Checks what `validate-settings` returned: its size, and effective settings that are JSON.
+/// The longest description a policy may give of itself, in bytes.
+pub const MAX_DESCRIPTION_BYTES: usize = 1024;
+
+/// A guest's string in an error message: quoted, control characters visible, at most 64 bytes.
+fn excerpt(text: &str) -> String {
+    format!("\"{}\"", shown(text, 64))
+}
+
+/// Checks what `validate-settings` returned: effective settings that are JSON.
 pub(crate) fn check_prepared(
     answer: &Result<wit::PreparedSettings, String>,
-    limits: &Limits,
 ) -> Result<(), PolicyFailure> {
-    let size = match answer {
-        Ok(prepared) => prepared.compiled.len() + prepared.effective.len(),
-        Err(message) => message.len(),
-    };
-    check_output_size(size, limits)?;
     if let Ok(prepared) = answer
         && serde_json::from_str::<serde_json::Value>(&prepared.effective).is_err()
     {

@@ -18,12 +18,20 @@ use crate::timestamp::{Timestamp, rfc3339};
 
 /// The code of the violation reported when a policy fails instead of answering.
 pub const POLICY_ERROR: &str = "policyError";
+/// The code of a violation reporting a policy set aside for failing again and again: it is not
+/// run, and its decisions fail closed (unless it has `on_error = "allow"`).
+pub const POLICY_QUARANTINED: &str = "policyQuarantined";
 /// The code reported when a used token has passed its `valid_to`.
 pub const TOKEN_EXPIRED: &str = "tokenExpired";
 /// The code reported when a token limited to some organizations is used in another.
 pub const TOKEN_NOT_VALID_FOR_ORG: &str = "tokenNotValidForOrg";
 /// The codes only patrol reports; a policy that returns one breaks the contract.
-pub const RESERVED_CODES: [&str; 3] = [POLICY_ERROR, TOKEN_EXPIRED, TOKEN_NOT_VALID_FOR_ORG];
+pub const RESERVED_CODES: [&str; 4] = [
+    POLICY_ERROR,
+    POLICY_QUARANTINED,
+    TOKEN_EXPIRED,
+    TOKEN_NOT_VALID_FOR_ORG,
+];
 /// The name under which patrol reports its own, always-on checks.
 pub const PATROL: &str = "patrol";
 
@@ -100,6 +108,9 @@ pub enum ErrorClass {
     InvalidOutput,
     /// The host could not run it (for example, every instance slot was busy).
     Unavailable,
+    /// It failed too often in a row and is set aside for a while, not run (see
+    /// [`Quarantine`](crate::Quarantine)); reported with the code `policyQuarantined`.
+    Quarantined,
 }
 
 impl ErrorClass {
@@ -114,6 +125,7 @@ impl ErrorClass {
             ErrorClass::OutputTooLarge => "output_too_large",
             ErrorClass::InvalidOutput => "invalid_output",
             ErrorClass::Unavailable => "unavailable",
+            ErrorClass::Quarantined => "quarantined",
         }
     }
 }

@@ -46,6 +46,10 @@ pub enum Interruption {
 pub struct EngineConfig {
     /// Limits for every policy call, unless a policy's configuration overrides them.
     pub limits: Limits,
+    /// The most a tenant's configuration may set for one policy (`limits = { ... }`); a
+    /// configuration asking for more is refused at load, naming the limit and the ceiling.
+    /// Default [`Limits::default_ceilings`]. `limits` must be within them.
+    pub ceilings: Limits,
     /// The largest component accepted, in bytes. Default 16 MiB.
     pub max_component_bytes: usize,
     /// How calls that run too long are stopped. Default: epoch deadlines.
@@ -61,6 +65,14 @@ pub struct EngineConfig {
     /// Where components referred to by digest (`component = "sha256:..."`) are kept, each as
     /// `sha256-<hex>.wasm`. `patrol serve` uses `<data dir>/components`. Default: none.
     pub component_store: Option<PathBuf>,
+    /// How many policy calls run at once, across all tenants. Default: one per core.
+    pub calls_at_once: usize,
+    /// How many of those one tenant's calls may hold at once. Default: all but one (at least
+    /// one), so that a tenant whose policy runs until its deadline on every request always
+    /// leaves a core to the others. See [`crate::permits`].
+    pub calls_per_tenant: usize,
+    /// When a custom policy that keeps failing is set aside; see [`Quarantine`].
+    pub quarantine: Quarantine,
     /// Where compiled components are cached, so that a new process loads them instead of
     /// compiling them again (see [`crate::cache`]). `patrol serve` uses `<data dir>/cache`; the
     /// command line uses the user's cache directory. Default: none.
@@ -71,13 +83,44 @@ impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
             limits: Limits::default(),
+            ceilings: Limits::default_ceilings(),
             max_component_bytes: 16 << 20,
             interruption: Interruption::default(),
             epoch_tick: Duration::from_millis(1),
             allocation: Allocation::default(),
             bundle_seed_policies: true,
+            calls_at_once: cores(),
+            calls_per_tenant: cores().saturating_sub(1).max(1),
+            quarantine: Quarantine::default(),
             component_store: None,
             cache_dir: None,
+        }
+    }
+}
+
+/// The cores this process may use.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// A circuit breaker for custom policies: after `after_failures` failures in a row (timeouts,
+/// traps, memory, malformed output...), a policy is quarantined for `cooldown`: its decisions
+/// fail closed at once with `policyQuarantined`, without running it or spending a core. After
+/// the cooldown one call is let through (half-open): if it succeeds the policy is back, if it
+/// fails the quarantine starts again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quarantine {
+    /// Failures in a row that quarantine a policy; 0 turns quarantine off. Default 5.
+    pub after_failures: u32,
+    /// How long a quarantine lasts before the next try. Default 30 s.
+    pub cooldown: Duration,
+}
+
+impl Default for Quarantine {
+    fn default() -> Self {
+        Quarantine {
+            after_failures: 5,
+            cooldown: Duration::from_secs(30),
         }
     }
 }
@@ -110,7 +153,16 @@ struct Inner {
 impl Engine {
     /// Creates an engine, checking that wasmtime accepts the configuration.
     pub fn new(config: EngineConfig) -> Result<Engine, EngineError> {
-        let sandbox = Arc::new(Sandbox::new(config.interruption, config.epoch_tick));
+        config
+            .limits
+            .check_within(&config.ceilings)
+            .map_err(|problem| EngineError(format!("the host's default limits: {problem}")))?;
+        let sandbox = Arc::new(Sandbox::new(
+            config.interruption,
+            config.epoch_tick,
+            config.calls_at_once,
+            config.calls_per_tenant,
+        ));
         let cache = config
             .cache_dir
             .as_deref()
@@ -233,7 +285,7 @@ impl Engine {
                     .map_err(|error| format!("the built-in component {error}"))
             }
             ComponentSource::File(path) => {
-                let bytes = std::fs::read(path)
+                let bytes = crate::files::read_bounded(path, self.inner.config.max_component_bytes)
                     .map_err(|error| format!("cannot read `{}`: {error}", path.display()))?;
                 self.compile_with(&bytes, limits)
                     .map_err(|error| format!("the component `{}` {error}", path.display()))
@@ -243,12 +295,14 @@ impl Engine {
                     format!("`{digest}` names a stored component, but this host has no component store")
                 })?;
                 let path = store.join(digest.file_name());
-                let bytes = std::fs::read(&path).map_err(|error| match error.kind() {
-                    std::io::ErrorKind::NotFound => {
-                        format!("no component `{digest}` has been uploaded")
-                    }
-                    _ => format!("cannot read `{}`: {error}", path.display()),
-                })?;
+                let bytes =
+                    crate::files::read_bounded(&path, self.inner.config.max_component_bytes)
+                        .map_err(|error| match error.kind() {
+                            std::io::ErrorKind::NotFound => {
+                                format!("no component `{digest}` has been uploaded")
+                            }
+                            _ => format!("cannot read `{}`: {error}", path.display()),
+                        })?;
                 if Digest::of(&bytes) != *digest {
                     return Err(format!(
                         "`{}` does not hold the component `{digest}` any more",

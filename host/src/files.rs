@@ -2,8 +2,32 @@
 //! old file or the new one.
 
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::Path;
+
+/// Reads the regular file at `path`, refusing anything longer than `max_bytes` without reading
+/// more than one byte past it: a component named `/dev/zero`, a FIFO or a 10 GB file costs at
+/// most `max_bytes + 1` bytes of memory, and says what is wrong.
+pub fn read_bounded(path: &Path, max_bytes: usize) -> io::Result<Vec<u8>> {
+    let file = File::open(path)?;
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "it is not a regular file",
+        ));
+    }
+    let limit = u64::try_from(max_bytes).unwrap_or(u64::MAX);
+    let mut bytes = Vec::with_capacity(usize::try_from(metadata.len().min(limit)).unwrap_or(0));
+    io::Read::take(file, limit.saturating_add(1)).read_to_end(&mut bytes)?;
+    if bytes.len() > max_bytes {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("it is larger than the limit of {max_bytes} bytes"),
+        ));
+    }
+    Ok(bytes)
+}
 
 /// The folder `path` is in: its parent, or `.` for a bare file name (whose parent is the
 /// empty path, which cannot be opened).

@@ -40,6 +40,7 @@ mod engine;
 pub mod files;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod guest_text;
 pub mod identity;
 pub mod json;
 mod limiter;
@@ -47,6 +48,7 @@ pub mod limits;
 mod permits;
 #[doc(hidden)]
 pub mod profiling;
+mod quarantine;
 pub mod reports;
 pub mod request;
 mod runtime;
@@ -63,8 +65,9 @@ pub use builtin::{BUILTIN_POLICIES, BuiltinPolicy, PolicyLevel, builtin_policy};
 pub use component::{CompiledComponent, ComponentError, ComponentMetadata, Digest};
 pub use config::{ConfigError, TenantConfig};
 pub use decision::{Action, Decision, ErrorClass};
-pub use engine::{Engine, EngineConfig, EngineError, Interruption};
+pub use engine::{Engine, EngineConfig, EngineError, Interruption, Quarantine};
 pub use limits::Limits;
+pub use quarantine::Quarantined;
 pub use request::{Operation, Request, RequestError};
 pub use runtime::Allocation;
 pub use sandbox::{BACKSTOP_FACTOR, MIN_BACKSTOP, PolicyFailure};

@@ -46,6 +46,77 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// The most a tenant's configuration may ask for one policy, unless the operator says
+    /// otherwise ([`EngineConfig::ceilings`](crate::EngineConfig), `patrol serve
+    /// --max-policy-deadline-ms` and `--max-policy-memory-mib`): a 50 ms deadline, 64 MiB of
+    /// memory, 100,000 table elements, 100 instances, 1 MiB of output and a 1 MiB stack. A
+    /// tenant's policy holds a core for up to its deadline, and one bulk-memory instruction can
+    /// touch all of its memory, so these bound what one tenant can take from the others.
+    pub fn default_ceilings() -> Limits {
+        Limits {
+            deadline: Duration::from_millis(50),
+            memory_bytes: 64 << 20,
+            table_elements: 100_000,
+            instances: 100,
+            output_bytes: 1 << 20,
+            stack_bytes: 1 << 20,
+        }
+    }
+
+    /// The first of these limits that is above `ceilings`, as an error naming it.
+    pub fn check_within(&self, ceilings: &Limits) -> Result<(), String> {
+        let over = |field: &str, value: u128, ceiling: u128, unit: &str| {
+            Err(format!(
+                "`{field}` = {value} is above this host's ceiling of {ceiling}{unit} (set by the \
+                 operator: `EngineConfig::ceilings`, or `patrol serve --max-policy-deadline-ms` \
+                 and `--max-policy-memory-mib`)"
+            ))
+        };
+        if self.deadline > ceilings.deadline {
+            return over(
+                "deadline_ms",
+                self.deadline.as_millis(),
+                ceilings.deadline.as_millis(),
+                " ms",
+            );
+        }
+        let checks = [
+            (
+                "memory_mib",
+                self.memory_bytes >> 20,
+                ceilings.memory_bytes >> 20,
+                " MiB",
+            ),
+            (
+                "table_elements",
+                self.table_elements,
+                ceilings.table_elements,
+                "",
+            ),
+            ("instances", self.instances, ceilings.instances, ""),
+            (
+                "output_kib",
+                self.output_bytes >> 10,
+                ceilings.output_bytes >> 10,
+                " KiB",
+            ),
+            (
+                "stack_kib",
+                self.stack_bytes >> 10,
+                ceilings.stack_bytes >> 10,
+                " KiB",
+            ),
+        ];
+        for (field, value, ceiling, unit) in checks {
+            if value > ceiling {
+                return over(field, value as u128, ceiling as u128, unit);
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The bounds a configured limit must stay within.
 pub mod bounds {
     /// Deadlines, in milliseconds.
@@ -81,8 +152,17 @@ pub struct LimitOverrides {
 }
 
 impl LimitOverrides {
-    /// Applies the overrides to `base`; an out-of-range value is an error naming the field.
-    pub fn apply(&self, base: Limits) -> Result<Limits, String> {
+    /// Applies the overrides to `base`; a value out of range, or above `ceilings`, is an error
+    /// naming the field.
+    pub fn apply(&self, base: Limits, ceilings: &Limits) -> Result<Limits, String> {
+        let limits = self.apply_within_bounds(base)?;
+        if *self != LimitOverrides::default() {
+            limits.check_within(ceilings)?;
+        }
+        Ok(limits)
+    }
+
+    fn apply_within_bounds(&self, base: Limits) -> Result<Limits, String> {
         let mut limits = base;
         if let Some(ms) = checked("deadline_ms", self.deadline_ms, bounds::DEADLINE_MS)? {
             limits.deadline = Duration::from_millis(ms);
@@ -130,11 +210,12 @@ mod tests {
     #[test]
     fn overrides_replace_only_what_they_name_and_are_range_checked() {
         let base = Limits::default();
+        let ceilings = Limits::default_ceilings();
         let limits = LimitOverrides {
             deadline_ms: Some(20),
             ..LimitOverrides::default()
         }
-        .apply(base)
+        .apply(base, &ceilings)
         .unwrap();
         assert_eq!(limits.deadline, Duration::from_millis(20));
         assert_eq!(limits.memory_bytes, base.memory_bytes);
@@ -142,8 +223,40 @@ mod tests {
             memory_mib: Some(0),
             ..LimitOverrides::default()
         }
-        .apply(base)
+        .apply(base, &ceilings)
         .unwrap_err();
         assert_eq!(error, "`memory_mib` must be between 1 and 4096, got `0`");
+    }
+
+    #[test]
+    fn a_tenant_may_not_ask_for_more_than_the_operator_allows() {
+        let ceilings = Limits::default_ceilings();
+        let asking = |overrides: LimitOverrides| overrides.apply(Limits::default(), &ceilings);
+        let error = asking(LimitOverrides {
+            deadline_ms: Some(10_000),
+            ..LimitOverrides::default()
+        })
+        .unwrap_err();
+        assert!(
+            error.starts_with("`deadline_ms` = 10000 is above this host's ceiling of 50 ms"),
+            "{error}"
+        );
+        let error = asking(LimitOverrides {
+            memory_mib: Some(2048),
+            ..LimitOverrides::default()
+        })
+        .unwrap_err();
+        assert!(
+            error.starts_with("`memory_mib` = 2048 is above this host's ceiling of 64 MiB"),
+            "{error}"
+        );
+        assert!(
+            asking(LimitOverrides {
+                deadline_ms: Some(50),
+                memory_mib: Some(64),
+                ..LimitOverrides::default()
+            })
+            .is_ok()
+        );
     }
 }

@@ -1,95 +1,183 @@
-//! Admission control: at most one policy call per core runs at once, in the whole process.
+//! Admission control: how many policy calls run at once, and whose turn is next.
 //!
 //! Deadlines count running time, but cores are shared: if more calls ran at once than the
 //! machine has cores, the operating system would share the cores between them, and a tenant
 //! whose policy loops on every request could slow every other tenant's calls just by keeping
-//! threads busy. With at most one running call per core, a call that has started has a core to
-//! itself (as far as patrol is concerned): a looping tenant makes others wait for a slot, which
-//! does not count against their deadlines, but never makes them fail. The limit is per process,
-//! not per engine, because cores are.
+//! threads busy. So an [`Engine`](crate::Engine) runs at most
+//! [`EngineConfig::calls_at_once`](crate::EngineConfig) calls at once (one per core by default),
+//! and a call that has started has a core to itself, as far as patrol is concerned.
 //!
-//! Taking and returning a free slot is one atomic operation each; the mutex and condition
-//! variable are only touched when a caller has to wait.
+//! That alone lets one tenant take every slot: under a flood of requests to a tenant whose
+//! policy runs until its deadline, everyone else queues behind it. Two rules prevent it:
+//!
+//! - **a cap per tenant**: one tenant's calls hold at most
+//!   [`EngineConfig::calls_per_tenant`](crate::EngineConfig) slots (by default all but one), so
+//!   there is always a slot another tenant can have;
+//! - **fair queueing**: when a slot frees up and calls are waiting, it goes to the next tenant
+//!   in turn (round robin over the tenants with waiting calls), not to whoever asked first, so
+//!   a tenant with a thousand waiting calls gets one slot in turn like a tenant with one.
+//!
+//! Every caller names its tenant (a key); calls made while loading, before a tenant exists, use
+//! the tenant being loaded, and compiling a shared component uses [`LOADING`].
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, OnceLock};
-use std::thread;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-/// The process's call slots: one per core the process may use.
-pub(crate) fn global() -> &'static Permits {
-    static GLOBAL: OnceLock<Permits> = OnceLock::new();
-    GLOBAL.get_or_init(|| Permits::new(thread::available_parallelism().map_or(2, |n| n.get())))
+/// The key of calls made while compiling a component, on no tenant's behalf.
+pub(crate) const LOADING: &str = "";
+
+/// The slots, the cap per tenant, and the queue.
+pub(crate) struct Admission {
+    total: usize,
+    per_tenant: usize,
+    state: Mutex<State>,
+    /// Woken when a waiting call has been given a slot.
+    granted: Condvar,
 }
 
-/// A counting semaphore.
-pub(crate) struct Permits {
-    available: AtomicUsize,
-    /// Callers blocked in [`Permits::acquire`].
-    waiting: AtomicUsize,
-    lock: Mutex<()>,
-    freed: Condvar,
+#[derive(Default)]
+struct State {
+    running: usize,
+    /// Calls running, by tenant (tenants with none are removed).
+    running_by: HashMap<Arc<str>, usize>,
+    /// Waiting calls, by tenant, each a ticket, first come first served within a tenant.
+    waiting: HashMap<Arc<str>, VecDeque<u64>>,
+    /// Tenants with waiting calls, in turn.
+    turn: VecDeque<Arc<str>>,
+    /// Tickets given a slot, not yet picked up by their waiter.
+    granted: Vec<u64>,
+    next_ticket: u64,
 }
 
 /// One slot; given back when dropped.
 pub(crate) struct Permit<'a> {
-    permits: &'a Permits,
+    admission: &'a Admission,
+    tenant: Arc<str>,
 }
 
-impl Permits {
-    /// `count` slots (at least one).
-    pub(crate) fn new(count: usize) -> Self {
-        Permits {
-            available: AtomicUsize::new(count.max(1)),
-            waiting: AtomicUsize::new(0),
-            lock: Mutex::new(()),
-            freed: Condvar::new(),
+impl Admission {
+    /// `total` slots (at least one), at most `per_tenant` (at least one) for any one tenant.
+    pub(crate) fn new(total: usize, per_tenant: usize) -> Self {
+        Admission {
+            total: total.max(1),
+            per_tenant: per_tenant.clamp(1, total.max(1)),
+            state: Mutex::new(State::default()),
+            granted: Condvar::new(),
         }
     }
 
-    /// Waits for a free slot and takes it.
-    pub(crate) fn acquire(&self) -> Permit<'_> {
-        if self.try_take() {
-            return Permit { permits: self };
+    /// Waits for `tenant`'s turn and a free slot, and takes it.
+    pub(crate) fn acquire(&self, tenant: &Arc<str>) -> Permit<'_> {
+        let mut state = self.lock();
+        // Straight in when nobody waits and there is room: the common case, one lock.
+        if state.turn.is_empty() && self.has_room(&state, tenant) {
+            state.start(tenant);
+            return Permit {
+                admission: self,
+                tenant: Arc::clone(tenant),
+            };
         }
-        let mut guard = self
-            .lock
+        let ticket = state.next_ticket;
+        state.next_ticket += 1;
+        let queue = state.waiting.entry(Arc::clone(tenant)).or_default();
+        if queue.is_empty() {
+            state.turn.push_back(Arc::clone(tenant));
+        }
+        state
+            .waiting
+            .get_mut(tenant)
+            .expect("just inserted")
+            .push_back(ticket);
+        self.dispatch(&mut state);
+        loop {
+            if let Some(at) = state.granted.iter().position(|&t| t == ticket) {
+                state.granted.swap_remove(at);
+                return Permit {
+                    admission: self,
+                    tenant: Arc::clone(tenant),
+                };
+            }
+            state = self
+                .granted
+                .wait(state)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+    }
+
+    /// Calls running now, for metrics and tests.
+    pub(crate) fn running(&self) -> usize {
+        self.lock().running
+    }
+
+    fn has_room(&self, state: &State, tenant: &Arc<str>) -> bool {
+        state.running < self.total
+            && state.running_by.get(tenant).copied().unwrap_or(0) < self.per_tenant
+    }
+
+    /// Gives free slots to waiting calls, one tenant at a time, in turn.
+    fn dispatch(&self, state: &mut State) {
+        let mut woke = false;
+        let mut passed_over = 0;
+        while state.running < self.total && passed_over < state.turn.len() {
+            let Some(tenant) = state.turn.pop_front() else {
+                break;
+            };
+            if !self.has_room(state, &tenant) {
+                // At its cap: its calls wait for one of its own to end.
+                state.turn.push_back(tenant);
+                passed_over += 1;
+                continue;
+            }
+            passed_over = 0;
+            let queue = state
+                .waiting
+                .get_mut(&tenant)
+                .expect("a tenant in turn waits");
+            let ticket = queue.pop_front().expect("a tenant in turn has a ticket");
+            if queue.is_empty() {
+                state.waiting.remove(&tenant);
+            } else {
+                state.turn.push_back(Arc::clone(&tenant));
+            }
+            state.start(&tenant);
+            state.granted.push(ticket);
+            woke = true;
+        }
+        if woke {
+            self.granted.notify_all();
+        }
+    }
+
+    fn release(&self, tenant: &Arc<str>) {
+        let mut state = self.lock();
+        state.running -= 1;
+        if let Some(count) = state.running_by.get_mut(tenant) {
+            *count -= 1;
+            if *count == 0 {
+                state.running_by.remove(tenant);
+            }
+        }
+        self.dispatch(&mut state);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Nothing panics while holding the lock; were it poisoned, the counts are still whole.
+        self.state
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        self.waiting.fetch_add(1, Ordering::SeqCst);
-        // Checked again under the lock: a slot given back before `waiting` was raised is seen
-        // here, and one given back after it finds `waiting` raised and notifies under the lock,
-        // which it can only take once this thread waits.
-        while !self.try_take() {
-            guard = self
-                .freed
-                .wait(guard)
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-        }
-        self.waiting.fetch_sub(1, Ordering::SeqCst);
-        Permit { permits: self }
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
 
-    fn try_take(&self) -> bool {
-        self.available
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok()
-    }
-
-    fn give_back(&self) {
-        self.available.fetch_add(1, Ordering::SeqCst);
-        if self.waiting.load(Ordering::SeqCst) > 0 {
-            let _guard = self
-                .lock
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            self.freed.notify_one();
-        }
+impl State {
+    fn start(&mut self, tenant: &Arc<str>) {
+        self.running += 1;
+        *self.running_by.entry(Arc::clone(tenant)).or_default() += 1;
     }
 }
 
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
-        self.permits.give_back();
+        self.admission.release(&self.tenant);
     }
 }
 
@@ -97,32 +185,74 @@ impl Drop for Permit<'_> {
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::thread;
+    use std::time::Duration;
 
     use super::*;
 
     #[test]
-    fn no_more_than_count_holders_at_once_and_every_waiter_gets_through() {
-        let permits = Permits::new(2);
+    fn no_more_than_the_total_nor_the_cap_at_once_and_every_waiter_gets_through() {
+        let admission = Admission::new(3, 2);
         let running = AtomicUsize::new(0);
         let most = AtomicUsize::new(0);
+        let running_a = AtomicUsize::new(0);
+        let most_a = AtomicUsize::new(0);
         let done = AtomicUsize::new(0);
+        let (a, b): (Arc<str>, Arc<str>) = (Arc::from("a"), Arc::from("b"));
         thread::scope(|scope| {
-            for _ in 0..8 {
-                scope.spawn(|| {
-                    for _ in 0..2000 {
-                        let _permit = permits.acquire();
+            for worker in 0..8 {
+                let tenant = if worker % 2 == 0 { &a } else { &b };
+                let (running, most, running_a, most_a, done, admission) =
+                    (&running, &most, &running_a, &most_a, &done, &admission);
+                scope.spawn(move || {
+                    for _ in 0..1000 {
+                        let _permit = admission.acquire(tenant);
                         let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                         most.fetch_max(now, Ordering::SeqCst);
+                        if &**tenant == "a" {
+                            let now = running_a.fetch_add(1, Ordering::SeqCst) + 1;
+                            most_a.fetch_max(now, Ordering::SeqCst);
+                        }
                         thread::yield_now();
+                        if &**tenant == "a" {
+                            running_a.fetch_sub(1, Ordering::SeqCst);
+                        }
                         running.fetch_sub(1, Ordering::SeqCst);
                         done.fetch_add(1, Ordering::SeqCst);
                     }
                 });
             }
         });
-        assert_eq!(most.load(Ordering::SeqCst), 2);
-        assert_eq!(done.load(Ordering::SeqCst), 16_000);
-        assert_eq!(permits.available.load(Ordering::SeqCst), 2);
-        assert_eq!(permits.waiting.load(Ordering::SeqCst), 0);
+        assert_eq!(most.load(Ordering::SeqCst), 3);
+        assert_eq!(most_a.load(Ordering::SeqCst), 2);
+        assert_eq!(done.load(Ordering::SeqCst), 8000);
+        assert_eq!(admission.running(), 0);
+        let state = admission.lock();
+        assert!(state.waiting.is_empty() && state.turn.is_empty() && state.granted.is_empty());
+    }
+
+    #[test]
+    fn a_tenant_at_its_cap_leaves_a_slot_for_another_and_turns_alternate() {
+        let admission = Admission::new(2, 1);
+        let (greedy, polite): (Arc<str>, Arc<str>) = (Arc::from("greedy"), Arc::from("polite"));
+        let held = admission.acquire(&greedy);
+        // The greedy tenant is at its cap: another of its calls waits, while the polite
+        // tenant's goes straight in.
+        thread::scope(|scope| {
+            let waiting = scope.spawn(|| {
+                let _second = admission.acquire(&greedy);
+            });
+            thread::sleep(Duration::from_millis(20));
+            assert!(
+                !waiting.is_finished(),
+                "the cap holds the second greedy call"
+            );
+            {
+                let _polite = admission.acquire(&polite);
+                assert_eq!(admission.running(), 2);
+            }
+            drop(held);
+            waiting.join().unwrap();
+        });
+        assert_eq!(admission.running(), 0);
     }
 }

@@ -27,6 +27,7 @@ pub fn instantiate_and_drop(engine: &Engine, component: &CompiledComponent) {
     let outcome: Result<(), PolicyFailure> = engine.sandbox().run(
         component.pre().instance_pre(),
         &limits,
+        &crate::component::loading(),
         |_store, _instance| Ok(()),
     );
     outcome.unwrap_or_else(|failure| panic!("{failure}"));
@@ -45,7 +46,12 @@ impl WarmInstance {
     pub fn new(engine: &Engine, component: &Arc<CompiledComponent>, settings_json: &str) -> Self {
         let limits = engine.config().limits;
         let prepared = component
-            .validate_settings(settings_json, &limits, engine.sandbox())
+            .validate_settings(
+                settings_json,
+                &limits,
+                &crate::component::loading(),
+                engine.sandbox(),
+            )
             .unwrap_or_else(|failure| panic!("{failure}"))
             .unwrap_or_else(|problem| panic!("{problem}"));
         let (store, instance) = engine

@@ -19,6 +19,7 @@
 //! wrong comes back as a [`PolicyFailure`] with an [`ErrorClass`], never as a panic.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{Instance, InstancePre};
@@ -29,7 +30,7 @@ use crate::describe::describe_duration;
 use crate::engine::Interruption;
 use crate::limiter::{LimitExceeded, Limiter};
 use crate::limits::Limits;
-use crate::permits;
+use crate::permits::Admission;
 use crate::wit::{PolicyComponent, PolicyComponentPre, SeedBundle, SeedBundlePre};
 
 /// The wall-clock backstop, as a multiple of a call's deadline...
@@ -44,13 +45,60 @@ pub(crate) struct StoreState {
     clock: CallClock,
 }
 
-/// A call's running time, counted in epoch ticks, and its wall-clock backstop.
+/// A call's running time, counted in epoch ticks and measured as the thread's CPU time, and its
+/// wall-clock backstop.
 struct CallClock {
     /// Ticks the call may still observe while running.
     ticks_left: u64,
     deadline: Duration,
+    /// How long past the deadline the call may end: a tick, since the deadline is observed at
+    /// ticks, and a millisecond for the host's own work around the call.
+    grace: Duration,
     started: Instant,
+    /// The thread's CPU time when the call started, where the platform measures it; `None`
+    /// under fuel, whose budget is the deadline.
+    cpu_started: Option<Duration>,
     backstop: Duration,
+}
+
+impl CallClock {
+    /// Whether the call has used more CPU time than its deadline allows. Epoch ticks interrupt
+    /// a call only between instructions, so one instruction (a `memory.fill` of gigabytes) can
+    /// run long without observing one: this catches it once it ends.
+    fn overran(&self) -> Option<Stopped> {
+        let used = self.cpu_used()?;
+        (used > self.deadline + self.grace).then_some(Stopped::Overran {
+            used,
+            deadline: self.deadline,
+        })
+    }
+
+    /// The CPU time the call has used so far.
+    fn cpu_used(&self) -> Option<Duration> {
+        Some(thread_cpu_time()?.saturating_sub(self.cpu_started?))
+    }
+}
+
+/// The calling thread's CPU time: time it spent running, not waiting.
+#[cfg(unix)]
+fn thread_cpu_time() -> Option<Duration> {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid `timespec` for the call to write.
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    (status == 0).then(|| {
+        Duration::new(
+            u64::try_from(now.tv_sec).unwrap_or(0),
+            u32::try_from(now.tv_nsec).unwrap_or(0),
+        )
+    })
+}
+
+#[cfg(not(unix))]
+fn thread_cpu_time() -> Option<Duration> {
+    None
 }
 
 /// Why a call was stopped by its clock.
@@ -63,6 +111,13 @@ enum Stopped {
         describe_duration(*backstop)
     )]
     Backstop { backstop: Duration },
+    #[error(
+        "ran for {} past its deadline of {} (in one long instruction, such as a bulk memory \
+         operation, which cannot be interrupted); its answer is not used",
+        describe_duration(used.saturating_sub(*deadline)),
+        describe_duration(*deadline)
+    )]
+    Overran { used: Duration, deadline: Duration },
 }
 
 /// Why a policy call produced no answer.
@@ -84,33 +139,50 @@ impl PolicyFailure {
     }
 }
 
-/// How the engine runs calls: how they are stopped.
+/// How the engine runs calls: how they are admitted and how they are stopped.
 pub(crate) struct Sandbox {
     interruption: Interruption,
     epoch_tick: Duration,
+    admission: Admission,
 }
 
 impl Sandbox {
-    /// A sandbox matching an engine configured with `interruption` and `epoch_tick`.
-    pub(crate) fn new(interruption: Interruption, epoch_tick: Duration) -> Self {
+    /// A sandbox matching an engine configured with `interruption` and `epoch_tick`, running at
+    /// most `calls_at_once` calls at once and `calls_per_tenant` of any one tenant.
+    pub(crate) fn new(
+        interruption: Interruption,
+        epoch_tick: Duration,
+        calls_at_once: usize,
+        calls_per_tenant: usize,
+    ) -> Self {
         Sandbox {
             interruption,
             epoch_tick,
+            admission: Admission::new(calls_at_once, calls_per_tenant),
         }
     }
 
-    /// Runs `call` against a fresh instance of `pre` under `limits`, once one of the process's
-    /// call slots is free. The clock starts when the slot is taken, before instantiation:
-    /// instantiating runs guest code too (start functions).
+    /// Runs `call` for `tenant` against a fresh instance of `pre` under `limits`, once it is
+    /// the tenant's turn and a call slot is free (see [`crate::permits`]). The clock starts
+    /// when the slot is taken, before instantiation: instantiating runs guest code too (start
+    /// functions).
     pub(crate) fn run<P: Prepared, R>(
         &self,
         pre: &P,
         limits: &Limits,
+        tenant: &Arc<str>,
         call: impl FnOnce(&mut Store<StoreState>, &P::Instance) -> wasmtime::Result<R>,
     ) -> Result<R, PolicyFailure> {
-        let _slot = permits::global().acquire();
+        let _slot = self.admission.acquire(tenant);
         let (mut store, instance) = self.keep(pre, limits)?;
-        call(&mut store, &instance).map_err(|error| classify(&error, limits))
+        let answer = call(&mut store, &instance).map_err(|error| classify(&error, limits));
+        // An answer that came too late is not used, however the call got past its deadline.
+        if answer.is_ok()
+            && let Some(overran) = store.data().clock.overran()
+        {
+            return Err(PolicyFailure::new(ErrorClass::Timeout, overran.to_string()));
+        }
+        answer
     }
 
     /// A fresh store and instance of `pre` under `limits`, with its clock started, for the
@@ -120,14 +192,19 @@ impl Sandbox {
         pre: &P,
         limits: &Limits,
     ) -> Result<(Store<StoreState>, P::Instance), PolicyFailure> {
-        let ticks = match self.interruption {
-            Interruption::Epoch => deadline_ticks(limits.deadline, self.epoch_tick),
-            Interruption::Fuel { .. } => u64::MAX,
+        let (ticks, cpu_started) = match self.interruption {
+            Interruption::Epoch => (
+                deadline_ticks(limits.deadline, self.epoch_tick),
+                thread_cpu_time(),
+            ),
+            Interruption::Fuel { .. } => (u64::MAX, None),
         };
         let clock = CallClock {
             ticks_left: ticks,
             deadline: limits.deadline,
+            grace: self.epoch_tick + Duration::from_millis(1),
             started: Instant::now(),
+            cpu_started,
             backstop: (limits.deadline * BACKSTOP_FACTOR).max(MIN_BACKSTOP),
         };
         let mut store = Store::new(
@@ -138,6 +215,11 @@ impl Sandbox {
             },
         );
         store.limiter(|state| &mut state.limiter);
+        // What the host copies out of the guest is bounded as it is copied: wasmtime charges
+        // every string's bytes and every list's items (at their size in the host) against this
+        // fuel before copying them, and fails the call when it runs out. So a guest returning
+        // sixteen million actions costs one comparison, not a copy outside its deadline.
+        store.set_hostcall_fuel(limits.output_bytes);
         store.epoch_deadline_callback(on_tick);
         store.set_epoch_deadline(1);
         if let Interruption::Fuel { units_per_ms } = self.interruption {
@@ -209,6 +291,14 @@ fn on_tick(mut store: StoreContextMut<'_, StoreState>) -> wasmtime::Result<Updat
             deadline: clock.deadline,
         }));
     }
+    // A call that has used its deadline's CPU time is past it, whatever the ticks say (it may
+    // have seen few, in long instructions, or the ticker ran late); only one that has not is
+    // starved of CPU when the backstop strikes.
+    if clock.cpu_used().is_some_and(|used| used >= clock.deadline) {
+        return Err(wasmtime::Error::new(Stopped::Deadline {
+            deadline: clock.deadline,
+        }));
+    }
     if clock.started.elapsed() > clock.backstop {
         return Err(wasmtime::Error::new(Stopped::Backstop {
             backstop: clock.backstop,
@@ -234,6 +324,10 @@ fn fuel_budget(deadline: Duration, units_per_ms: u64) -> u64 {
 }
 
 /// Turns a wasmtime error into a failure class and a sentence.
+/// How wasmtime says a call's answer ran out of hostcall fuel (its error type is private); the
+/// hostile suite's `flood-actions` test fails if a wasmtime upgrade changes it.
+const HOSTCALL_FUEL_EXHAUSTED: &str = "fuel allocated for hostcalls has been exhausted";
+
 fn classify(error: &wasmtime::Error, limits: &Limits) -> PolicyFailure {
     if let Some(stopped) = error.downcast_ref::<Stopped>() {
         return PolicyFailure::new(ErrorClass::Timeout, stopped.to_string());
@@ -271,6 +365,16 @@ fn classify(error: &wasmtime::Error, limits: &Limits) -> PolicyFailure {
     // Anything else comes from instantiating (instance, table or memory counts) or from lifting
     // what the guest returned (an out-of-bounds pointer, invalid UTF-8): the guest's doing.
     let text = format!("{error:#}");
+    if text.contains(HOSTCALL_FUEL_EXHAUSTED) {
+        return PolicyFailure::new(
+            ErrorClass::OutputTooLarge,
+            format!(
+                "returned more than its output limit of {} bytes (nothing past the limit was \
+                 copied)",
+                limits.output_bytes
+            ),
+        );
+    }
     if text.contains("count too high") || text.contains("exceeds the limit") {
         return PolicyFailure::new(ErrorClass::Limit, text);
     }
@@ -282,6 +386,7 @@ impl fmt::Debug for Sandbox {
         f.debug_struct("Sandbox")
             .field("interruption", &self.interruption)
             .field("epoch_tick", &self.epoch_tick)
+            .field("running", &self.admission.running())
             .finish()
     }
 }

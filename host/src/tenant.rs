@@ -17,11 +17,12 @@ use crate::bundle::CompiledBundle;
 use crate::component::{CompiledComponent, ComponentMetadata, Digest};
 use crate::config::{Allowlist, ComponentSource, Mode, OnError, PolicyConfig, TenantConfig};
 use crate::decision::{
-    Action, Decision, PATROL, POLICY_ERROR, PolicyTrace, ReportedViolation, TOKEN_EXPIRED,
-    TOKEN_NOT_VALID_FOR_ORG, TraceOutcome,
+    Action, Decision, ErrorClass, PATROL, POLICY_ERROR, POLICY_QUARANTINED, PolicyTrace,
+    ReportedViolation, TOKEN_EXPIRED, TOKEN_NOT_VALID_FOR_ORG, TraceOutcome,
 };
-use crate::engine::Engine;
+use crate::engine::{Engine, Quarantine};
 use crate::limits::Limits;
+use crate::quarantine::{Breaker, Quarantined};
 use crate::request::{Operation, Request, RequestError};
 use crate::sandbox::{PolicyFailure, Sandbox};
 use crate::scopes::ScopeCatalogue;
@@ -32,6 +33,8 @@ use crate::wit::{self, BundledCall, RequestRef};
 #[derive(Debug)]
 pub struct Tenant {
     name: String,
+    /// The name, as the key of its calls' admission (see [`crate::permits`]).
+    key: Arc<str>,
     origin: String,
     policies: Vec<LoadedPolicy>,
     /// The seed bundle, if any policy runs in it, and the limits it runs under.
@@ -65,6 +68,9 @@ struct LoadedPolicy {
     on_error: OnError,
     allowlist: Allowlist,
     limits: Limits,
+    /// Sets the policy aside when it keeps failing; custom policies only (patrol's own seed
+    /// policies do not time out or trap).
+    breaker: Breaker,
 }
 
 /// Where a policy runs.
@@ -101,23 +107,27 @@ pub struct PolicyInfo<'a> {
     pub limits: &'a Limits,
 }
 
-/// A tenant that cannot be loaded: which policy, and why.
+/// A tenant that cannot be loaded: which policy, and why. (Boxed strings keep it small: it is
+/// the error of every load.)
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{origin}: tenant `{tenant}`, policy `{policy}`{}: {problem}", org_suffix(.org))]
 pub struct LoadError {
     /// Where the configuration came from.
-    pub origin: String,
+    pub origin: Box<str>,
     /// The tenant.
-    pub tenant: String,
+    pub tenant: Box<str>,
     /// The policy at fault.
-    pub policy: String,
+    pub policy: Box<str>,
     /// For organization policies, the organization.
-    pub org: Option<String>,
+    pub org: Option<Box<str>>,
+    /// Where in the configuration the fault is, such as `policies.max_pat_lifespan` or
+    /// `custom_policies[0].limits`.
+    pub field: Box<str>,
     /// What is wrong.
-    pub problem: String,
+    pub problem: Box<str>,
 }
 
-fn org_suffix(org: &Option<String>) -> String {
+fn org_suffix(org: &Option<Box<str>>) -> String {
     org.as_ref()
         .map(|org| format!(" of organization `{org}`"))
         .unwrap_or_default()
@@ -125,20 +135,28 @@ fn org_suffix(org: &Option<String>) -> String {
 
 pub(crate) fn load(engine: &Engine, config: &TenantConfig) -> Result<Tenant, LoadError> {
     let defaults = engine.config().limits;
+    let admission_key: Arc<str> = Arc::from(config.tenant.as_str());
     let mut bundle: Option<Arc<CompiledBundle>> = None;
     let mut policies = Vec::with_capacity(config.policies.len());
     for policy in &config.policies {
-        let error = |problem: String| LoadError {
-            origin: config.origin.clone(),
-            tenant: config.tenant.clone(),
-            policy: policy.name.clone(),
-            org: policy.org.clone(),
-            problem,
+        let error_in = |field: String, problem: String| LoadError {
+            origin: config.origin.as_str().into(),
+            tenant: config.tenant.as_str().into(),
+            policy: policy.name.as_str().into(),
+            org: policy.org.as_deref().map(Box::from),
+            field: field.into(),
+            problem: problem.into(),
         };
+        let error = |problem: String| error_in(policy.location.clone(), problem);
         let limits = policy
             .limits
-            .apply(defaults)
-            .map_err(|problem| error(format!("`limits`: {problem}")))?;
+            .apply(defaults, &engine.config().ceilings)
+            .map_err(|problem| {
+                error_in(
+                    format!("{}.limits", policy.location),
+                    format!("`limits`: {problem}"),
+                )
+            })?;
         let settings_json = serde_json::Value::Object(policy.settings.clone()).to_string();
         let sandbox = engine.sandbox();
         let (runner, prepared) = match &policy.component {
@@ -153,19 +171,32 @@ pub(crate) fn load(engine: &Engine, config: &TenantConfig) -> Result<Tenant, Loa
                 let (index, _) = seeds
                     .policy(key)
                     .ok_or_else(|| error(format!("the seed bundle has no policy `{key}`")))?;
-                let prepared = seeds.validate_settings(index, &settings_json, &limits, sandbox);
+                let prepared = seeds.validate_settings(
+                    index,
+                    &settings_json,
+                    &limits,
+                    &admission_key,
+                    sandbox,
+                );
                 (Runner::Bundled(index), prepared)
             }
             source => {
                 let component = engine.component_for(source, &limits).map_err(error)?;
-                let prepared = component.validate_settings(&settings_json, &limits, sandbox);
+                let prepared =
+                    component.validate_settings(&settings_json, &limits, &admission_key, sandbox);
                 (Runner::Own(component), prepared)
             }
         };
         let prepared = prepared
             .map_err(|failure| error(format!("`validate-settings` failed: {failure}")))?
             .map_err(|problem| error(format!("invalid settings: {problem}")))?;
-        policies.push(loaded(policy, runner, prepared, limits));
+        policies.push(loaded(
+            policy,
+            runner,
+            prepared,
+            limits,
+            engine.config().quarantine,
+        ));
     }
     let bundle_plans = Operation::ALL.map(|operation| {
         let mut plan = BundlePlan::default();
@@ -184,6 +215,7 @@ pub(crate) fn load(engine: &Engine, config: &TenantConfig) -> Result<Tenant, Loa
     });
     Ok(Tenant {
         name: config.tenant.clone(),
+        key: admission_key,
         origin: config.origin.clone(),
         policies,
         bundle: bundle.map(|bundle| (bundle, defaults)),
@@ -198,6 +230,7 @@ fn loaded(
     runner: Runner,
     prepared: wit::PreparedSettings,
     limits: Limits,
+    quarantine: Quarantine,
 ) -> LoadedPolicy {
     LoadedPolicy {
         name: Arc::from(policy.name.as_str()),
@@ -209,6 +242,7 @@ fn loaded(
         on_error: policy.on_error,
         allowlist: policy.allowlist.clone(),
         limits,
+        breaker: Breaker::new(quarantine),
     }
 }
 
@@ -240,6 +274,15 @@ impl Tenant {
             });
         }
         Ok(())
+    }
+
+    /// Its policies that are quarantined for failing again and again, by name (see
+    /// [`Quarantine`]).
+    pub fn quarantined(&self) -> Vec<(&str, Quarantined)> {
+        self.policies
+            .iter()
+            .filter_map(|policy| Some((&*policy.name, policy.breaker.quarantined()?)))
+            .collect()
     }
 
     /// Its policies, in evaluation order.
@@ -284,12 +327,17 @@ impl Tenant {
                 },
                 Part::Own(component) => {
                     let started = Instant::now();
-                    let answer = component.evaluate(
-                        &policy.compiled_settings,
-                        &wit_request,
-                        &policy.limits,
-                        &self.sandbox,
-                    );
+                    let answer = policy.breaker.admit().and_then(|()| {
+                        let answer = component.evaluate(
+                            &policy.compiled_settings,
+                            &wit_request,
+                            &policy.limits,
+                            &self.key,
+                            &self.sandbox,
+                        );
+                        policy.breaker.record(&answer);
+                        answer
+                    });
                     (judgement.record(policy, answer), started.elapsed())
                 }
             };
@@ -348,7 +396,7 @@ impl Tenant {
             return Vec::new();
         };
         let started = Instant::now();
-        let answer = bundle.evaluate(calls, request, limits, &self.sandbox);
+        let answer = bundle.evaluate(calls, request, limits, &self.key, &self.sandbox);
         let share = started.elapsed() / u32::try_from(calls.len()).unwrap_or(u32::MAX);
         match answer {
             Ok(verdicts) => verdicts.into_iter().map(|v| (Ok(v), share)).collect(),
@@ -463,9 +511,13 @@ impl Judgement {
                 }
             }
             Err(failure) => {
+                let code = match failure.class {
+                    ErrorClass::Quarantined => POLICY_QUARANTINED,
+                    _ => POLICY_ERROR,
+                };
                 self.violations.push(ReportedViolation {
                     policy: Arc::clone(&policy.name),
-                    code: POLICY_ERROR.to_string(),
+                    code: code.to_string(),
                     enforced: enforcing && policy.on_error == OnError::Deny,
                     message: format!("policy `{}` failed: {failure}", policy.name),
                     error: Some(failure.class),

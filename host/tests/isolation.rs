@@ -106,7 +106,7 @@ fn no_state_survives_from_one_request_to_the_next() {
 
 /// One tenant's policy loops on every request, on as many threads as the machine has cores,
 /// while another tenant's requests run beside it: the other tenant's decisions all come back,
-/// and right. Its deadline is far above what its policies need, so the test does not hinge on
+/// and right. Its deadline (the most the host allows) is far above what its policies need, so the test does not hinge on
 /// how busy the machine is; what it shows is that the looping tenant neither blocks the other
 /// tenant nor leaks into its decisions, and that every looping evaluation is stopped.
 #[test]
@@ -127,7 +127,7 @@ fn an_endless_loop_in_one_tenant_does_not_starve_another() {
             &engine,
             "healthy",
             "{ behaviour = \"allow\" }",
-            "limits = { deadline_ms = 500 }",
+            "limits = { deadline_ms = 50 }",
         );
         let done = AtomicBool::new(false);
         let cores = thread::available_parallelism().map_or(2, |n| n.get());
@@ -141,7 +141,15 @@ fn an_endless_loop_in_one_tenant_does_not_starve_another() {
                             let [violation] = decision.violations.as_slice() else {
                                 panic!("{:?}", decision.violations);
                             };
-                            assert_eq!(violation.error, Some(ErrorClass::Timeout));
+                            // Stopped at its deadline, or, once it has failed often enough,
+                            // quarantined without running.
+                            assert!(
+                                matches!(
+                                    violation.error,
+                                    Some(ErrorClass::Timeout | ErrorClass::Quarantined)
+                                ),
+                                "{violation:?}"
+                            );
                             assert!(!decision.allowed);
                             stopped += 1;
                         }

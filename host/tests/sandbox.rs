@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use patrol::{
-    Engine, EngineConfig, ErrorClass, Interruption, MIN_BACKSTOP, Request, Tenant, TenantConfig,
+    Engine, EngineConfig, ErrorClass, Interruption, Limits, MIN_BACKSTOP, Quarantine, Request,
+    Tenant, TenantConfig,
 };
 
 /// How far past its deadline an evaluation may end before the test calls it a hang.
@@ -58,9 +59,21 @@ fn long_creation() -> Request {
     .unwrap()
 }
 
+/// An engine whose operator lets tenants ask for deadlines up to 2 s.
+fn roomy_engine() -> Engine {
+    Engine::new(EngineConfig {
+        ceilings: Limits {
+            deadline: Duration::from_secs(2),
+            ..Limits::default_ceilings()
+        },
+        ..EngineConfig::default()
+    })
+    .unwrap()
+}
+
 #[test]
 fn every_misbehaviour_becomes_a_policy_error_and_the_host_keeps_serving() {
-    let engine = Engine::new(EngineConfig::default()).unwrap();
+    let engine = roomy_engine();
     // The endless loop runs into the default 5 ms deadline; every other case gets a roomy one,
     // so that on a loaded machine it is still the limit under test that trips first.
     let roomy = "limits = { deadline_ms = 2000 }";
@@ -84,12 +97,12 @@ fn every_misbehaviour_becomes_a_policy_error_and_the_host_keeps_serving() {
         (
             "huge-message",
             ErrorClass::OutputTooLarge,
-            "the limit is 65536 bytes",
+            "its output limit of 65536 bytes",
         ),
         (
             "many-violations",
             ErrorClass::OutputTooLarge,
-            "the limit is 65536 bytes",
+            "its output limit of 65536 bytes",
         ),
         (
             "bad-code",
@@ -294,7 +307,7 @@ fn per_policy_limits_override_the_host_defaults() {
         (
             "huge-message",
             "limits = { output_kib = 4 }",
-            "the limit is 4096 bytes",
+            "its output limit of 4096 bytes",
         ),
     ];
     for (behaviour, limits, detail) in cases {
@@ -419,4 +432,257 @@ fn components_that_cannot_be_policies_are_refused_at_load() {
     .unwrap();
     let error = load(&small, &config_toml(&component("hostile"), settings, "")).unwrap_err();
     assert!(error.contains("bytes; the limit is 1000 bytes"), "{error}");
+}
+
+/// The host's own work for a guest is bounded by the output limit: a verdict with fifteen
+/// million actions, or a name of four mebibytes, is refused after one comparison, not copied.
+/// (It also checks the wording wasmtime uses for running out of hostcall fuel, which patrol
+/// recognises.)
+#[test]
+fn what_a_guest_returns_is_measured_before_it_is_copied() {
+    let engine = Engine::new(EngineConfig::default()).unwrap();
+    // Time enough to fill 15 MB on any machine: what is under test is the output limit.
+    let tenant = hostile(
+        &engine,
+        "flood-actions",
+        "limits = { memory_mib = 64, deadline_ms = 50 }",
+    );
+    let started = Instant::now();
+    let decision = tenant.evaluate(&long_creation());
+    assert!(started.elapsed() < HANG, "{:?}", started.elapsed());
+    let failure = &decision.violations[1];
+    assert_eq!(
+        failure.error,
+        Some(ErrorClass::OutputTooLarge),
+        "{}",
+        failure.message
+    );
+    assert!(
+        failure.message.ends_with(
+            "returned more than its output limit of 65536 bytes (nothing past the limit was copied)"
+        ),
+        "{}",
+        failure.message
+    );
+
+    // `metadata` has the output limit too, and what is shown of a name is short.
+    let error = load(
+        &engine,
+        &config_toml(&component("lying_metadata"), "{}", ""),
+    )
+    .unwrap_err();
+    assert!(
+        error.ends_with(
+            "failed its `metadata` call: output_too_large: returned more than its output \
+             limit of 65536 bytes (nothing past the limit was copied)"
+        ),
+        "{error}"
+    );
+}
+
+/// A load-time call that produces a huge answer is reported for what it did (its deadline, or
+/// its output), never as the wall-clock backstop for a machine starved of CPU.
+#[test]
+fn a_huge_answer_at_load_is_reported_for_what_it_is() {
+    let engine = Engine::new(EngineConfig::default()).unwrap();
+    for deadline_ms in [1, 50] {
+        let started = Instant::now();
+        let error = load(
+            &engine,
+            &config_toml(
+                &component("hostile"),
+                "{ behaviour = \"huge-settings-error\" }",
+                &format!("limits = {{ memory_mib = 64, deadline_ms = {deadline_ms} }}"),
+            ),
+        )
+        .unwrap_err();
+        assert!(started.elapsed() < HANG, "{:?}", started.elapsed());
+        assert!(
+            error.contains(&format!("deadline of {deadline_ms} ms"))
+                || error.contains("output_too_large: returned more than its output limit"),
+            "{deadline_ms} ms: {error}"
+        );
+        assert!(!error.contains("wall-clock"), "{error}");
+        assert!(error.len() < 2048, "{} bytes", error.len());
+    }
+}
+
+/// One `memory.fill` cannot be interrupted by an epoch check; its answer, arriving past the
+/// deadline, is not used.
+#[test]
+fn an_answer_from_past_the_deadline_is_not_used() {
+    let engine = Engine::new(EngineConfig::default()).unwrap();
+    let tenant = hostile(
+        &engine,
+        "one-long-instruction",
+        "limits = { deadline_ms = 1, memory_mib = 64 }",
+    );
+    let decision = tenant.evaluate(&long_creation());
+    let failure = &decision.violations[1];
+    assert_eq!(
+        failure.error,
+        Some(ErrorClass::Timeout),
+        "{}",
+        failure.message
+    );
+    // Stopped at the first epoch check after the fill, or, had there been none before the
+    // call returned, refused on return: either way for its deadline.
+    assert!(
+        failure.message.contains("deadline of 1 ms"),
+        "{}",
+        failure.message
+    );
+    // With a deadline that allows the fill, the same policy answers.
+    let tenant = hostile(
+        &engine,
+        "one-long-instruction",
+        "limits = { deadline_ms = 50, memory_mib = 64 }",
+    );
+    assert_eq!(tenant.evaluate(&long_creation()).violations.len(), 1);
+}
+
+#[test]
+fn a_tenant_asking_for_more_than_the_operator_allows_is_refused_at_load() {
+    let engine = Engine::new(EngineConfig::default()).unwrap();
+    let settings = "{ behaviour = \"allow\" }";
+    for (limits, expected) in [
+        (
+            "limits = { deadline_ms = 10000 }",
+            "`limits`: `deadline_ms` = 10000 is above this host's ceiling of 50 ms",
+        ),
+        (
+            "limits = { memory_mib = 2048 }",
+            "`limits`: `memory_mib` = 2048 is above this host's ceiling of 64 MiB",
+        ),
+    ] {
+        let error = load(
+            &engine,
+            &config_toml(&component("hostile"), settings, limits),
+        )
+        .unwrap_err();
+        assert!(error.contains(expected), "{limits}: {error}");
+    }
+    // The operator's ceilings must hold the host's own defaults.
+    let error = Engine::new(EngineConfig {
+        ceilings: Limits {
+            deadline: Duration::from_millis(1),
+            ..Limits::default_ceilings()
+        },
+        ..EngineConfig::default()
+    })
+    .err()
+    .expect("defaults above the ceilings are refused");
+    assert!(error.to_string().contains("`deadline_ms` = 5"), "{error}");
+}
+
+#[test]
+fn text_a_guest_chose_is_shown_with_its_control_characters_visible() {
+    let engine = Engine::new(EngineConfig::default()).unwrap();
+    let error = load(
+        &engine,
+        &config_toml(
+            &component("hostile"),
+            "{ behaviour = \"escape-settings-error\" }",
+            "",
+        ),
+    )
+    .unwrap_err();
+    assert!(
+        error.ends_with(
+            "invalid settings: \\u{1b}[2J\\u{1b}[H\\rerror: tenant is valid\\u{7}\\nsecond line"
+        ),
+        "{error}"
+    );
+    assert!(!error.chars().any(char::is_control), "{error:?}");
+}
+
+#[test]
+fn component_files_are_read_with_a_bound() {
+    let engine = Engine::new(EngineConfig {
+        max_component_bytes: 1 << 20,
+        ..EngineConfig::default()
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.wasm");
+    std::fs::write(&big, vec![0u8; (1 << 20) + 1]).unwrap();
+    for (path, expected) in [
+        (PathBuf::from("/dev/zero"), "it is not a regular file"),
+        (big, "it is larger than the limit of 1048576 bytes"),
+        (dir.path().to_path_buf(), "it is not a regular file"),
+    ] {
+        let error = load(&engine, &config_toml(&path, "{}", "")).unwrap_err();
+        assert!(error.contains(expected), "{}: {error}", path.display());
+    }
+}
+
+#[test]
+fn a_custom_policy_may_not_take_the_name_patrol_reports_its_own_rules_under() {
+    for (name, expected) in [
+        ("patrol", "is reserved"),
+        ("max_pat_lifespan", "is the name of a built-in policy"),
+    ] {
+        let toml = config_toml(&component("hostile"), "{ behaviour = \"allow\" }", "")
+            .replace("name = \"rogue\"", &format!("name = \"{name}\""));
+        let error = TenantConfig::from_toml(&toml, "victim.toml", Path::new("."))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("`custom_policies[0].name`") && error.contains(expected),
+            "{name}: {error}"
+        );
+    }
+}
+
+/// A policy that fails again and again is set aside: its decisions fail closed at once, with
+/// their own code, without running it; after the cooldown one call tries it again.
+#[test]
+fn a_policy_that_keeps_failing_is_quarantined_without_spending_cores() {
+    let engine = Engine::new(EngineConfig {
+        quarantine: Quarantine {
+            after_failures: 3,
+            cooldown: Duration::from_millis(300),
+        },
+        ..EngineConfig::default()
+    })
+    .unwrap();
+    let tenant = hostile(&engine, "endless-loop", "");
+    let request = long_creation();
+    for _ in 0..3 {
+        let failure = tenant.evaluate(&request).violations[1].clone();
+        assert_eq!(failure.code, "policyError");
+        assert_eq!(failure.error, Some(ErrorClass::Timeout));
+    }
+    let decision = tenant.evaluate(&request);
+    assert!(!decision.allowed);
+    let failure = &decision.violations[1];
+    assert_eq!(failure.code, "policyQuarantined");
+    assert_eq!(failure.error, Some(ErrorClass::Quarantined));
+    assert!(
+        failure
+            .message
+            .starts_with("policy `rogue` failed: quarantined: quarantined after 3 failures in a row (the last: timeout: ran for longer than its deadline of 5 ms)"),
+        "{}",
+        failure.message
+    );
+    // Visible to the operator (`/readyz` and the metrics show the same).
+    let quarantined = tenant.quarantined();
+    assert_eq!(quarantined.len(), 1);
+    assert_eq!(quarantined[0].0, "rogue");
+    assert_eq!(quarantined[0].1.failures_in_a_row, 3);
+    // After the cooldown it is tried again (and, still looping, quarantined again).
+    std::thread::sleep(Duration::from_millis(350));
+    let retried = &tenant.evaluate(&request).violations[1];
+    assert_eq!(
+        retried.error,
+        Some(ErrorClass::Timeout),
+        "{}",
+        retried.message
+    );
+    assert_eq!(
+        tenant.evaluate(&request).violations[1].error,
+        Some(ErrorClass::Quarantined)
+    );
+    // The seed policies of the same tenant keep answering throughout.
+    assert_eq!(decision.violations[0].code, "patLifespanPolicyViolation");
 }

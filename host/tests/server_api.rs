@@ -923,3 +923,89 @@ async fn reports_and_the_dry_run_answer_over_http_and_see_gateway_refusals() {
     .await;
     assert!(config.text().contains("pat-admins"), "unchanged");
 }
+
+/// A policy that fails again and again is set aside: its decisions fail closed at once with
+/// `policyQuarantined`, and the operator sees it in `/readyz` and the metrics.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_quarantined_policy_is_shown_in_readyz_and_the_metrics() {
+    let service = Service::open(Some(TOKEN));
+    let router = service.router();
+    let bytes = std::fs::read(common::component("hostile")).unwrap();
+    let uploaded = call(&router, "POST", "/v1/admin/components", &[BEARER], bytes).await;
+    assert_eq!(uploaded.status, StatusCode::CREATED, "{}", uploaded.text());
+    let digest = uploaded.json()["digest"].as_str().unwrap().to_string();
+    let config = format!(
+        "tenant = \"contoso\"\n[[custom_policies]]\nname = \"rogue\"\ncomponent = \"{digest}\"\n\
+         settings = {{ behaviour = \"endless-loop\" }}\n"
+    );
+    let reply = call(
+        &router,
+        "PUT",
+        "/v1/admin/tenants/contoso",
+        &[BEARER],
+        config,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let ready = call(&router, "GET", "/readyz", &[], Body::empty()).await;
+    assert_eq!(ready.json()["quarantined"], serde_json::json!([]));
+
+    let request = common::example_request("create-allowed");
+    let mut codes = Vec::new();
+    for _ in 0..6 {
+        let decision = call(
+            &router,
+            "POST",
+            "/v1/tenants/contoso/decisions",
+            &[],
+            request.clone(),
+        )
+        .await
+        .json();
+        assert_eq!(decision["allowed"], false);
+        codes.push(
+            decision["violations"][0]["code"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    assert_eq!(
+        codes,
+        [
+            "policyError",
+            "policyError",
+            "policyError",
+            "policyError",
+            "policyError",
+            "policyQuarantined"
+        ]
+    );
+
+    let ready = call(&router, "GET", "/readyz", &[], Body::empty()).await;
+    assert_eq!(
+        ready.status,
+        StatusCode::OK,
+        "a quarantine is not unreadiness"
+    );
+    let quarantined = &ready.json()["quarantined"];
+    assert_eq!(quarantined.as_array().unwrap().len(), 1, "{quarantined}");
+    assert_eq!(quarantined[0]["tenant"], "contoso");
+    assert_eq!(quarantined[0]["policy"], "rogue");
+    assert_eq!(quarantined[0]["failures_in_a_row"], 5);
+    assert!(
+        quarantined[0]["last_failure"]
+            .as_str()
+            .unwrap()
+            .starts_with("timeout: "),
+        "{quarantined}"
+    );
+    assert!(quarantined[0]["retry_in_ms"].as_u64().unwrap() > 0);
+    let metrics = call(&router, "GET", "/metrics", &[], Body::empty())
+        .await
+        .text();
+    assert!(
+        metrics.contains(r#"patrol_policies_quarantined{tenant="contoso",policy="rogue"} 1"#),
+        "{metrics}"
+    );
+}

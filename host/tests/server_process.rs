@@ -111,7 +111,8 @@ fn sigterm_finishes_the_requests_in_flight_then_exits() {
         ),
     )
     .unwrap();
-    let mut patrol = Patrol::start(&data, &[]);
+    // The operator allows deadlines that long.
+    let mut patrol = Patrol::start(&data, &["--max-policy-deadline-ms", "2000"]);
     let address = patrol.address;
     let in_flight =
         thread::spawn(move || decide(address, "slow", &common::example_request("create-allowed")));

@@ -84,6 +84,17 @@ enum Command {
         /// Tell owners this many days before a token expires.
         #[arg(long, value_name = "DAYS", default_value_t = 7)]
         expiry_notice_days: i64,
+        /// The longest deadline a tenant may give one of its policies (`limits = {
+        /// deadline_ms = ... }`), in milliseconds; a configuration asking for more is refused.
+        #[arg(long, value_name = "MS", default_value_t = 50)]
+        max_policy_deadline_ms: u64,
+        /// The most memory a tenant may give one of its policies, in MiB.
+        #[arg(long, value_name = "MIB", default_value_t = 64)]
+        max_policy_memory_mib: u64,
+        /// How many policy calls of one tenant may run at once. Default: one per core but
+        /// one, so that no tenant can hold every core.
+        #[arg(long, value_name = "N")]
+        calls_per_tenant: Option<usize>,
     },
     /// Create a data directory with the example tenant, `contoso`, for the commands below
     /// (`patrol serve` creates one too).
@@ -233,6 +244,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             log_format,
             webhook,
             expiry_notice_days,
+            max_policy_deadline_ms,
+            max_policy_memory_mib,
+            calls_per_tenant,
         } => serve::run(serve::ServeArgs {
             data_dir,
             listen,
@@ -242,6 +256,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             log_format,
             webhook,
             expiry_notice_days,
+            max_policy_deadline_ms,
+            max_policy_memory_mib,
+            calls_per_tenant,
         }),
         Command::Init { data_dir } => store::init(&data_dir),
         Command::Token { data, command } => token::run(&data, command),

@@ -21,6 +21,9 @@ pub struct ServeArgs {
     pub log_format: LogFormat,
     pub webhook: Option<String>,
     pub expiry_notice_days: i64,
+    pub max_policy_deadline_ms: u64,
+    pub max_policy_memory_mib: u64,
+    pub calls_per_tenant: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -52,7 +55,20 @@ pub fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
     if args.expiry_notice_days < 0 {
         anyhow::bail!("`--expiry-notice-days`: must be 0 or more");
     }
+    let mut engine = super::engine_config();
+    engine.ceilings.deadline = Duration::from_millis(args.max_policy_deadline_ms);
+    engine.ceilings.memory_bytes = usize::try_from(args.max_policy_memory_mib)
+        .ok()
+        .and_then(|mib| mib.checked_mul(1 << 20))
+        .context("`--max-policy-memory-mib` is too large")?;
+    if let Some(calls) = args.calls_per_tenant {
+        if calls == 0 {
+            anyhow::bail!("`--calls-per-tenant`: must be 1 or more");
+        }
+        engine.calls_per_tenant = calls;
+    }
     let config = ServeConfig {
+        engine,
         admin_token,
         notifications: patrol::tokens::NotifierConfig {
             webhook: args.webhook.clone(),

@@ -7,7 +7,9 @@
 //!   stored and served; a configuration that fails is refused with the reason (400), and the
 //!   previous version keeps serving.
 //! - `GET /v1/admin/tenants/{tenant}`: the configuration as stored.
-//! - `DELETE /v1/admin/tenants/{tenant}`: stop serving the tenant and delete its configuration.
+//! - `DELETE /v1/admin/tenants/{tenant}`: stop serving the tenant, delete its configuration and
+//!   its groups, and revoke its tokens (audited, with the actor), so that a tenant created later
+//!   under the same name inherits none of them.
 //! - `POST /v1/admin/components`: upload a policy component (the WebAssembly bytes). It must
 //!   load as a policy; it is stored by its SHA-256 and configurations name it as
 //!   `component = "sha256:<hex>"`.
@@ -128,11 +130,15 @@ pub(crate) async fn put_tenant(
             tracing::info!(%tenant, "tenant configuration changed through the admin API");
             Ok(Json(summary(&tenant, Some(&served), None)).into_response())
         }
-        Err(problem) => Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_configuration",
-            problem,
-        )),
+        Err(refused) if refused.ours => Err(ApiError::internal(refused.problem)),
+        Err(refused) => {
+            let error = ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_configuration",
+                refused.problem,
+            );
+            Err(error.with_configuration_field(refused.field.as_deref().unwrap_or_default()))
+        }
     }
 }
 
@@ -157,6 +163,7 @@ pub(crate) async fn configuration_body(
             "invalid_configuration",
             "the configuration is not UTF-8 text",
         )
+        .with_field("body")
     })?;
     Ok((text, format))
 }
@@ -255,7 +262,8 @@ pub(crate) async fn list_components(
             else {
                 continue;
             };
-            let Ok(bytes) = std::fs::read(entry.path()) else {
+            let max = worker.engine.config().max_component_bytes;
+            let Ok(bytes) = crate::files::read_bounded(&entry.path(), max) else {
                 continue;
             };
             if Digest::of(&bytes) != digest {

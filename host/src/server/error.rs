@@ -43,6 +43,12 @@ impl ApiError {
         self
     }
 
+    /// Names the field of a configuration sent as the body; a fault in the document as a
+    /// whole (no field) is the body's.
+    pub(crate) fn with_configuration_field(self, field: &str) -> Self {
+        self.with_field(if field.is_empty() { "body" } else { field })
+    }
+
     pub(crate) fn unknown_tenant(tenant: &str) -> Self {
         ApiError::new(
             StatusCode::NOT_FOUND,

@@ -36,6 +36,12 @@ struct ErrorLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct QuarantineLabels {
+    tenant: String,
+    policy: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReloadLabels {
     outcome: String,
 }
@@ -50,6 +56,7 @@ pub(crate) struct Metrics {
     policy_errors: Family<ErrorLabels, Counter>,
     tenants: Gauge,
     components: Gauge,
+    quarantined: Family<QuarantineLabels, Gauge>,
     reloads: Family<ReloadLabels, Counter>,
     authentications: Family<DecisionLabels, Counter>,
 }
@@ -88,6 +95,12 @@ impl Metrics {
             "Distinct compiled policy components in memory",
             components.clone(),
         );
+        let quarantined = Family::<QuarantineLabels, Gauge>::default();
+        registry.register(
+            "policies_quarantined",
+            "Custom policies set aside for failing again and again (1 while quarantined)",
+            quarantined.clone(),
+        );
         let reloads = Family::<ReloadLabels, Counter>::default();
         registry.register(
             "reloads",
@@ -108,6 +121,7 @@ impl Metrics {
             policy_errors,
             tenants,
             components,
+            quarantined,
             reloads,
         }
     }
@@ -172,7 +186,23 @@ impl Metrics {
 
     /// The metrics in the Prometheus text format, with the gauges set to `tenants` and
     /// `components`.
-    pub(crate) fn render(&self, tenants: usize, components: usize) -> String {
+    /// The metrics in Prometheus' text format; `quarantined` lists the (tenant, policy) pairs
+    /// quarantined now.
+    pub(crate) fn render(
+        &self,
+        tenants: usize,
+        components: usize,
+        quarantined: &[(String, String)],
+    ) -> String {
+        self.quarantined.clear();
+        for (tenant, policy) in quarantined {
+            self.quarantined
+                .get_or_create(&QuarantineLabels {
+                    tenant: tenant.clone(),
+                    policy: policy.clone(),
+                })
+                .set(1);
+        }
         self.tenants.set(i64::try_from(tenants).unwrap_or(i64::MAX));
         self.components
             .set(i64::try_from(components).unwrap_or(i64::MAX));

@@ -33,14 +33,53 @@ pub(crate) async fn readyz(State(state): State<Arc<Shared>>) -> Response {
         )
         .into_response();
     }
-    Json(json!({ "status": "ready", "tenants": state.tenants().len() })).into_response()
+    // Quarantined policies do not make the service unready (their tenants' decisions fail
+    // closed, as they would running them), but an operator looking here sees them.
+    let quarantined: Vec<_> = state
+        .tenants()
+        .values()
+        .flat_map(|served| {
+            served
+                .tenant
+                .quarantined()
+                .into_iter()
+                .map(|(policy, quarantine)| {
+                    json!({
+                        "tenant": served.tenant.name(),
+                        "policy": policy,
+                        "failures_in_a_row": quarantine.failures_in_a_row,
+                        "last_failure": quarantine.last_failure,
+                        "retry_in_ms": u64::try_from(quarantine.retry_in.as_millis()).unwrap_or(u64::MAX),
+                    })
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    Json(json!({
+        "status": "ready",
+        "tenants": state.tenants().len(),
+        "quarantined": quarantined,
+    }))
+    .into_response()
 }
 
 /// `GET /metrics`: Prometheus text format.
 pub(crate) async fn metrics(State(state): State<Arc<Shared>>) -> Response {
+    let tenants = state.tenants();
+    let quarantined: Vec<(String, String)> = tenants
+        .values()
+        .flat_map(|served| {
+            served
+                .tenant
+                .quarantined()
+                .into_iter()
+                .map(|(policy, _)| (served.tenant.name().to_string(), policy.to_string()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
     let text = state
         .metrics
-        .render(state.tenants().len(), state.engine.component_count());
+        .render(tenants.len(), state.engine.component_count(), &quarantined);
     (
         [(
             header::CONTENT_TYPE,

@@ -165,16 +165,18 @@ pub(crate) async fn whatif_handler(
                 "invalid_configuration",
                 error.to_string(),
             )
-            .with_field(error.field.clone())
+            .with_configuration_field(&error.field)
         })?;
     if config.tenant != tenant {
-        return Err(invalid(
-            "tenant",
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_configuration",
             format!(
-                "`tenant`: the configuration is for `{}`, not `{tenant}`",
+                "{origin}: `tenant`: the configuration is for `{}`, not `{tenant}`",
                 config.tenant
             ),
-        ));
+        )
+        .with_field("tenant"));
     }
     let current = state.tenant(&tenant);
     let worker = Arc::clone(&state);
@@ -186,6 +188,7 @@ pub(crate) async fn whatif_handler(
                 "invalid_configuration",
                 error.to_string(),
             )
+            .with_configuration_field(&error.field)
         })?;
         whatif(
             &worker.tokens,

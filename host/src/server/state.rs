@@ -32,6 +32,29 @@ pub(crate) struct ServedTenant {
     pub(crate) digest: Digest,
 }
 
+/// A configuration that was not served: where the fault is and why.
+#[derive(Debug)]
+pub(crate) struct Refused {
+    /// The configuration's field at fault (`policies.max_pat_lifespan.max_days`); none, or
+    /// empty, when the fault is the document's as a whole.
+    pub(crate) field: Option<String>,
+    /// What is wrong, naming the file and the field.
+    pub(crate) problem: String,
+    /// Whether the fault is patrol's (the file could not be stored) rather than the
+    /// configuration's.
+    pub(crate) ours: bool,
+}
+
+impl Refused {
+    fn at(field: &str, problem: String) -> Refused {
+        Refused {
+            field: Some(field.to_string()),
+            problem,
+            ours: false,
+        }
+    }
+}
+
 /// The actor of changes made by editing the files in the data directory.
 use crate::tokens::FILE_ACTOR;
 
@@ -135,13 +158,17 @@ impl Shared {
         text: String,
         format: Format,
         actor: &str,
-    ) -> Result<Arc<ServedTenant>, String> {
+    ) -> Result<Arc<ServedTenant>, Refused> {
         let _change = lock(&self.changes);
         let path = self.data.tenant_file(name, format);
         let served = self.load(name, text, format, &path)?;
         self.data
             .write_tenant_file(name, &served.text, format)
-            .map_err(|error| format!("cannot store `{}`: {error}", path.display()))?;
+            .map_err(|error| Refused {
+                field: None,
+                problem: format!("cannot store `{}`: {error}", path.display()),
+                ours: true,
+            })?;
         self.install(name, Some(Arc::clone(&served)), actor);
         lock(&self.refusals).remove(name);
         Ok(served)
@@ -209,7 +236,7 @@ impl Shared {
                     lock(&self.refusals).remove(&name);
                     self.metrics.record_reload(true);
                 }
-                Err(problem) => self.refuse(&name, Some(digest), problem),
+                Err(refused) => self.refuse(&name, Some(digest), refused.problem),
             }
         }
         let gone: Vec<String> = self
@@ -239,22 +266,25 @@ impl Shared {
         text: String,
         format: Format,
         path: &Path,
-    ) -> Result<Arc<ServedTenant>, String> {
+    ) -> Result<Arc<ServedTenant>, Refused> {
         let origin = path.display().to_string();
         let base_dir = self.data.tenants();
         let config = format
             .parse(&text, &origin, &base_dir)
-            .map_err(|error| error.to_string())?;
+            .map_err(|error| Refused::at(&error.field, error.to_string()))?;
         if config.tenant != name {
-            return Err(format!(
-                "{origin}: `tenant`: the configuration is for `{}`, not `{name}`",
-                config.tenant
+            return Err(Refused::at(
+                "tenant",
+                format!(
+                    "{origin}: `tenant`: the configuration is for `{}`, not `{name}`",
+                    config.tenant
+                ),
             ));
         }
         let tenant = self
             .engine
             .load_tenant(&config)
-            .map_err(|error| error.to_string())?;
+            .map_err(|error| Refused::at(&error.field, error.to_string()))?;
         Ok(Arc::new(ServedTenant {
             tenant: Arc::new(tenant),
             digest: Digest::of(text.as_bytes()),

@@ -51,6 +51,17 @@ pub enum Behaviour {
     CountCalls,
     /// Report the settings' label and the request's user.
     EchoSettings,
+    /// Return a verdict with fifteen million actions: one `memory.fill` in the guest, a 15 MB
+    /// list for a host that copies before it checks.
+    FloodActions,
+    /// Refuse the settings with a message full of terminal control sequences, forging a
+    /// line that says all is well.
+    EscapeSettingsError,
+    /// Refuse the settings with a 48 MiB message.
+    HugeSettingsError,
+    /// Fill 60 MiB of memory with one `memory.fill`, which no epoch check can interrupt, then
+    /// allow: the answer comes long after a short deadline.
+    OneLongInstruction,
 }
 
 /// Calls of `evaluate` this instance has seen.
@@ -75,12 +86,38 @@ impl Policy for Hostile {
         if settings.behaviour == Behaviour::LoopInValidate {
             endless_loop();
         }
+        if settings.behaviour == Behaviour::HugeSettingsError {
+            return Err("x".repeat(48 << 20));
+        }
+        if settings.behaviour == Behaviour::EscapeSettingsError {
+            return Err("\x1b[2J\x1b[H\rerror: tenant is valid\x07\nsecond line".to_string());
+        }
         Ok(())
     }
 
     fn evaluate(settings: &Settings, request: &Request) -> Verdict {
         match settings.behaviour {
-            Behaviour::Allow | Behaviour::LoopInValidate => Verdict::allow(),
+            Behaviour::Allow
+            | Behaviour::LoopInValidate
+            | Behaviour::EscapeSettingsError
+            | Behaviour::HugeSettingsError => Verdict::allow(),
+            Behaviour::FloodActions => Verdict {
+                violations: Vec::new(),
+                actions: vec![patrol_guest::Action::RevokeToken; 15 << 20],
+                adjusted_valid_to: None,
+            },
+            Behaviour::OneLongInstruction => {
+                let mut buffer: Vec<u8> = Vec::with_capacity(60 << 20);
+                // SAFETY: the buffer has capacity for every byte written, and `u8` has no
+                // invalid values.
+                unsafe {
+                    buffer
+                        .as_mut_ptr()
+                        .write_bytes(black_box(7), buffer.capacity())
+                };
+                black_box(&mut buffer);
+                Verdict::allow()
+            }
             Behaviour::EndlessLoop => endless_loop(),
             Behaviour::MemoryBomb => {
                 let mut hoard: Vec<Vec<u8>> = Vec::new();

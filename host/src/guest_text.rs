@@ -1,0 +1,57 @@
+//! Text a guest chose, made safe to show: a policy's messages, its refusal of settings, its
+//! description. Such text reaches terminals (`patrol check`, `patrol eval`'s errors), logs and
+//! HTML, so control characters (escape sequences, carriage returns, newlines, bells) and the
+//! Unicode controls that reorder text on screen are written out as escapes (`\u{1b}`, `\n`),
+//! and the text is cut at a documented length. One line stays one line.
+
+/// `text` with every control character written as a visible escape, cut to at most `cap` bytes
+/// (at a character boundary, ending with `…` when cut).
+pub fn shown(text: &str, cap: usize) -> String {
+    let mut shown = String::with_capacity(text.len().min(cap));
+    for c in text.chars() {
+        let before = shown.len();
+        if is_hidden(c) {
+            shown.extend(c.escape_default());
+        } else {
+            shown.push(c);
+        }
+        if shown.len() > cap {
+            shown.truncate(before);
+            // Room for the ellipsis within the cap.
+            while shown.len() + '…'.len_utf8() > cap && !shown.is_empty() {
+                shown.pop();
+            }
+            shown.push('…');
+            return shown;
+        }
+    }
+    shown
+}
+
+/// Characters that change how a terminal shows the rest: C0 and C1 controls, DEL, and the
+/// bidirectional overrides and isolates ("Trojan Source").
+fn is_hidden(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_become_visible_and_one_line_stays_one_line() {
+        let forged = "bad\r\x1b[2K\x07error: tenant is valid\n";
+        let shown = shown(forged, 1024);
+        assert_eq!(shown, "bad\\r\\u{1b}[2K\\u{7}error: tenant is valid\\n");
+        assert!(!shown.chars().any(char::is_control));
+        assert_eq!(super::shown("a\u{202e}b", 64), "a\\u{202e}b");
+    }
+
+    #[test]
+    fn long_text_is_cut_at_a_character_boundary_within_the_cap() {
+        let cut = shown(&"é".repeat(100), 11);
+        assert!(cut.len() <= 11, "{cut}");
+        assert!(cut.ends_with('…'));
+        assert_eq!(shown("short", 11), "short");
+    }
+}
