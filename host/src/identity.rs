@@ -14,7 +14,7 @@
 //! | user id | 256 bytes | no whitespace |
 //! | group id | 256 bytes | |
 //! | scope | 128 bytes | no whitespace (scopes travel space-separated) |
-//! | organization | 64 bytes | ASCII letters, digits, `.`, `_`, `-`, starting with a letter or digit, or `*` (no organization in particular) |
+//! | organization | 64 bytes | ASCII letters, digits, `.`, `_`, `-`, starting with a letter or digit |
 //! | display name | 256 bytes | |
 //!
 //! Lists are bounded too: a token has at most [`MAX_SCOPES`] scopes and [`MAX_ORGS`]
@@ -28,7 +28,9 @@ pub const MAX_ORGS: usize = 100;
 pub const MAX_GROUPS: usize = 256;
 
 /// The organization of a request about no organization in particular (a leak, a dry run of a
-/// global token): only tenant-wide policies apply to it.
+/// global token): only tenant-wide policies apply to it. patrol makes such requests itself;
+/// no caller may name it, neither as the organization of a request (a global token used "in
+/// `*`" would skip every organization's policies) nor as one a token is limited to.
 pub const ANY_ORG: &str = "*";
 
 /// What a value names.
@@ -107,7 +109,11 @@ pub fn check(kind: Kind, value: &str) -> Result<(), Invalid> {
             "`{value}` is not {}: it contains whitespace",
             kind.noun()
         )),
-        Kind::Org if value != ANY_ORG && !is_ascii_name(value) => invalid(format!(
+        Kind::Org if value == ANY_ORG => invalid(format!(
+            "`{ANY_ORG}` is not an organization name: patrol uses it for requests about no \
+             organization in particular (leak responses, dry runs); name the organization"
+        )),
+        Kind::Org if !is_ascii_name(value) => invalid(format!(
             "`{value}` is not an organization name: use ASCII letters, digits, `.`, `_` or `-`, \
              starting with a letter or digit"
         )),
@@ -167,7 +173,6 @@ mod tests {
             (Kind::GroupId, "Release Engineers"),
             (Kind::Scope, "vso.code_write"),
             (Kind::Org, "fabrikam-eu.2"),
-            (Kind::Org, "*"),
             (Kind::DisplayName, "deploy pipeline (prod)"),
         ] {
             assert_eq!(check(kind, value), Ok(()), "{kind:?} {value}");
@@ -186,6 +191,7 @@ mod tests {
             (Kind::Scope, "vso.code vso.work", "whitespace"),
             (Kind::Org, "fabri/kam", "not an organization name"),
             (Kind::Org, "-fabrikam", "not an organization name"),
+            (Kind::Org, "*", "not an organization name"),
             (Kind::UserId, "", "must not be empty"),
             (Kind::Scope, &"x".repeat(129), "at most 128 bytes"),
         ] {

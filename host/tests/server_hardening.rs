@@ -202,6 +202,158 @@ async fn a_token_for_some_organizations_authenticates_in_those_alone() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn no_caller_may_name_the_organization_patrol_uses_for_no_organization() {
+    // `*` is what patrol itself judges leaks and dry runs of global tokens in: only tenant-wide
+    // policies apply there. A global token used "in `*`" would skip every organization's
+    // policies, and a token limited to `*` would be a global token that never met the
+    // global-token policies.
+    let service = Service::open(Some(TOKEN));
+    let router = service.router();
+    call(
+        &router,
+        "PUT",
+        "/v1/admin/tenants/contoso/groups/pat-admins",
+        &admin_json(),
+        r#"{"members": ["erin@contoso.com"]}"#,
+    )
+    .await;
+    let mut global = creation("erin@contoso.com", "vso.build", "contoso-main", &[]);
+    global["allOrgs"] = json!(true);
+    let bearer = format!("Bearer {}", issue(&router, &global).await);
+    let doors = [
+        (
+            "GET",
+            "/v1/tenants/contoso/orgs/*/forward-auth",
+            None,
+            "org",
+        ),
+        (
+            "GET",
+            "/v1/tenants/contoso/orgs/%2A/forward-auth",
+            None,
+            "org",
+        ),
+        (
+            "GET",
+            "/v1/tenants/contoso/forward-auth",
+            Some("*"),
+            "x-patrol-org",
+        ),
+        (
+            "POST",
+            "/v1/tenants/contoso/authenticate",
+            Some("*"),
+            "x-patrol-org",
+        ),
+    ];
+    for (method, uri, org, expected_field) in doors {
+        let mut headers = vec![("authorization", bearer.as_str())];
+        headers.extend(org.map(|org| ("x-patrol-org", org)));
+        let reply = call(&router, method, uri, &headers, Body::empty()).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{uri}: {}",
+            reply.text()
+        );
+        assert_eq!(reply.json()["error"]["code"], "invalid_org", "{uri}");
+        assert_eq!(field(&reply).to_lowercase(), expected_field, "{uri}");
+        assert!(reply.headers.get("x-patrol-user").is_none());
+    }
+    // Nor may a token be limited to it, or be created "in" it.
+    let limited = create(
+        &router,
+        &creation("bob@contoso.com", "vso.code", "contoso-main", &["*"]),
+    )
+    .await;
+    assert_eq!(
+        limited.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        limited.text()
+    );
+    assert_eq!(field(&limited), "targetAccounts[0]");
+    let made_in = create(
+        &router,
+        &creation("bob@contoso.com", "vso.code", "*", &["contoso-main"]),
+    )
+    .await;
+    assert_eq!(
+        made_in.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        made_in.text()
+    );
+    assert_eq!(field(&made_in), "org");
+    // Nor may a request to the decisions API.
+    for (request, expected_field) in [
+        (
+            json!({
+                "operation": "use", "org": "*", "user": { "id": "erin@contoso.com" },
+                "token": { "scopes": ["vso.build"], "all_orgs": true,
+                           "valid_to": "2099-01-01T00:00:00Z" }
+            }),
+            "org",
+        ),
+        (
+            json!({
+                "operation": "create", "org": "contoso-main", "user": { "id": "bob@contoso.com" },
+                "token": { "scopes": ["vso.code"], "orgs": ["contoso-main", "*"],
+                           "valid_to": "2099-01-01T00:00:00Z" }
+            }),
+            "token.orgs[1]",
+        ),
+    ] {
+        let decision = call(
+            &router,
+            "POST",
+            "/v1/tenants/contoso/decisions",
+            &[],
+            request.to_string(),
+        )
+        .await;
+        assert_eq!(
+            decision.status,
+            StatusCode::BAD_REQUEST,
+            "{}",
+            decision.text()
+        );
+        assert_eq!(field(&decision), expected_field);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tenant_that_is_not_served_has_no_groups_and_no_audit_log() {
+    let service = Service::open(Some(TOKEN));
+    let router = service.router();
+    let routes = [
+        ("GET", "/v1/admin/tenants/nobody/groups", ""),
+        (
+            "PUT",
+            "/v1/admin/tenants/nobody/groups/eng",
+            r#"{"members": ["bob@contoso.com"]}"#,
+        ),
+        ("DELETE", "/v1/admin/tenants/nobody/groups/eng", ""),
+        ("GET", "/v1/tenants/nobody/audit", ""),
+    ];
+    for (method, uri, body) in routes {
+        let reply = call(&router, method, uri, &admin_json(), body.to_string()).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{method} {uri}");
+        assert_eq!(reply.json()["error"]["code"], "unknown_tenant", "{uri}");
+    }
+    // Nothing was stored for a tenant that may be created later.
+    assert!(
+        service
+            .server
+            .tokens()
+            .store()
+            .groups("nobody")
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn identities_that_cannot_travel_as_headers_are_refused_at_every_door() {
     let service = Service::open(Some(TOKEN));
     let router = service.router();
@@ -576,6 +728,55 @@ async fn every_refusal_is_one_json_shape_naming_the_field() {
     .await;
     assert_eq!(field(&typed), "user");
     assert!(!typed.text().contains("Raw"), "{}", typed.text());
+
+    // A body that is not text, and configurations that do not load, name their field too.
+    let binary = call(
+        &router,
+        "POST",
+        "/v1/tenants/contoso/decisions",
+        &[],
+        vec![0xff_u8, 0xfe, 0x7b],
+    )
+    .await;
+    assert_eq!(binary.status, StatusCode::BAD_REQUEST);
+    assert_eq!(field(&binary), "body");
+    let configurations = [
+        (
+            "tenant = \"contoso\"\n[policies.max_pat_lifespan]\nenabled = \"yes\"\nmax_days = 30\n",
+            "policies.max_pat_lifespan.enabled",
+        ),
+        (
+            "tenant = \"contoso\"\n[policies.max_pat_lifespan]\nenabled = true\nmax_days = 0\n",
+            "policies.max_pat_lifespan",
+        ),
+        ("tenant = \"fabrikam\"\n", "tenant"),
+        ("tenant = [", "body"),
+    ];
+    for (configuration, expected) in configurations {
+        for uri in ["/v1/admin/tenants/contoso", "/v1/tenants/contoso/whatif"] {
+            let method = if uri.ends_with("whatif") {
+                "POST"
+            } else {
+                "PUT"
+            };
+            let reply = call(
+                &router,
+                method,
+                uri,
+                &[("authorization", ADMIN)],
+                configuration.to_string(),
+            )
+            .await;
+            assert_eq!(
+                reply.status,
+                StatusCode::BAD_REQUEST,
+                "{uri}: {}",
+                reply.text()
+            );
+            assert_eq!(reply.error_code(), "invalid_configuration", "{uri}");
+            assert_eq!(field(&reply), expected, "{uri}: {configuration}");
+        }
+    }
 
     // Query parameters and methods answer in JSON too.
     for (uri, expected) in [

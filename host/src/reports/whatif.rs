@@ -13,13 +13,11 @@ use serde::Serialize;
 
 use super::{Report, Table};
 use crate::decision::Decision;
+use crate::identity::ANY_ORG;
 use crate::request::Request;
 use crate::tenant::Tenant;
 use crate::timestamp::{Timestamp, rfc3339};
 use crate::tokens::{StoreError, TokenRecord, TokenStatus, Tokens};
-
-/// The organization a global token is judged in when no policy names one.
-pub const ANY_ORG: &str = "*";
 
 /// The report.
 #[derive(Debug, Clone, Serialize)]

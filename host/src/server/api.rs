@@ -100,6 +100,7 @@ async fn judge_request(
             "invalid_request",
             "the request body is not UTF-8 text",
         )
+        .with_field("body")
     })?;
     let request = Request::from_json(text).map_err(|error| {
         ApiError::new(

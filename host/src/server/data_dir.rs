@@ -10,8 +10,10 @@
 //!                              group directory (SQLite, with its -wal and -shm files)
 //! ```
 //!
-//! `patrol serve` and the `patrol token`, `scan`, `audit` and `groups` commands share it: SQLite
-//! lets them work on the same data directory at once.
+//! `patrol init` or `patrol serve` creates it (with the example tenant); the `patrol token`,
+//! `scan`, `audit`, `groups`, `report` and `whatif` commands open an existing one only, so a
+//! mistyped path is an error rather than a new, empty data directory. They share it with a
+//! running server: SQLite lets them work on the same data directory at once.
 //!
 //! Every file patrol writes is written to a temporary file, flushed to disk and renamed over
 //! the old one, so a crash leaves either the old file or the new one, never half of one.

@@ -9,6 +9,9 @@
 //!   provisioning.
 //! - `DELETE /v1/admin/tenants/{tenant}/groups/{group}`.
 //!
+//! Every route answers 404 `unknown_tenant` for a tenant that is not served: groups cannot be
+//! stored ahead of a tenant, and deleting a tenant deletes its groups.
+//!
 //! A change applies to the next decision: groups are read from the store on every decision.
 
 use std::sync::Arc;
@@ -25,7 +28,7 @@ use crate::tokens::{LifecycleError, MAX_GROUP_MEMBERS};
 
 use super::api::blocking;
 use super::error::ApiError;
-use super::extract::{Admin, PathParams, TenantName, json_body};
+use super::extract::{Admin, PathParams, Served, json_body};
 use super::state::Shared;
 
 #[derive(Deserialize)]
@@ -44,7 +47,7 @@ pub(crate) struct GroupId {
 pub(crate) async fn list(
     _admin: Admin,
     State(state): State<Arc<Shared>>,
-    TenantName(tenant): TenantName,
+    Served { name: tenant, .. }: Served,
 ) -> Result<Response, ApiError> {
     let store = Arc::clone(state.tokens.store());
     let groups = blocking(move || store.groups(&tenant))
@@ -60,7 +63,7 @@ pub(crate) async fn list(
 pub(crate) async fn put(
     _admin: Admin,
     State(state): State<Arc<Shared>>,
-    TenantName(tenant): TenantName,
+    Served { name: tenant, .. }: Served,
     PathParams(GroupId { group }): PathParams<GroupId>,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -115,7 +118,7 @@ pub(crate) async fn put(
 pub(crate) async fn delete(
     _admin: Admin,
     State(state): State<Arc<Shared>>,
-    TenantName(tenant): TenantName,
+    Served { name: tenant, .. }: Served,
     PathParams(GroupId { group }): PathParams<GroupId>,
 ) -> Result<Response, ApiError> {
     let store = Arc::clone(state.tokens.store());

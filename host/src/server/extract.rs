@@ -155,6 +155,7 @@ where
                     "invalid_path",
                     serde_message::plain(&rejection.body_text()),
                 )
+                .with_field("path")
             })
     }
 }

@@ -11,7 +11,9 @@
 //!
 //! 200 means the token may be used here, with the identity in headers for the upstream:
 //! `X-Patrol-User`, `X-Patrol-Token-Id`, `X-Patrol-Scopes` (space-separated), `X-Patrol-Tenant`.
-//! 401 means no valid token (missing, malformed, unknown, revoked, expired); 403 means the
+//! 401 means no valid token here (missing, malformed, unknown, revoked, expired, or limited to
+//! other organizations: `token_not_valid_for_org`); 400 an organization that is missing or not
+//! an organization name (`*` included); 403 means the
 //! tenant's `use` policies refuse it (such as `globalPatUsageDisabled`). Either way the reason's
 //! code is in the `X-Patrol-Reason` header, for gateways that drop the body.
 

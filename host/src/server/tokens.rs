@@ -32,7 +32,7 @@ use crate::tokens::{
 
 use super::api::blocking;
 use super::error::ApiError;
-use super::extract::{Admin, JsonBody, PathParams, QueryParams, Served, TenantName};
+use super::extract::{Admin, JsonBody, PathParams, QueryParams, Served};
 use super::state::Shared;
 
 /// What `POST .../tokens` takes (Azure DevOps' `PatTokenCreateRequest`, and who it is for).
@@ -344,7 +344,7 @@ const MAX_AUDIT_ENTRIES: usize = 1000;
 pub(crate) async fn audit(
     State(state): State<Arc<Shared>>,
     _admin: Admin,
-    TenantName(name): TenantName,
+    Served { name, .. }: Served,
     QueryParams(params): QueryParams<AuditParams>,
 ) -> Result<Response, ApiError> {
     let time = |field: &'static str, value: Option<String>| match value {
