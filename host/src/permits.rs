@@ -21,7 +21,8 @@
 //! the tenant being loaded, and compiling a shared component uses [`LOADING`].
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::{self, Thread};
 
 /// The key of calls made while compiling a component, on no tenant's behalf.
 pub(crate) const LOADING: &str = "";
@@ -31,8 +32,6 @@ pub(crate) struct Admission {
     total: usize,
     per_tenant: usize,
     state: Mutex<State>,
-    /// Woken when a waiting call has been given a slot.
-    granted: Condvar,
 }
 
 #[derive(Default)]
@@ -40,13 +39,22 @@ struct State {
     running: usize,
     /// Calls running, by tenant (tenants with none are removed).
     running_by: HashMap<Arc<str>, usize>,
-    /// Waiting calls, by tenant, each a ticket, first come first served within a tenant.
-    waiting: HashMap<Arc<str>, VecDeque<u64>>,
+    /// Waiting calls, by tenant, first come first served within a tenant.
+    waiting: HashMap<Arc<str>, VecDeque<Waiter>>,
     /// Tenants with waiting calls, in turn.
     turn: VecDeque<Arc<str>>,
     /// Tickets given a slot, not yet picked up by their waiter.
     granted: Vec<u64>,
     next_ticket: u64,
+}
+
+/// A waiting call: its ticket, and its thread, woken (alone) when the ticket is granted. Waking
+/// only the granted waiter matters under a flood: a condition variable's `notify_all` would
+/// wake every waiting thread of every tenant at each grant, and on a small machine those
+/// wake-ups take the cores the running calls need.
+struct Waiter {
+    ticket: u64,
+    thread: Thread,
 }
 
 /// One slot; given back when dropped.
@@ -62,7 +70,6 @@ impl Admission {
             total: total.max(1),
             per_tenant: per_tenant.clamp(1, total.max(1)),
             state: Mutex::new(State::default()),
-            granted: Condvar::new(),
         }
     }
 
@@ -87,7 +94,10 @@ impl Admission {
             .waiting
             .get_mut(tenant)
             .expect("just inserted")
-            .push_back(ticket);
+            .push_back(Waiter {
+                ticket,
+                thread: thread::current(),
+            });
         self.dispatch(&mut state);
         loop {
             if let Some(at) = state.granted.iter().position(|&t| t == ticket) {
@@ -97,10 +107,11 @@ impl Admission {
                     tenant: Arc::clone(tenant),
                 };
             }
-            state = self
-                .granted
-                .wait(state)
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            // Woken by `dispatch` when the ticket is granted (a wake-up that comes before the
+            // park, or a spurious one, just goes round the loop again).
+            drop(state);
+            thread::park();
+            state = self.lock();
         }
     }
 
@@ -116,7 +127,6 @@ impl Admission {
 
     /// Gives free slots to waiting calls, one tenant at a time, in turn.
     fn dispatch(&self, state: &mut State) {
-        let mut woke = false;
         let mut passed_over = 0;
         while state.running < self.total && passed_over < state.turn.len() {
             let Some(tenant) = state.turn.pop_front() else {
@@ -133,18 +143,15 @@ impl Admission {
                 .waiting
                 .get_mut(&tenant)
                 .expect("a tenant in turn waits");
-            let ticket = queue.pop_front().expect("a tenant in turn has a ticket");
+            let waiter = queue.pop_front().expect("a tenant in turn has a ticket");
             if queue.is_empty() {
                 state.waiting.remove(&tenant);
             } else {
                 state.turn.push_back(Arc::clone(&tenant));
             }
             state.start(&tenant);
-            state.granted.push(ticket);
-            woke = true;
-        }
-        if woke {
-            self.granted.notify_all();
+            state.granted.push(waiter.ticket);
+            waiter.thread.unpark();
         }
     }
 
