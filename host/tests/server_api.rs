@@ -341,18 +341,7 @@ async fn uploaded_components_are_checked_stored_by_digest_and_usable_in_configur
         .join(format!("components/sha256-{}.wasm", &digest[7..]));
     assert_eq!(std::fs::read(&file).unwrap(), bytes);
 
-    let config = format!(
-        "tenant = \"contoso\"\n[[custom_policies]]\nname = \"short-writes\"\ncomponent = \"{digest}\"\nsettings = {{ max_days = 7 }}\n"
-    );
-    let reply = call(
-        &router,
-        "PUT",
-        "/v1/admin/tenants/contoso",
-        &[BEARER],
-        config,
-    )
-    .await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    serve_one_custom_policy(&router, "short-writes", &digest, "{ max_days = 7 }").await;
     let request = common::example_request("create-too-long");
     let decision = call(
         &router,
@@ -543,19 +532,8 @@ async fn operations_endpoints_report_health_readiness_and_metrics() {
 async fn policy_errors_are_counted_by_class() {
     let service = Service::open(Some(TOKEN));
     let router = service.router();
-    let config = format!(
-        "tenant = \"contoso\"\n[[custom_policies]]\nname = \"rogue\"\ncomponent = {:?}\nsettings = {{ behaviour = \"panic\" }}\n",
-        common::component("hostile").display().to_string()
-    );
-    let reply = call(
-        &router,
-        "PUT",
-        "/v1/admin/tenants/contoso",
-        &[BEARER],
-        config,
-    )
-    .await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let hostile = common::component("hostile").display().to_string();
+    serve_one_custom_policy(&router, "rogue", &hostile, "{ behaviour = \"panic\" }").await;
     let decision = call(
         &router,
         "POST",
@@ -934,19 +912,13 @@ async fn a_quarantined_policy_is_shown_in_readyz_and_the_metrics() {
     let uploaded = call(&router, "POST", "/v1/admin/components", &[BEARER], bytes).await;
     assert_eq!(uploaded.status, StatusCode::CREATED, "{}", uploaded.text());
     let digest = uploaded.json()["digest"].as_str().unwrap().to_string();
-    let config = format!(
-        "tenant = \"contoso\"\n[[custom_policies]]\nname = \"rogue\"\ncomponent = \"{digest}\"\n\
-         settings = {{ behaviour = \"endless-loop\" }}\n"
-    );
-    let reply = call(
+    serve_one_custom_policy(
         &router,
-        "PUT",
-        "/v1/admin/tenants/contoso",
-        &[BEARER],
-        config,
+        "rogue",
+        &digest,
+        "{ behaviour = \"endless-loop\" }",
     )
     .await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     let ready = call(&router, "GET", "/readyz", &[], Body::empty()).await;
     assert_eq!(ready.json()["quarantined"], serde_json::json!([]));
 
@@ -1008,4 +980,27 @@ async fn a_quarantined_policy_is_shown_in_readyz_and_the_metrics() {
         metrics.contains(r#"patrol_policies_quarantined{tenant="contoso",policy="rogue"} 1"#),
         "{metrics}"
     );
+}
+
+/// Makes tenant `contoso` one custom policy, `name`, of `component` (a path, or the digest of
+/// an uploaded component) with `settings` (TOML).
+async fn serve_one_custom_policy(
+    router: &axum::Router,
+    name: &str,
+    component: &str,
+    settings: &str,
+) {
+    let config = format!(
+        "tenant = \"contoso\"\n[[custom_policies]]\nname = \"{name}\"\ncomponent = {component:?}\n\
+         settings = {settings}\n"
+    );
+    let reply = call(
+        router,
+        "PUT",
+        "/v1/admin/tenants/contoso",
+        &[BEARER],
+        config,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
 }

@@ -50,6 +50,22 @@ async fn issue(router: &Router, body: &Value) -> String {
         .to_string()
 }
 
+/// Makes erin a `pat-admins` member (the example tenant lets that group hold global tokens) and
+/// issues her a global token; returns its secret.
+async fn issue_global_token(router: &Router) -> String {
+    call(
+        router,
+        "PUT",
+        "/v1/admin/tenants/contoso/groups/pat-admins",
+        &admin_json(),
+        r#"{"members": ["erin@contoso.com"]}"#,
+    )
+    .await;
+    let mut global = creation("erin@contoso.com", "vso.build", "contoso-main", &[]);
+    global["allOrgs"] = json!(true);
+    issue(router, &global).await
+}
+
 fn field(reply: &Reply) -> String {
     reply.json()["error"]["field"]
         .as_str()
@@ -156,17 +172,7 @@ async fn a_token_for_some_organizations_authenticates_in_those_alone() {
     assert!(!line.contains(&secret));
 
     // A global token is valid in every organization (subject to the `use` policies).
-    call(
-        &router,
-        "PUT",
-        "/v1/admin/tenants/contoso/groups/pat-admins",
-        &admin_json(),
-        r#"{"members": ["erin@contoso.com"]}"#,
-    )
-    .await;
-    let mut global = creation("erin@contoso.com", "vso.build", "contoso-main", &[]);
-    global["allOrgs"] = json!(true);
-    let global = format!("Bearer {}", issue(&router, &global).await);
+    let global = format!("Bearer {}", issue_global_token(&router).await);
     for org in ["contoso-main", "anywhere-else"] {
         let reply = call(
             &router,
@@ -209,17 +215,7 @@ async fn no_caller_may_name_the_organization_patrol_uses_for_no_organization() {
     // global-token policies.
     let service = Service::open(Some(TOKEN));
     let router = service.router();
-    call(
-        &router,
-        "PUT",
-        "/v1/admin/tenants/contoso/groups/pat-admins",
-        &admin_json(),
-        r#"{"members": ["erin@contoso.com"]}"#,
-    )
-    .await;
-    let mut global = creation("erin@contoso.com", "vso.build", "contoso-main", &[]);
-    global["allOrgs"] = json!(true);
-    let bearer = format!("Bearer {}", issue(&router, &global).await);
+    let bearer = format!("Bearer {}", issue_global_token(&router).await);
     let doors = [
         (
             "GET",

@@ -8,6 +8,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::Quarantined;
+
 use super::error::ApiError;
 use super::state::Shared;
 
@@ -35,24 +37,16 @@ pub(crate) async fn readyz(State(state): State<Arc<Shared>>) -> Response {
     }
     // Quarantined policies do not make the service unready (their tenants' decisions fail
     // closed, as they would running them), but an operator looking here sees them.
-    let quarantined: Vec<_> = state
-        .tenants()
-        .values()
-        .flat_map(|served| {
-            served
-                .tenant
-                .quarantined()
-                .into_iter()
-                .map(|(policy, quarantine)| {
-                    json!({
-                        "tenant": served.tenant.name(),
-                        "policy": policy,
-                        "failures_in_a_row": quarantine.failures_in_a_row,
-                        "last_failure": quarantine.last_failure,
-                        "retry_in_ms": u64::try_from(quarantine.retry_in.as_millis()).unwrap_or(u64::MAX),
-                    })
-                })
-                .collect::<Vec<_>>()
+    let quarantined: Vec<_> = quarantined_policies(&state)
+        .into_iter()
+        .map(|(tenant, policy, quarantine)| {
+            json!({
+                "tenant": tenant,
+                "policy": policy,
+                "failures_in_a_row": quarantine.failures_in_a_row,
+                "last_failure": quarantine.last_failure,
+                "retry_in_ms": u64::try_from(quarantine.retry_in.as_millis()).unwrap_or(u64::MAX),
+            })
         })
         .collect();
     Json(json!({
@@ -66,16 +60,9 @@ pub(crate) async fn readyz(State(state): State<Arc<Shared>>) -> Response {
 /// `GET /metrics`: Prometheus text format.
 pub(crate) async fn metrics(State(state): State<Arc<Shared>>) -> Response {
     let tenants = state.tenants();
-    let quarantined: Vec<(String, String)> = tenants
-        .values()
-        .flat_map(|served| {
-            served
-                .tenant
-                .quarantined()
-                .into_iter()
-                .map(|(policy, _)| (served.tenant.name().to_string(), policy.to_string()))
-                .collect::<Vec<_>>()
-        })
+    let quarantined: Vec<(String, String)> = quarantined_policies(&state)
+        .into_iter()
+        .map(|(tenant, policy, _)| (tenant, policy))
         .collect();
     let text = state
         .metrics
@@ -88,6 +75,25 @@ pub(crate) async fn metrics(State(state): State<Arc<Shared>>) -> Response {
         text,
     )
         .into_response()
+}
+
+/// Every served tenant's quarantined policies: (tenant, policy, quarantine).
+fn quarantined_policies(state: &Shared) -> Vec<(String, String, Quarantined)> {
+    state
+        .tenants()
+        .values()
+        .flat_map(|served| {
+            let tenant = served.tenant.name();
+            served
+                .tenant
+                .quarantined()
+                .into_iter()
+                .map(move |(policy, quarantine)| {
+                    (tenant.to_string(), policy.to_string(), quarantine)
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// `GET /openapi.json`.
