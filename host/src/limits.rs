@@ -69,8 +69,9 @@ impl Limits {
         let over = |field: &str, value: u128, ceiling: u128, unit: &str| {
             Err(format!(
                 "`{field}` = {value} is above this host's ceiling of {ceiling}{unit} (set by the \
-                 operator: `EngineConfig::ceilings`, or `patrol serve --max-policy-deadline-ms` \
-                 and `--max-policy-memory-mib`)"
+                 operator: `EngineConfig::ceilings`; for the `patrol` commands \
+                 `$PATROL_MAX_POLICY_DEADLINE_MS` and `$PATROL_MAX_POLICY_MEMORY_MIB`, or \
+                 `patrol serve --max-policy-deadline-ms` and `--max-policy-memory-mib`)"
             ))
         };
         if self.deadline > ceilings.deadline {

@@ -178,6 +178,56 @@ fn a_bad_configuration_exits_2_naming_the_file_and_field() {
     assert!(stderr_line(&output).starts_with(&format!("error: {missing}: cannot read the file")));
 }
 
+/// The operator's ceilings apply to every command, so that `patrol check` judges a
+/// configuration as the server will.
+#[test]
+fn every_command_applies_the_operator_s_ceilings_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("tenant.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "tenant = \"t\"\n[[custom_policies]]\nname = \"slow\"\ncomponent = {:?}\n\
+             settings = {{ max_days = 7 }}\nlimits = {{ deadline_ms = 100 }}\n",
+            Path::new(env!("PATROL_COMPONENT_DIR"))
+                .join("write_scopes_short_lived.wasm")
+                .display()
+                .to_string()
+        ),
+    )
+    .unwrap();
+    let config = config.display().to_string();
+    let check = |variable: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_patrol"));
+        command.args(["check", "--config", &config]);
+        if let Some(value) = variable {
+            command.env("PATROL_MAX_POLICY_DEADLINE_MS", value);
+        }
+        command.output().expect("run patrol")
+    };
+    let refused = check(None);
+    assert_eq!(refused.status.code(), Some(2));
+    let line = stderr_line(&refused);
+    assert!(
+        line.contains("`deadline_ms` = 100 is above this host's ceiling of 50 ms")
+            && line.contains("$PATROL_MAX_POLICY_DEADLINE_MS"),
+        "{line}"
+    );
+    let allowed = check(Some("200"));
+    assert_eq!(
+        allowed.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&allowed.stderr)
+    );
+    let nonsense = check(Some("fast"));
+    assert_eq!(nonsense.status.code(), Some(2));
+    assert_eq!(
+        stderr_line(&nonsense),
+        "error: `PATROL_MAX_POLICY_DEADLINE_MS`: `fast` is not a whole number of 1 or more"
+    );
+}
+
 #[test]
 fn check_describes_every_policy_of_the_example_tenant() {
     let output = patrol(&["check", "--config", &example("tenant.toml")], None);

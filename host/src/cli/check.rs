@@ -8,7 +8,7 @@ use super::Outcome;
 
 pub fn run(config_path: &Path) -> anyhow::Result<Outcome> {
     let config = TenantConfig::from_file(config_path)?;
-    let engine = Engine::new(super::engine_config())?;
+    let engine = Engine::new(super::engine_config()?)?;
     let tenant = engine.load_tenant(&config)?;
     let count = tenant.policies().count();
     super::emit(&format!(

@@ -14,7 +14,7 @@ pub fn run(config_path: &Path, request_path: &Path, explain: bool) -> anyhow::Re
     let request = Request::from_json(&request_json)
         .with_context(|| format!("{}: invalid request", request_path.display()))?;
     let config = TenantConfig::from_file(config_path)?;
-    let engine = Engine::new(super::engine_config())?;
+    let engine = Engine::new(super::engine_config()?)?;
     let tenant = engine.load_tenant(&config)?;
     tenant
         .check(&request)

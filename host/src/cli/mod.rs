@@ -17,6 +17,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 /// patrol: a sandboxed policy engine for personal access tokens.
@@ -86,11 +87,13 @@ enum Command {
         expiry_notice_days: i64,
         /// The longest deadline a tenant may give one of its policies (`limits = {
         /// deadline_ms = ... }`), in milliseconds; a configuration asking for more is refused.
-        #[arg(long, value_name = "MS", default_value_t = 50)]
-        max_policy_deadline_ms: u64,
-        /// The most memory a tenant may give one of its policies, in MiB.
-        #[arg(long, value_name = "MIB", default_value_t = 64)]
-        max_policy_memory_mib: u64,
+        /// Default: $PATROL_MAX_POLICY_DEADLINE_MS (which every command reads), else 50.
+        #[arg(long, value_name = "MS")]
+        max_policy_deadline_ms: Option<u64>,
+        /// The most memory a tenant may give one of its policies, in MiB. Default:
+        /// $PATROL_MAX_POLICY_MEMORY_MIB (which every command reads), else 64.
+        #[arg(long, value_name = "MIB")]
+        max_policy_memory_mib: Option<u64>,
         /// How many policy calls of one tenant may run at once. Default: one per core but
         /// one, so that no tenant can hold every core.
         #[arg(long, value_name = "N")]
@@ -209,10 +212,17 @@ fn print_columns<const N: usize>(header: &[String; N], rows: &[[String; N]]) {
     }
 }
 
-/// How `eval` and `check` run policies: the defaults, with compiled components cached in
+/// The variables that set the operator's ceilings on per-policy limits, for every command, so
+/// that `patrol check` judges a configuration as `patrol serve` will.
+pub const MAX_DEADLINE_VARIABLE: &str = "PATROL_MAX_POLICY_DEADLINE_MS";
+/// See [`MAX_DEADLINE_VARIABLE`].
+pub const MAX_MEMORY_VARIABLE: &str = "PATROL_MAX_POLICY_MEMORY_MIB";
+
+/// How every command runs policies: the defaults, with compiled components cached in
 /// `$PATROL_CACHE_DIR`, else `$XDG_CACHE_HOME/patrol`, else `~/.cache/patrol` (an empty
-/// `PATROL_CACHE_DIR` turns the cache off).
-fn engine_config() -> patrol::EngineConfig {
+/// `PATROL_CACHE_DIR` turns the cache off), and the ceilings of `$PATROL_MAX_POLICY_DEADLINE_MS`
+/// and `$PATROL_MAX_POLICY_MEMORY_MIB` when they are set.
+fn engine_config() -> anyhow::Result<patrol::EngineConfig> {
     let cache_dir = match std::env::var_os("PATROL_CACHE_DIR") {
         Some(dir) if dir.is_empty() => None,
         Some(dir) => Some(PathBuf::from(dir)),
@@ -221,10 +231,62 @@ fn engine_config() -> patrol::EngineConfig {
             .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
             .map(|dir| dir.join("patrol")),
     };
-    patrol::EngineConfig {
+    let mut config = patrol::EngineConfig {
         cache_dir,
         ..patrol::EngineConfig::default()
+    };
+    if let Some(ms) = ceiling_variable(MAX_DEADLINE_VARIABLE)? {
+        set_deadline_ceiling(&mut config, ms, MAX_DEADLINE_VARIABLE)?;
     }
+    if let Some(mib) = ceiling_variable(MAX_MEMORY_VARIABLE)? {
+        set_memory_ceiling(&mut config, mib, MAX_MEMORY_VARIABLE)?;
+    }
+    Ok(config)
+}
+
+/// A ceiling from the environment: unset (or empty) is none; anything but a whole number of 1
+/// or more is an error naming the variable.
+fn ceiling_variable(name: &str) -> anyhow::Result<Option<u64>> {
+    match std::env::var(name) {
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Ok(text) if text.trim().is_empty() => Ok(None),
+        Ok(text) => match text.trim().parse::<u64>() {
+            Ok(value) if value > 0 => Ok(Some(value)),
+            _ => anyhow::bail!("`{name}`: `{text}` is not a whole number of 1 or more"),
+        },
+        Err(std::env::VarError::NotUnicode(_)) => {
+            anyhow::bail!("`{name}`: not a whole number of 1 or more")
+        }
+    }
+}
+
+/// Sets the deadline ceiling to `ms`; `source` names the flag or variable for errors.
+fn set_deadline_ceiling(
+    config: &mut patrol::EngineConfig,
+    ms: u64,
+    source: &str,
+) -> anyhow::Result<()> {
+    if ms == 0 {
+        anyhow::bail!("`{source}`: must be 1 or more");
+    }
+    config.ceilings.deadline = std::time::Duration::from_millis(ms);
+    Ok(())
+}
+
+/// Sets the memory ceiling to `mib` MiB; `source` names the flag or variable for errors.
+fn set_memory_ceiling(
+    config: &mut patrol::EngineConfig,
+    mib: u64,
+    source: &str,
+) -> anyhow::Result<()> {
+    config.ceilings.memory_bytes = usize::try_from(mib)
+        .ok()
+        .filter(|&mib| mib > 0)
+        .and_then(|mib| mib.checked_mul(1 << 20))
+        .with_context(|| {
+            format!("`{source}`: must be from 1 to a size this machine can address")
+        })?;
+    Ok(())
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {

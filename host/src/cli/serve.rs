@@ -21,8 +21,8 @@ pub struct ServeArgs {
     pub log_format: LogFormat,
     pub webhook: Option<String>,
     pub expiry_notice_days: i64,
-    pub max_policy_deadline_ms: u64,
-    pub max_policy_memory_mib: u64,
+    pub max_policy_deadline_ms: Option<u64>,
+    pub max_policy_memory_mib: Option<u64>,
     pub calls_per_tenant: Option<usize>,
 }
 
@@ -55,12 +55,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
     if args.expiry_notice_days < 0 {
         anyhow::bail!("`--expiry-notice-days`: must be 0 or more");
     }
-    let mut engine = super::engine_config();
-    engine.ceilings.deadline = Duration::from_millis(args.max_policy_deadline_ms);
-    engine.ceilings.memory_bytes = usize::try_from(args.max_policy_memory_mib)
-        .ok()
-        .and_then(|mib| mib.checked_mul(1 << 20))
-        .context("`--max-policy-memory-mib` is too large")?;
+    let mut engine = super::engine_config()?;
+    if let Some(ms) = args.max_policy_deadline_ms {
+        super::set_deadline_ceiling(&mut engine, ms, "--max-policy-deadline-ms")?;
+    }
+    if let Some(mib) = args.max_policy_memory_mib {
+        super::set_memory_ceiling(&mut engine, mib, "--max-policy-memory-mib")?;
+    }
     if let Some(calls) = args.calls_per_tenant {
         if calls == 0 {
             anyhow::bail!("`--calls-per-tenant`: must be 1 or more");

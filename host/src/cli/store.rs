@@ -61,7 +61,7 @@ impl Data {
         if self.engine.is_none() {
             self.engine = Some(Engine::new(patrol::EngineConfig {
                 component_store: Some(self.dir.components()),
-                ..super::engine_config()
+                ..super::engine_config()?
             })?);
         }
         let engine = self

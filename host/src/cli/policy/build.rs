@@ -17,7 +17,7 @@ const WASM_TARGET: &str = "wasm32-unknown-unknown";
 const COMPONENT_FOLDER: &str = "target/patrol";
 
 pub fn run(dir: &Path) -> anyhow::Result<Outcome> {
-    let engine = Engine::new(engine_config())?;
+    let engine = Engine::new(engine_config()?)?;
     let built = build(&engine, dir)?;
     report(&built);
     Ok(Outcome::Success)

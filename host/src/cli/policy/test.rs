@@ -13,7 +13,7 @@ use crate::cli::{Outcome, emit, engine_config};
 const CASES_FOLDER: &str = "tests";
 
 pub fn run(path: &Path, component: Option<&Path>) -> anyhow::Result<Outcome> {
-    let engine = Engine::new(engine_config())?;
+    let engine = Engine::new(engine_config()?)?;
     let files = if path.is_dir() {
         let is_crate = path.join("Cargo.toml").is_file();
         let built;
