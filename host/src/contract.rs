@@ -103,7 +103,9 @@ pub(crate) fn check_metadata(raw: wit::PolicyMetadata) -> Result<ComponentMetada
             excerpt(&raw.name)
         ));
     }
-    if raw.version.is_empty() || raw.version.len() > 64 || raw.version.chars().any(char::is_control)
+    if raw.version.is_empty()
+        || raw.version.len() > 64
+        || !raw.version.chars().all(crate::identity::is_printable)
     {
         return Err(format!(
             "the version {} is not 1 to 64 printable characters",

@@ -28,10 +28,11 @@ pub fn shown(text: &str, cap: usize) -> String {
     shown
 }
 
-/// Characters that change how a terminal shows the rest: C0 and C1 controls, DEL, and the
-/// bidirectional overrides and isolates ("Trojan Source").
+/// Characters that change how a terminal shows the rest or hide themselves: C0 and C1
+/// controls, DEL, the bidirectional overrides and isolates ("Trojan Source"), line separators and
+/// zero-width characters: whatever [`crate::identity`] does not count as printable.
 fn is_hidden(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    !crate::identity::is_printable(c)
 }
 
 #[cfg(test)]
@@ -45,6 +46,10 @@ mod tests {
         assert_eq!(shown, "bad\\r\\u{1b}[2K\\u{7}error: tenant is valid\\n");
         assert!(!shown.chars().any(char::is_control));
         assert_eq!(super::shown("a\u{202e}b", 64), "a\\u{202e}b");
+        assert_eq!(
+            super::shown("a\u{2028}b\u{200b}", 64),
+            "a\\u{2028}b\\u{200b}"
+        );
     }
 
     #[test]

@@ -151,7 +151,10 @@ pub fn is_ascii_name(name: &str) -> bool {
 
 /// Whether `c` shows as itself: not a control character, and not one of the invisible
 /// characters that reorder or hide text.
-fn is_printable(c: char) -> bool {
+/// Whether `c` shows as itself: not a control character, nor an invisible formatting character
+/// that makes text read other than it is. The one definition of printable for identities and
+/// for text a guest chose ([`crate::guest_text`]).
+pub(crate) fn is_printable(c: char) -> bool {
     !c.is_control()
         && !matches!(c,
             '\u{200B}'..='\u{200F}'   // zero-width spaces and joiners, directional marks
