@@ -3,7 +3,7 @@
 
 use crate::component::ComponentMetadata;
 use crate::decision::{ErrorClass, RESERVED_CODES};
-use crate::guest_text::shown;
+use crate::guest_text::{make_shown, shown};
 use crate::request::Operation;
 use crate::sandbox::PolicyFailure;
 use crate::wit;
@@ -15,7 +15,7 @@ use crate::wit;
 /// cut at [`MAX_MESSAGE_BYTES`]. Codes are checked, not changed, by [`check_verdict`].
 pub(crate) fn for_people(mut verdict: wit::Verdict) -> wit::Verdict {
     for violation in &mut verdict.violations {
-        violation.message = shown(&violation.message, MAX_MESSAGE_BYTES);
+        make_shown(&mut violation.message, MAX_MESSAGE_BYTES);
     }
     verdict
 }
@@ -25,7 +25,10 @@ pub(crate) fn for_people(mut verdict: wit::Verdict) -> wit::Verdict {
 pub(crate) fn prepared_for_people(
     answer: Result<wit::PreparedSettings, String>,
 ) -> Result<wit::PreparedSettings, String> {
-    answer.map_err(|message| shown(&message, MAX_MESSAGE_BYTES))
+    answer.map_err(|mut message| {
+        make_shown(&mut message, MAX_MESSAGE_BYTES);
+        message
+    })
 }
 
 /// The longest violation code a policy may return, in bytes.

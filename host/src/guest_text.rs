@@ -28,6 +28,17 @@ pub fn shown(text: &str, cap: usize) -> String {
     shown
 }
 
+/// Makes `text` what [`shown`] would make it, in place, copying only when something changes:
+/// most text a policy returns is short printable ASCII, checked a byte at a time and kept.
+pub fn make_shown(text: &mut String, cap: usize) {
+    if text.len() <= cap
+        && (text.bytes().all(|b| matches!(b, b' '..=b'~')) || !text.chars().any(is_hidden))
+    {
+        return;
+    }
+    *text = shown(text, cap);
+}
+
 /// Characters that change how a terminal shows the rest or hide themselves: C0 and C1
 /// controls, DEL, the bidirectional overrides and isolates ("Trojan Source"), line separators and
 /// zero-width characters: whatever [`crate::identity`] does not count as printable.
@@ -50,6 +61,21 @@ mod tests {
             super::shown("a\u{2028}b\u{200b}", 64),
             "a\\u{2028}b\\u{200b}"
         );
+    }
+
+    #[test]
+    fn making_text_shown_in_place_agrees_with_showing_it() {
+        for text in [
+            "plain",
+            "bad\r\u{1b}[2K",
+            "é and ü",
+            "a\u{202e}b",
+            &"x".repeat(40),
+        ] {
+            let mut in_place = text.to_string();
+            make_shown(&mut in_place, 32);
+            assert_eq!(in_place, shown(text, 32), "{text:?}");
+        }
     }
 
     #[test]
