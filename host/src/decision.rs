@@ -114,6 +114,19 @@ pub enum ErrorClass {
 }
 
 impl ErrorClass {
+    /// Every class, for documents that list them.
+    pub const ALL: [ErrorClass; 9] = [
+        ErrorClass::Timeout,
+        ErrorClass::Memory,
+        ErrorClass::StackOverflow,
+        ErrorClass::Limit,
+        ErrorClass::Trap,
+        ErrorClass::OutputTooLarge,
+        ErrorClass::InvalidOutput,
+        ErrorClass::Unavailable,
+        ErrorClass::Quarantined,
+    ];
+
     /// The name used in decisions and metrics.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -585,6 +585,24 @@ async fn the_openapi_document_matches_the_routes() {
         .map(|(path, method)| (path.to_string(), method.to_string()))
         .collect();
     assert_eq!(documented, routed);
+
+    // What a violation may say is documented as the code says it.
+    let violation = &document["components"]["schemas"]["Violation"]["properties"];
+    let classes: Vec<&str> = violation["error"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|class| class.as_str().unwrap())
+        .collect();
+    let known: Vec<&str> = patrol::ErrorClass::ALL
+        .iter()
+        .map(|class| class.as_str())
+        .collect();
+    assert_eq!(classes, known);
+    let codes = violation["code"]["description"].as_str().unwrap();
+    for code in patrol::decision::RESERVED_CODES {
+        assert!(codes.contains(&format!("`{code}`")), "{code} in {codes}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
