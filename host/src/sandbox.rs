@@ -4,19 +4,23 @@
 //! made from the component's pre-instantiated form and dropped afterwards, so nothing a
 //! component does survives the call. The store carries the call's limits:
 //!
-//! - a **deadline** on the time the call spends running. The engine's epoch advances every
-//!   tick (see [`crate::engine`]); a call's store is interrupted at every tick it observes while
-//!   executing, counts it, and is stopped once it has seen the deadline's worth of ticks. A call
-//!   that is descheduled observes one tick when it resumes, however long it waited, so a busy
-//!   machine delays calls without failing them. A **wall-clock backstop**, [`BACKSTOP_FACTOR`]
-//!   times the deadline but at least [`MIN_BACKSTOP`], still bounds every call on a machine
-//!   starved of CPU. Under
-//!   [`Interruption::Fuel`] the deadline is a fuel budget instead, with the same backstop.
+//! - a **deadline** on the CPU time the call uses. The engine's epoch advances every tick (see
+//!   [`crate::engine`]); at every tick a running call observes, it counts the tick and reads
+//!   its thread's CPU time, and is stopped once either says the deadline has passed. A call
+//!   that is descheduled uses no CPU time, so a busy machine delays calls without failing them.
+//!   One instruction (a bulk `memory.fill`) cannot be interrupted, so an answer that arrives
+//!   past the deadline is refused. A **wall-clock backstop**, [`BACKSTOP_FACTOR`] times the
+//!   deadline but at least [`MIN_BACKSTOP`], still bounds every call on a machine starved of
+//!   CPU. Under [`Interruption::Fuel`] the deadline is a fuel budget instead, with the same
+//!   backstop.
 //! - a resource limiter for memories, tables and instances (see [`crate::limiter`]);
-//! - the wasm stack limit of the engine the component was compiled for.
+//! - the wasm stack limit of the engine the component was compiled for;
+//! - the **output limit**, as wasmtime's hostcall fuel: what the call returns is charged as it
+//!   is copied out of the guest, before each string or list is copied.
 //!
-//! At most one call per core runs at once in the process (see [`crate::permits`]). Whatever goes
-//! wrong comes back as a [`PolicyFailure`] with an [`ErrorClass`], never as a panic.
+//! Calls are admitted fairly: at most one per core at once, tenants taking turns, and no tenant
+//! holding every slot (see [`crate::permits`]). Whatever goes wrong comes back as a
+//! [`PolicyFailure`] with an [`ErrorClass`], never as a panic.
 
 use std::cell::Cell;
 use std::fmt;
