@@ -257,30 +257,18 @@ async fn no_caller_may_name_the_organization_patrol_uses_for_no_organization() {
         assert!(reply.headers.get("x-patrol-user").is_none());
     }
     // Nor may a token be limited to it, or be created "in" it.
-    let limited = create(
-        &router,
-        &creation("bob@contoso.com", "vso.code", "contoso-main", &["*"]),
-    )
-    .await;
-    assert_eq!(
-        limited.status,
-        StatusCode::BAD_REQUEST,
-        "{}",
-        limited.text()
-    );
-    assert_eq!(field(&limited), "targetAccounts[0]");
-    let made_in = create(
-        &router,
-        &creation("bob@contoso.com", "vso.code", "*", &["contoso-main"]),
-    )
-    .await;
-    assert_eq!(
-        made_in.status,
-        StatusCode::BAD_REQUEST,
-        "{}",
-        made_in.text()
-    );
-    assert_eq!(field(&made_in), "org");
+    for (org, orgs, expected_field) in [
+        ("contoso-main", "*", "targetAccounts[0]"),
+        ("*", "contoso-main", "org"),
+    ] {
+        let reply = create(
+            &router,
+            &creation("bob@contoso.com", "vso.code", org, &[orgs]),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text());
+        assert_eq!(field(&reply), expected_field);
+    }
     // Nor may a request to the decisions API.
     for (request, expected_field) in [
         (
