@@ -5,9 +5,10 @@
 //! component does survives the call. The store carries the call's limits:
 //!
 //! - a **deadline** on the CPU time the call uses. The engine's epoch advances every tick (see
-//!   [`crate::engine`]); at every tick a running call observes, it counts the tick and reads
-//!   its thread's CPU time, and is stopped once either says the deadline has passed. A call
-//!   that is descheduled uses no CPU time, so a busy machine delays calls without failing them.
+//!   [`crate::engine`]); at every tick a running call observes, it reads its thread's CPU time
+//!   and is stopped once that reaches the deadline (counting observed ticks instead where there
+//!   is no per-thread CPU clock). A call that is descheduled uses no CPU time, so a busy machine
+//!   delays calls without failing them.
 //!   One instruction (a bulk `memory.fill`) cannot be interrupted, so an answer that arrives
 //!   past the deadline is refused. A **wall-clock backstop**, [`BACKSTOP_FACTOR`] times the
 //!   deadline but at least [`MIN_BACKSTOP`], still bounds every call on a machine starved of
@@ -53,7 +54,8 @@ pub(crate) struct StoreState {
 /// A call's running time, counted in epoch ticks and measured as the thread's CPU time, and its
 /// wall-clock backstop.
 struct CallClock {
-    /// Ticks the call may still observe while running.
+    /// Ticks the call may still observe while running: its deadline where the platform has no
+    /// per-thread CPU clock (see `on_tick`).
     ticks_left: u64,
     deadline: Duration,
     /// How long past the deadline the call may end: a tick, since the deadline is observed at
@@ -328,20 +330,24 @@ impl Prepared for SeedBundlePre<StoreState> {
 /// Called at each epoch tick a running call observes.
 fn on_tick(mut store: StoreContextMut<'_, StoreState>) -> wasmtime::Result<UpdateDeadline> {
     let clock = &mut store.data_mut().clock;
-    clock.ticks_left = clock.ticks_left.saturating_sub(1);
-    if clock.ticks_left == 0 {
+    // Where the thread's CPU time is measured, it alone decides: a call that has used its
+    // deadline's worth is past it, whatever the ticks say (it may have seen few, in long
+    // instructions, or the ticker ran late), and one that has not is not, however many ticks
+    // it saw (a call descheduled again and again observes a tick at every resumption while
+    // barely running). Counting ticks is the measure only where there is no CPU clock.
+    let past_deadline = match clock.cpu_used() {
+        Some(used) => used >= clock.deadline,
+        None => {
+            clock.ticks_left = clock.ticks_left.saturating_sub(1);
+            clock.ticks_left == 0
+        }
+    };
+    if past_deadline {
         return Err(wasmtime::Error::new(Stopped::Deadline {
             deadline: clock.deadline,
         }));
     }
-    // A call that has used its deadline's CPU time is past it, whatever the ticks say (it may
-    // have seen few, in long instructions, or the ticker ran late); only one that has not is
-    // starved of CPU when the backstop strikes.
-    if clock.cpu_used().is_some_and(|used| used >= clock.deadline) {
-        return Err(wasmtime::Error::new(Stopped::Deadline {
-            deadline: clock.deadline,
-        }));
-    }
+    // Only a call that has not used its deadline is starved of CPU when the backstop strikes.
     if clock.started.elapsed() > clock.backstop {
         return Err(wasmtime::Error::new(Stopped::Backstop {
             backstop: clock.backstop,

@@ -139,7 +139,7 @@ pub fn generate() -> Inventory {
                 },
                 created,
             )
-            .unwrap_or_else(|e| panic!("token {i}: {e}"));
+            .unwrap_or_else(|e| panic!("token {i}: {e}: {e:?}"));
         let mut spec = Spec {
             id: issued.token.id.clone(),
             owner,
