@@ -5,10 +5,10 @@
 //! component does survives the call. The store carries the call's limits:
 //!
 //! - a **deadline** on the CPU time the call uses. The engine's epoch advances every tick (see
-//!   [`crate::engine`]); at every tick a running call observes, it reads its thread's CPU time
-//!   and is stopped once that reaches the deadline (counting observed ticks instead where there
-//!   is no per-thread CPU clock). A call that is descheduled uses no CPU time, so a busy machine
-//!   delays calls without failing them.
+//!   [`crate::engine`]); a running call counts the ticks it observes and reads its thread's CPU
+//!   time at each, and is stopped once both say the deadline has passed (ticks alone where
+//!   there is no per-thread CPU clock). A call that is descheduled uses no CPU time, so a busy
+//!   machine delays calls without failing them.
 //!   One instruction (a bulk `memory.fill`) cannot be interrupted, so an answer that arrives
 //!   past the deadline is refused. A **wall-clock backstop**, [`BACKSTOP_FACTOR`] times the
 //!   deadline but at least [`MIN_BACKSTOP`], still bounds every call on a machine starved of
@@ -236,20 +236,19 @@ impl Sandbox {
         pre: &P,
         limits: &Limits,
     ) -> Result<(Store<StoreState>, P::Instance), PolicyFailure> {
-        let started = Instant::now();
-        let (ticks, cpu_started) = match self.interruption {
-            Interruption::Epoch => (
-                deadline_ticks(limits.deadline, self.epoch_tick),
-                thread_cpu_at(started),
-            ),
-            Interruption::Fuel { .. } => (u64::MAX, None),
+        let ticks = match self.interruption {
+            Interruption::Epoch => deadline_ticks(limits.deadline, self.epoch_tick),
+            Interruption::Fuel { .. } => u64::MAX,
         };
+        // The CPU clock starts once the instance exists (see below): instantiating is the
+        // host's work, which under memory pressure can cost milliseconds of kernel time that
+        // are no fault of the guest's. A start function that loops is still stopped by ticks.
         let clock = CallClock {
             ticks_left: ticks,
             deadline: limits.deadline,
             grace: self.epoch_tick + Duration::from_millis(1),
-            started,
-            cpu_started,
+            started: Instant::now(),
+            cpu_started: None,
             backstop: (limits.deadline * BACKSTOP_FACTOR).max(MIN_BACKSTOP),
         };
         let mut store = Store::new(
@@ -277,6 +276,12 @@ impl Sandbox {
         let instance = pre
             .instantiate(&mut store)
             .map_err(|error| classify(&error, limits))?;
+        if let Interruption::Epoch = self.interruption {
+            let now = Instant::now();
+            let clock = &mut store.data_mut().clock;
+            clock.started = now;
+            clock.cpu_started = thread_cpu_at(now);
+        }
         Ok((store, instance))
     }
 }
@@ -330,17 +335,17 @@ impl Prepared for SeedBundlePre<StoreState> {
 /// Called at each epoch tick a running call observes.
 fn on_tick(mut store: StoreContextMut<'_, StoreState>) -> wasmtime::Result<UpdateDeadline> {
     let clock = &mut store.data_mut().clock;
-    // Where the thread's CPU time is measured, it alone decides: a call that has used its
-    // deadline's worth is past it, whatever the ticks say (it may have seen few, in long
-    // instructions, or the ticker ran late), and one that has not is not, however many ticks
-    // it saw (a call descheduled again and again observes a tick at every resumption while
-    // barely running). Counting ticks is the measure only where there is no CPU clock.
+    // A call is stopped when it has observed its deadline's worth of ticks while running
+    // WebAssembly and, where the thread's CPU time is measured, has used its deadline's worth
+    // of CPU time too. Each guards the other's blind spot: a call descheduled again and again
+    // observes a tick at every resumption while barely using CPU, and the CPU clock counts the
+    // host's own work in the call (lowering, lifting, page faults) that no tick sees. A call
+    // that saw few ticks in one long instruction is refused when it returns (`overran`).
+    clock.ticks_left = clock.ticks_left.saturating_sub(1);
+    let ticks_say_past = clock.ticks_left == 0;
     let past_deadline = match clock.cpu_used() {
-        Some(used) => used >= clock.deadline,
-        None => {
-            clock.ticks_left = clock.ticks_left.saturating_sub(1);
-            clock.ticks_left == 0
-        }
+        Some(used) => ticks_say_past && used >= clock.deadline,
+        None => ticks_say_past,
     };
     if past_deadline {
         return Err(wasmtime::Error::new(Stopped::Deadline {
