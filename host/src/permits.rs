@@ -87,17 +87,14 @@ impl Admission {
         let ticket = state.next_ticket;
         state.next_ticket += 1;
         let queue = state.waiting.entry(Arc::clone(tenant)).or_default();
-        if queue.is_empty() {
+        let first = queue.is_empty();
+        queue.push_back(Waiter {
+            ticket,
+            thread: thread::current(),
+        });
+        if first {
             state.turn.push_back(Arc::clone(tenant));
         }
-        state
-            .waiting
-            .get_mut(tenant)
-            .expect("just inserted")
-            .push_back(Waiter {
-                ticket,
-                thread: thread::current(),
-            });
         self.dispatch(&mut state);
         loop {
             if let Some(at) = state.granted.iter().position(|&t| t == ticket) {

@@ -32,9 +32,8 @@ use crate::wit::{self, BundledCall, RequestRef};
 /// A tenant whose policies are compiled and whose settings are validated: ready to judge.
 #[derive(Debug)]
 pub struct Tenant {
-    name: String,
-    /// The name, as the key of its calls' admission (see [`crate::permits`]).
-    key: Arc<str>,
+    /// Its name, also the key of its calls' admission (see [`crate::permits`]).
+    name: Arc<str>,
     origin: String,
     policies: Vec<LoadedPolicy>,
     /// The seed bundle, if any policy runs in it, and the limits it runs under.
@@ -214,8 +213,7 @@ pub(crate) fn load(engine: &Engine, config: &TenantConfig) -> Result<Tenant, Loa
         plan
     });
     Ok(Tenant {
-        name: config.tenant.clone(),
-        key: admission_key,
+        name: admission_key,
         origin: config.origin.clone(),
         policies,
         bundle: bundle.map(|bundle| (bundle, defaults)),
@@ -332,7 +330,7 @@ impl Tenant {
                             &policy.compiled_settings,
                             &wit_request,
                             &policy.limits,
-                            &self.key,
+                            &self.name,
                             &self.sandbox,
                         );
                         policy.breaker.record(&answer);
@@ -396,7 +394,7 @@ impl Tenant {
             return Vec::new();
         };
         let started = Instant::now();
-        let answer = bundle.evaluate(calls, request, limits, &self.key, &self.sandbox);
+        let answer = bundle.evaluate(calls, request, limits, &self.name, &self.sandbox);
         let share = started.elapsed() / u32::try_from(calls.len()).unwrap_or(u32::MAX);
         match answer {
             Ok(verdicts) => verdicts.into_iter().map(|v| (Ok(v), share)).collect(),
