@@ -16,8 +16,8 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use patrol::tokens::{Client, NewToken, Secret, SqliteStore, Tokens};
 use patrol::{Engine, EngineConfig};
+use patrol_store::tokens::{Client, NewToken, Secret, SqliteStore, Tokens};
 
 const TOKENS: usize = 200;
 

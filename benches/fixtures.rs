@@ -22,13 +22,13 @@ fn stop(what: std::fmt::Arguments<'_>) -> ! {
     std::process::exit(2)
 }
 
-const HOW_TO_BUILD: &str = "the workspace's components are built into `components/` by \
-    `cargo build` (the `patrol` crate's build script builds every crate of `policies/` and \
-    `tests/components/`); run `cargo build` at the workspace's root";
+const HOW_TO_BUILD: &str = "the workspace's components are built into `components/` by the \
+    build script of `patrol-test-support` (`tests/support`), which `cargo bench` builds first; \
+    run `cargo build -p patrol-test-support`";
 
 /// The path of a component built from the workspace, by file stem; it must exist.
 pub fn component_path(name: &str) -> PathBuf {
-    let path = root().join("components").join(format!("{name}.wasm"));
+    let path = patrol_test_support::component(name);
     if !path.is_file() {
         stop(format_args!(
             "`{}` is missing: {HOW_TO_BUILD}",
@@ -57,7 +57,7 @@ pub fn benchmark_config() -> TenantConfig {
 
 /// Loads `config` on `engine`; a component it names that is missing says how to build it.
 pub fn load(engine: &Engine, config: &TenantConfig) -> Tenant {
-    engine.load_tenant(config).unwrap_or_else(|error| {
+    patrol::Tenant::load(engine, config).unwrap_or_else(|error| {
         stop(format_args!(
             "cannot load the tenant `{}`: {error}\n(if a component is missing: {HOW_TO_BUILD})",
             config.tenant

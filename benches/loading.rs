@@ -49,7 +49,7 @@ fn loading(c: &mut Criterion) {
             || engine(Some(cache.path())),
             |engine| {
                 let config = TenantConfig::from_file(&tenant_file).unwrap();
-                black_box(engine.load_tenant(&config).unwrap())
+                black_box(patrol::Tenant::load(&engine, &config).unwrap())
             },
             BatchSize::PerIteration,
         )
@@ -57,7 +57,7 @@ fn loading(c: &mut Criterion) {
     group.bench_function("load a tenant, components in memory", |b| {
         b.iter(|| {
             let config = TenantConfig::from_file(&tenant_file).unwrap();
-            black_box(warm.load_tenant(&config).unwrap())
+            black_box(patrol::Tenant::load(&warm, &config).unwrap())
         })
     });
     group.finish();

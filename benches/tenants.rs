@@ -51,12 +51,12 @@ fn main() {
     let engine = Engine::new(EngineConfig::default()).unwrap();
     // Compile the seed bundle first, so the figures are about tenants.
     let first = TenantConfig::from_toml(&tenant_toml(0), "tenant-0", Path::new(".")).unwrap();
-    let mut tenants = vec![engine.load_tenant(&first).unwrap()];
+    let mut tenants = vec![patrol::Tenant::load(&engine, &first).unwrap()];
     let before = resident_bytes();
     let started = Instant::now();
     for i in 1..count {
         let config = TenantConfig::from_toml(&tenant_toml(i), "tenant", Path::new(".")).unwrap();
-        tenants.push(engine.load_tenant(&config).unwrap());
+        tenants.push(patrol::Tenant::load(&engine, &config).unwrap());
     }
     let elapsed = started.elapsed();
     let after = resident_bytes();

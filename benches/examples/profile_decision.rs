@@ -1,7 +1,7 @@
 //! Evaluates one request against the benchmark tenant in a loop, for profilers:
 //!
 //! ```sh
-//! cargo build --release -p patrol-benches --example profile_decision
+//! cargo build --release -p patrol-benches --example profile_decision --features profiling
 //! valgrind --tool=callgrind target/release/examples/profile_decision create 2000
 //! valgrind --tool=callgrind target/release/examples/profile_decision instantiate 2000
 //! perf record -e cpu-clock -g target/release/examples/profile_decision create 200000

@@ -13,7 +13,7 @@ seconds=${1:-10}
 connections=${2:-16}
 request=${3:-create-too-long}
 command -v wrk >/dev/null || { echo "wrk is not installed: apt-get install wrk" >&2; exit 2; }
-cargo build --release --quiet -p patrol
+cargo build --release --quiet -p patrol-cli
 work=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$work"' EXIT
 target/release/patrol serve --data-dir "$work/data" --listen 127.0.0.1:0 \

@@ -11,15 +11,15 @@
 use std::fmt;
 use std::sync::Arc;
 
-use wasmtime::component::{ComponentExportIndex, TypedFunc};
+use wasmtime::component::{ComponentExportIndex, InstancePre};
 
 use crate::cache::Compiler;
 use crate::component::{
-    ComponentError, ComponentMetadata, Digest, check_evaluate_type, export_function,
-    instantiate_pre, loading,
+    ComponentError, call_export, check_export_type, export_function, instantiate_pre, loading,
 };
-use crate::contract;
+use crate::contract::{self, ComponentMetadata};
 use crate::decision::ErrorClass;
+use crate::digest::Digest;
 use crate::limits::Limits;
 use crate::sandbox::{PolicyFailure, Sandbox, StoreState};
 use crate::wit::{self, BundledCall, RequestRef, SeedBundlePre};
@@ -30,8 +30,10 @@ const BUNDLE_INTERFACE: &str = "patrol:policy/bundle@0.1.0";
 /// The seed bundle, compiled and ready to instantiate.
 pub(crate) struct CompiledBundle {
     digest: Digest,
-    pre: SeedBundlePre<StoreState>,
-    /// The `evaluate` export, resolved once.
+    pre: InstancePre<StoreState>,
+    /// The `validate-settings` export, resolved and type-checked once.
+    validate_settings: ComponentExportIndex,
+    /// The `evaluate` export, resolved and type-checked once.
     evaluate: ComponentExportIndex,
     /// The bundled policies, by index.
     policies: Vec<ComponentMetadata>,
@@ -56,20 +58,50 @@ impl CompiledBundle {
         sandbox: &Sandbox,
     ) -> Result<Self, ComponentError> {
         let pre = instantiate_pre(compiler, bytes, max_size, BUNDLE_INTERFACE)?;
-        let pre = SeedBundlePre::new(pre).map_err(|error| {
+        // The generated bindings check the whole interface's types against the contract; the
+        // calls themselves go through the resolved indices (see [`call_export`]).
+        SeedBundlePre::new(pre.clone()).map_err(|error| {
             ComponentError::WrongExport(BUNDLE_INTERFACE.to_string(), format!("{error:#}"))
         })?;
-        let evaluate = export_function(pre.instance_pre(), BUNDLE_INTERFACE, "evaluate")?;
-        check_evaluate_type::<(&[BundledCall], &RequestRef<'_>), (Vec<wit::Verdict>,)>(
-            pre.instance_pre(),
-            &evaluate,
-            BUNDLE_INTERFACE,
-            limits,
-            sandbox,
-        )?;
+        let policies_export = export_function(&pre, BUNDLE_INTERFACE, "policies")?;
+        let validate_settings = export_function(&pre, BUNDLE_INTERFACE, "validate-settings")?;
+        let evaluate = export_function(&pre, BUNDLE_INTERFACE, "evaluate")?;
+        {
+            let (mut store, instance) = sandbox
+                .keep(&pre, limits)
+                .map_err(ComponentError::MetadataFailed)?;
+            let store = &mut store;
+            check_export_type::<(), (Vec<wit::PolicyMetadata>,)>(
+                store,
+                &instance,
+                &policies_export,
+                BUNDLE_INTERFACE,
+            )?;
+            check_export_type::<(u32, &str), (Result<wit::PreparedSettings, String>,)>(
+                store,
+                &instance,
+                &validate_settings,
+                BUNDLE_INTERFACE,
+            )?;
+            check_export_type::<(&[BundledCall], &RequestRef<'_>), (Vec<wit::Verdict>,)>(
+                store,
+                &instance,
+                &evaluate,
+                BUNDLE_INTERFACE,
+            )?;
+        }
         let raw = sandbox
             .run(&pre, limits, &loading(), |store, instance| {
-                instance.patrol_policy_bundle().call_policies(store)
+                // SAFETY: checked above.
+                let (policies,) = unsafe {
+                    call_export::<(), (Vec<wit::PolicyMetadata>,)>(
+                        store,
+                        instance,
+                        &policies_export,
+                        (),
+                    )
+                }?;
+                Ok(policies)
             })
             .map_err(ComponentError::MetadataFailed)?;
         let policies = raw
@@ -80,6 +112,7 @@ impl CompiledBundle {
         Ok(CompiledBundle {
             digest: Digest::of(bytes),
             pre,
+            validate_settings,
             evaluate,
             policies,
         })
@@ -115,9 +148,16 @@ impl CompiledBundle {
         sandbox: &Sandbox,
     ) -> Result<Result<wit::PreparedSettings, String>, PolicyFailure> {
         let answer = sandbox.run(&self.pre, limits, tenant, |store, instance| {
-            instance
-                .patrol_policy_bundle()
-                .call_validate_settings(store, index, settings_json)
+            // SAFETY: `compile` checked the export's type, and `instance` is of the bundle.
+            let (answer,) = unsafe {
+                call_export::<(u32, &str), (Result<wit::PreparedSettings, String>,)>(
+                    store,
+                    instance,
+                    &self.validate_settings,
+                    (index, settings_json),
+                )
+            }?;
+            Ok(answer)
         })?;
         contract::check_prepared(&answer)?;
         Ok(contract::prepared_for_people(answer))
@@ -132,18 +172,17 @@ impl CompiledBundle {
         tenant: &Arc<str>,
         sandbox: &Sandbox,
     ) -> Result<Vec<wit::Verdict>, PolicyFailure> {
-        let verdicts = sandbox.run(self.pre.instance_pre(), limits, tenant, |store, instance| {
-            let evaluate = instance
-                .get_func(&mut *store, self.evaluate)
-                .ok_or_else(|| wasmtime::Error::msg("the `evaluate` export is missing"))?;
-            // SAFETY: `compile` checked that the bundle's `evaluate` export has exactly this
-            // type, and `instance` is of the bundle.
-            let evaluate = unsafe {
-                TypedFunc::<(&[BundledCall], &RequestRef<'_>), (Vec<wit::Verdict>,)>::new_unchecked(
-                    evaluate,
+        let verdicts = sandbox.run(&self.pre, limits, tenant, |store, instance| {
+            // SAFETY: `compile` checked the export's type, and `instance` is of the bundle.
+            let (verdicts,) = unsafe {
+                call_export::<(&[BundledCall], &RequestRef<'_>), (Vec<wit::Verdict>,)>(
+                    store,
+                    instance,
+                    &self.evaluate,
+                    (calls, request),
                 )
-            };
-            Ok(evaluate.call(store, (calls, request))?.0)
+            }?;
+            Ok(verdicts)
         })?;
         if verdicts.len() != calls.len() {
             return Err(PolicyFailure::new(

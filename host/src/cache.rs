@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest as _, Sha256};
 use wasmtime::component::Component;
 
-use crate::component::Digest;
+use crate::digest::Digest;
 use crate::files::write_atomically;
 use crate::runtime::Variant;
 

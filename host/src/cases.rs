@@ -350,7 +350,9 @@ impl TenantCache {
                         };
                         error.to_string()
                     })
-                    .and_then(|config| engine.load_tenant(&config).map_err(|e| e.to_string()));
+                    .and_then(|config| {
+                        crate::Tenant::load(engine, &config).map_err(|e| e.to_string())
+                    });
                 self.loaded.push((config, tenant));
                 self.loaded.len() - 1
             }

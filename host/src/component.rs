@@ -8,7 +8,6 @@
 use std::fmt;
 use std::sync::Arc;
 
-use sha2::{Digest as _, Sha256};
 use wasmtime::Store;
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{
@@ -16,78 +15,12 @@ use wasmtime::component::{
 };
 
 use crate::cache::Compiler;
-use crate::contract;
+use crate::contract::{self, ComponentMetadata};
+use crate::digest::Digest;
 use crate::limits::Limits;
 use crate::request::Operation;
 use crate::sandbox::{PolicyFailure, Sandbox, StoreState};
 use crate::wit::{self, POLICY_INTERFACE, PolicyComponentPre, RequestRef, TYPES_INTERFACE};
-
-/// A component's identity: the SHA-256 of its bytes.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Digest([u8; 32]);
-
-impl Digest {
-    /// The digest of `bytes`.
-    pub fn of(bytes: &[u8]) -> Self {
-        Digest(Sha256::digest(bytes).into())
-    }
-
-    /// The digest as 64 lowercase hex digits.
-    pub fn hex(&self) -> String {
-        self.0.iter().map(|byte| format!("{byte:02x}")).collect()
-    }
-
-    /// Parses `sha256:` followed by 64 hex digits, as [`Digest`]'s `Display` writes it.
-    pub fn parse(text: &str) -> Option<Digest> {
-        let hex = text.strip_prefix("sha256:")?;
-        if hex.len() != 64 {
-            return None;
-        }
-        let mut bytes = [0u8; 32];
-        for (byte, pair) in bytes.iter_mut().zip(hex.as_bytes().chunks(2)) {
-            let pair = std::str::from_utf8(pair).ok()?;
-            *byte = u8::from_str_radix(pair, 16).ok()?;
-        }
-        Some(Digest(bytes))
-    }
-
-    /// The file name a component store keeps these bytes under: `sha256-<hex>.wasm`.
-    pub fn file_name(&self) -> String {
-        format!("sha256-{}.wasm", self.hex())
-    }
-}
-
-impl fmt::Display for Digest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "sha256:{}", self.hex())
-    }
-}
-
-impl fmt::Debug for Digest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
-
-/// What a component says about itself, checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ComponentMetadata {
-    /// The policy's own name.
-    pub name: String,
-    /// The policy's own version.
-    pub version: String,
-    /// One sentence on what it enforces.
-    pub description: String,
-    /// The operations it judges.
-    pub operations: Vec<Operation>,
-}
-
-impl ComponentMetadata {
-    /// Whether the policy judges `operation`.
-    pub fn handles(&self, operation: Operation) -> bool {
-        self.operations.contains(&operation)
-    }
-}
 
 /// Why a component cannot be loaded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -136,7 +69,7 @@ pub enum ComponentError {
 pub struct CompiledComponent {
     digest: Digest,
     size: usize,
-    pre: PolicyComponentPre<StoreState>,
+    pre: InstancePre<StoreState>,
     /// The interface's functions, resolved and type-checked once.
     functions: Functions,
     metadata: ComponentMetadata,
@@ -162,20 +95,24 @@ impl CompiledComponent {
         sandbox: &Sandbox,
     ) -> Result<Self, ComponentError> {
         let pre = instantiate_pre(compiler, bytes, max_size, POLICY_INTERFACE)?;
-        let pre = PolicyComponentPre::new(pre).map_err(|error| {
+        // The generated bindings check the whole interface's types against the contract; the
+        // calls themselves go through the resolved indices (see [`call_export`]).
+        PolicyComponentPre::new(pre.clone()).map_err(|error| {
             ComponentError::WrongExport(POLICY_INTERFACE.to_string(), format!("{error:#}"))
         })?;
-        let functions = Functions::resolve(pre.instance_pre(), limits, sandbox)?;
+        let functions = Functions::resolve(&pre, limits, sandbox)?;
         let raw = sandbox
-            .run(pre.instance_pre(), limits, &loading(), |store, instance| {
-                let metadata = instance
-                    .get_func(&mut *store, functions.metadata)
-                    .ok_or_else(|| wasmtime::Error::msg("the `metadata` export is missing"))?;
-                // SAFETY: `Functions::resolve` checked the export's type on an instance of this
-                // component.
-                let metadata =
-                    unsafe { TypedFunc::<(), (wit::PolicyMetadata,)>::new_unchecked(metadata) };
-                Ok(metadata.call(&mut *store, ())?.0)
+            .run(&pre, limits, &loading(), |store, instance| {
+                // SAFETY: `Functions::resolve` checked the export's type.
+                let (metadata,) = unsafe {
+                    call_export::<(), (wit::PolicyMetadata,)>(
+                        store,
+                        instance,
+                        &functions.metadata,
+                        (),
+                    )
+                }?;
+                Ok(metadata)
             })
             .map_err(ComponentError::MetadataFailed)?;
         let metadata = contract::check_metadata(raw).map_err(ComponentError::InvalidMetadata)?;
@@ -189,13 +126,13 @@ impl CompiledComponent {
     }
 
     /// Its pre-instantiated form.
-    pub(crate) fn pre(&self) -> &PolicyComponentPre<StoreState> {
+    pub(crate) fn pre(&self) -> &InstancePre<StoreState> {
         &self.pre
     }
 
     /// Whether its memories and tables fit a slot of the instance pool.
     pub(crate) fn fits_pool(&self) -> bool {
-        crate::runtime::fits_pool(self.pre.instance_pre().component())
+        crate::runtime::fits_pool(self.pre.component())
     }
 
     /// The component's digest.
@@ -222,26 +159,18 @@ impl CompiledComponent {
         tenant: &Arc<str>,
         sandbox: &Sandbox,
     ) -> Result<Result<wit::PreparedSettings, String>, PolicyFailure> {
-        let answer = sandbox.run(
-            self.pre.instance_pre(),
-            limits,
-            tenant,
-            |store, instance| {
-                let validate = instance
-                    .get_func(&mut *store, self.functions.validate_settings)
-                    .ok_or_else(|| {
-                        wasmtime::Error::msg("the `validate-settings` export is missing")
-                    })?;
-                // SAFETY: `Functions::resolve` checked the export's type on an instance of this
-                // component.
-                let validate = unsafe {
-                    TypedFunc::<(&str,), (Result<wit::PreparedSettings, String>,)>::new_unchecked(
-                        validate,
-                    )
-                };
-                Ok(validate.call(&mut *store, (settings_json,))?.0)
-            },
-        )?;
+        let answer = sandbox.run(&self.pre, limits, tenant, |store, instance| {
+            // SAFETY: `Functions::resolve` checked the export's type.
+            let (answer,) = unsafe {
+                call_export::<(&str,), (Result<wit::PreparedSettings, String>,)>(
+                    store,
+                    instance,
+                    &self.functions.validate_settings,
+                    (settings_json,),
+                )
+            }?;
+            Ok(answer)
+        })?;
         contract::check_prepared(&answer)?;
         Ok(contract::prepared_for_people(answer))
     }
@@ -256,12 +185,9 @@ impl CompiledComponent {
         tenant: &Arc<str>,
         sandbox: &Sandbox,
     ) -> Result<wit::Verdict, PolicyFailure> {
-        let verdict = sandbox.run(
-            self.pre.instance_pre(),
-            limits,
-            tenant,
-            |store, instance| self.call_evaluate(store, instance, settings, request),
-        )?;
+        let verdict = sandbox.run(&self.pre, limits, tenant, |store, instance| {
+            self.call_evaluate(store, instance, settings, request)
+        })?;
         contract::check_verdict(&verdict, request)?;
         Ok(contract::for_people(verdict))
     }
@@ -274,15 +200,17 @@ impl CompiledComponent {
         settings: &[u8],
         request: &RequestRef<'_>,
     ) -> wasmtime::Result<wit::Verdict> {
-        let evaluate = instance
-            .get_func(&mut *store, self.functions.evaluate)
-            .ok_or_else(|| wasmtime::Error::msg("the `evaluate` export is missing"))?;
-        // SAFETY: `Functions::resolve` checked that the component's `evaluate` export has
-        // exactly this type, and `instance` is of this component.
-        let evaluate = unsafe {
-            TypedFunc::<(&[u8], &RequestRef<'_>), (wit::Verdict,)>::new_unchecked(evaluate)
-        };
-        Ok(evaluate.call(store, (settings, request))?.0)
+        // SAFETY: `Functions::resolve` checked the export's type, and `instance` is of this
+        // component.
+        let (verdict,) = unsafe {
+            call_export::<(&[u8], &RequestRef<'_>), (wit::Verdict,)>(
+                store,
+                instance,
+                &self.functions.evaluate,
+                (settings, request),
+            )
+        }?;
+        Ok(verdict)
     }
 }
 
@@ -309,24 +237,25 @@ impl Functions {
         let (mut store, instance) = sandbox
             .keep(pre, limits)
             .map_err(ComponentError::MetadataFailed)?;
-        let wrong = |error: wasmtime::Error| {
-            ComponentError::WrongExport(POLICY_INTERFACE.to_string(), format!("{error:#}"))
-        };
-        instance
-            .get_typed_func::<(), (wit::PolicyMetadata,)>(&mut store, functions.metadata)
-            .map_err(wrong)?;
-        instance
-            .get_typed_func::<(&str,), (Result<wit::PreparedSettings, String>,)>(
-                &mut store,
-                functions.validate_settings,
-            )
-            .map_err(wrong)?;
-        instance
-            .get_typed_func::<(&[u8], &RequestRef<'_>), (wit::Verdict,)>(
-                &mut store,
-                functions.evaluate,
-            )
-            .map_err(wrong)?;
+        let store = &mut store;
+        check_export_type::<(), (wit::PolicyMetadata,)>(
+            store,
+            &instance,
+            &functions.metadata,
+            POLICY_INTERFACE,
+        )?;
+        check_export_type::<(&str,), (Result<wit::PreparedSettings, String>,)>(
+            store,
+            &instance,
+            &functions.validate_settings,
+            POLICY_INTERFACE,
+        )?;
+        check_export_type::<(&[u8], &RequestRef<'_>), (wit::Verdict,)>(
+            store,
+            &instance,
+            &functions.evaluate,
+            POLICY_INTERFACE,
+        )?;
         Ok(functions)
     }
 }
@@ -389,26 +318,49 @@ pub(crate) fn instantiate_pre(
         .map_err(|error| ComponentError::WrongExport(export.to_string(), format!("{error:#}")))
 }
 
-/// Checks, on one instance, that the `evaluate` export at `index` has the type patrol calls it
-/// with (`Params` and `Results`), so that later instances can skip the check.
-pub(crate) fn check_evaluate_type<Params, Results>(
-    pre: &InstancePre<StoreState>,
+/// Checks, on `instance`, that the export at `index` has the type patrol calls it with
+/// (`Params` and `Results`), so that [`call_export`] can skip the check on every later instance
+/// of the same component.
+pub(crate) fn check_export_type<Params, Results>(
+    store: &mut Store<StoreState>,
+    instance: &Instance,
     index: &ComponentExportIndex,
     interface: &str,
-    limits: &Limits,
-    sandbox: &Sandbox,
 ) -> Result<(), ComponentError>
 where
     Params: ComponentNamedList + Lower,
     Results: ComponentNamedList + Lift,
 {
-    let (mut store, instance) = sandbox
-        .keep(pre, limits)
-        .map_err(ComponentError::MetadataFailed)?;
     instance
-        .get_typed_func::<Params, Results>(&mut store, index)
+        .get_typed_func::<Params, Results>(store, index)
         .map(|_| ())
         .map_err(|error| ComponentError::WrongExport(interface.to_string(), format!("{error:#}")))
+}
+
+/// Calls the export at `index` of `instance`: the one way patrol calls into a guest. The export
+/// was resolved to an index and its type checked once per component, at load, so a call does
+/// neither a lookup by name nor a type check.
+///
+/// # Safety
+///
+/// [`check_export_type`] with the same `Params` and `Results` must have accepted `index` on an
+/// instance of the component `instance` is of.
+pub(crate) unsafe fn call_export<Params, Results>(
+    store: &mut Store<StoreState>,
+    instance: &Instance,
+    index: &ComponentExportIndex,
+    params: Params,
+) -> wasmtime::Result<Results>
+where
+    Params: ComponentNamedList + Lower,
+    Results: ComponentNamedList + Lift,
+{
+    let function = instance
+        .get_func(&mut *store, index)
+        .ok_or_else(|| wasmtime::Error::msg("an export resolved at load is missing"))?;
+    // SAFETY: the caller guarantees that the export has exactly these types.
+    let function = unsafe { TypedFunc::<Params, Results>::new_unchecked(function) };
+    function.call(store, params)
 }
 
 /// Resolves the function `name` of the exported interface `interface` to an index, so that each

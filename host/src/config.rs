@@ -25,7 +25,7 @@
 //! (`enforce` or `audit`), `on_error` (`deny` or `allow`), `allowlist` (`users`, `groups`) and
 //! `limits`. A built-in policy's other keys are its settings; a custom policy's settings go in
 //! its `settings` table. Settings are checked by the policy itself when the tenant is loaded
-//! (see [`Engine::load_tenant`](crate::Engine::load_tenant)); everything else is checked here,
+//! (see [`Tenant::load`](crate::Tenant::load)); everything else is checked here,
 //! and every error names the file and the field.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::builtin::{BUILTIN_POLICIES, BuiltinPolicy, PolicyLevel, builtin_policy};
-use crate::component::Digest;
+use crate::digest::Digest;
 use crate::identity::{self, Kind};
 use crate::limits::LimitOverrides;
 use crate::request::Actor;

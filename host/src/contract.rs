@@ -1,12 +1,31 @@
 //! What the contract requires of a component's answers. A component is untrusted, whatever it
 //! claims: everything it returns is checked here before patrol uses it.
 
-use crate::component::ComponentMetadata;
 use crate::decision::{ErrorClass, RESERVED_CODES};
 use crate::guest_text::{make_shown, shown};
 use crate::request::Operation;
 use crate::sandbox::PolicyFailure;
 use crate::wit;
+
+/// What a component says about itself, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComponentMetadata {
+    /// The policy's own name.
+    pub name: String,
+    /// The policy's own version.
+    pub version: String,
+    /// One sentence on what it enforces.
+    pub description: String,
+    /// The operations it judges.
+    pub operations: Vec<Operation>,
+}
+
+impl ComponentMetadata {
+    /// Whether the policy judges `operation`.
+    pub fn handles(&self, operation: Operation) -> bool {
+        self.operations.contains(&operation)
+    }
+}
 
 // How much a call may return is bounded while wasmtime copies it, not after: see
 // `Sandbox::keep`, which gives every store the call's output limit as wasmtime's hostcall fuel.

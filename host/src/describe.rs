@@ -32,6 +32,23 @@ pub(crate) fn describe_bytes(bytes: usize) -> String {
     }
 }
 
+/// An error and its causes (its [`source`](std::error::Error::source) chain) in one line,
+/// `error: cause: cause`, for places that keep an error as text.
+pub fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(next) = cause {
+        let next_text = next.to_string();
+        // A message that already ends with its cause's text is not repeated.
+        if !text.ends_with(&next_text) {
+            text.push_str(": ");
+            text.push_str(&next_text);
+        }
+        cause = next.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,31 +15,13 @@ use std::time::Duration;
 use crate::builtin;
 use crate::bundle::CompiledBundle;
 use crate::cache::{ArtifactCache, Compiler};
-use crate::component::{CompiledComponent, ComponentError, Digest};
-use crate::config::{ComponentSource, TenantConfig};
+use crate::component::{CompiledComponent, ComponentError};
+use crate::config::ComponentSource;
+use crate::digest::Digest;
 use crate::limits::Limits;
-use crate::runtime::{self, Allocation, Variant};
+use crate::quarantine::Quarantine;
+use crate::runtime::{self, Allocation, EngineError, Interruption, Variant};
 use crate::sandbox::Sandbox;
-use crate::tenant::{self, LoadError, Tenant};
-
-/// How a call that runs too long is stopped. Either way a wall-clock backstop,
-/// [`BACKSTOP_FACTOR`](crate::BACKSTOP_FACTOR) times the deadline but at least
-/// [`MIN_BACKSTOP`](crate::MIN_BACKSTOP), bounds every call.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Interruption {
-    /// Deadlines on running time: the engine's epoch advances every
-    /// [`EngineConfig::epoch_tick`], and a call is stopped once it has been running for its
-    /// deadline's worth of ticks. Time spent waiting for a core does not count.
-    #[default]
-    Epoch,
-    /// Budgets of work: a call may use `units_per_ms` units of fuel (about one WebAssembly
-    /// instruction each, and bulk-memory instructions by their length) per millisecond of its
-    /// deadline, whatever the machine does meanwhile. Deterministic.
-    Fuel {
-        /// Fuel per millisecond of deadline.
-        units_per_ms: u64,
-    },
-}
 
 /// How the host runs policies. The defaults suit a gateway: every limit is on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,33 +85,6 @@ fn cores() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
-/// A circuit breaker for custom policies: after `after_failures` failures in a row (timeouts,
-/// traps, memory, malformed output...), a policy is quarantined for `cooldown`: its decisions
-/// fail closed at once with `policyQuarantined`, without running it or spending a core. After
-/// the cooldown one call is let through (half-open): if it succeeds the policy is back, if it
-/// fails the quarantine starts again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Quarantine {
-    /// Failures in a row that quarantine a policy; 0 turns quarantine off. Default 5.
-    pub after_failures: u32,
-    /// How long a quarantine lasts before the next try. Default 30 s.
-    pub cooldown: Duration,
-}
-
-impl Default for Quarantine {
-    fn default() -> Self {
-        Quarantine {
-            after_failures: 5,
-            cooldown: Duration::from_secs(30),
-        }
-    }
-}
-
-/// The engine could not be created.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot set up the WebAssembly engine: {0}")]
-pub struct EngineError(pub(crate) String);
-
 /// Compiles components and loads tenants. Cheap to clone; clones share everything.
 #[derive(Clone)]
 pub struct Engine {
@@ -156,7 +111,7 @@ impl Engine {
         config
             .limits
             .check_within(&config.ceilings)
-            .map_err(|problem| EngineError(format!("the host's default limits: {problem}")))?;
+            .map_err(EngineError::DefaultLimits)?;
         let sandbox = Arc::new(Sandbox::new(
             config.interruption,
             config.epoch_tick,
@@ -167,11 +122,9 @@ impl Engine {
             .cache_dir
             .as_deref()
             .map(|dir| {
-                ArtifactCache::open(dir).map_err(|error| {
-                    EngineError(format!(
-                        "cannot use `{}` to cache compiled components: {error}",
-                        dir.display()
-                    ))
+                ArtifactCache::open(dir).map_err(|source| EngineError::CacheDir {
+                    dir: dir.to_path_buf(),
+                    source,
                 })
             })
             .transpose()?;
@@ -247,7 +200,7 @@ impl Engine {
     ) -> Result<CompiledComponent, ComponentError> {
         let runtime = self
             .runtime(variant)
-            .map_err(|error| ComponentError::Invalid(error.to_string()))?;
+            .map_err(|error| ComponentError::Invalid(crate::describe::with_causes(&error)))?;
         CompiledComponent::compile(
             &self.compiler(&runtime, variant),
             bytes,
@@ -264,11 +217,6 @@ impl Engine {
             .filter(|weak| weak.strong_count() > 0)
             .count();
         components + usize::from(lock(&self.inner.seed_bundle).is_some())
-    }
-
-    /// Loads a tenant: compiles its components, runs `validate-settings` for every policy.
-    pub fn load_tenant(&self, config: &TenantConfig) -> Result<Tenant, LoadError> {
-        tenant::load(self, config)
     }
 
     /// Loads the component a policy's configuration points at, for the policy's limits.
@@ -325,7 +273,9 @@ impl Engine {
         let bytes = builtin::component_bytes(builtin::SEED_BUNDLE)
             .ok_or("the seed bundle is missing from this build of patrol")?;
         let variant = self.variant(&config.limits);
-        let runtime = self.runtime(variant).map_err(|error| error.to_string())?;
+        let runtime = self
+            .runtime(variant)
+            .map_err(|error| crate::describe::with_causes(&error))?;
         let bundle = CompiledBundle::compile(
             &self.compiler(&runtime, variant),
             bytes,

@@ -61,7 +61,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
 }
 
 /// Removes `path` durably; a missing file is not an error.
-pub(crate) fn remove_durably(path: &Path) -> io::Result<()> {
+pub fn remove_durably(path: &Path) -> io::Result<()> {
     match fs::remove_file(path) {
         Ok(()) => File::open(folder_of(path))?.sync_all(),
         Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),

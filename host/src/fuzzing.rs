@@ -1,5 +1,5 @@
 //! Fuzz targets' bodies, shared by the cargo-fuzz targets in `fuzz/` and by the regression
-//! test that replays every input they ever found (`host/tests/fuzz_regressions.rs`). Each
+//! test that replays every input they ever found (`host/tests/engine/fuzz_regressions.rs`). Each
 //! takes arbitrary bytes, drives one edge of patrol, and panics only when an invariant breaks.
 //! Not part of the API.
 
@@ -115,8 +115,6 @@ fn seed_tenant() -> &'static Tenant {
         let config = TenantConfig::from_toml(toml, "fuzz.toml", Path::new("."))
             .unwrap_or_else(|error| panic!("{error}"));
         let engine = Engine::new(EngineConfig::default()).unwrap_or_else(|error| panic!("{error}"));
-        engine
-            .load_tenant(&config)
-            .unwrap_or_else(|error| panic!("{error}"))
+        crate::Tenant::load(&engine, &config).unwrap_or_else(|error| panic!("{error}"))
     })
 }

@@ -7,13 +7,18 @@
 //! fresh, limited instance, so no state crosses requests or tenants and no policy can crash or
 //! stall the host.
 //!
+//! This crate is the engine a gateway embeds, and nothing more: no web server, no database,
+//! no command line. The token store and reports are `patrol-store`, the HTTP service
+//! `patrol-server`, the `patrol` command `patrol-cli`; `ARCHITECTURE.md` draws how they and
+//! this crate's modules depend on each other.
+//!
 //! ```no_run
-//! use patrol::{Engine, EngineConfig, Request, TenantConfig};
+//! use patrol::{Engine, EngineConfig, Request, Tenant, TenantConfig};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let engine = Engine::new(EngineConfig::default())?;
 //! let config = TenantConfig::from_file("examples/contoso/tenant.toml".as_ref())?;
-//! let tenant = engine.load_tenant(&config)?;
+//! let tenant = Tenant::load(&engine, &config)?;
 //! let request = Request::from_json(r#"{
 //!     "operation": "create", "org": "fabrikam",
 //!     "user": { "id": "bob@contoso.com", "groups": ["eng"] },
@@ -36,6 +41,7 @@ pub mod config;
 mod contract;
 pub mod decision;
 mod describe;
+mod digest;
 mod engine;
 pub mod files;
 #[doc(hidden)]
@@ -49,26 +55,26 @@ mod permits;
 #[doc(hidden)]
 pub mod profiling;
 mod quarantine;
-pub mod reports;
 pub mod request;
 mod runtime;
 mod sandbox;
 pub mod scopes;
-mod serde_message;
-pub mod server;
+pub mod serde_message;
 mod tenant;
 pub mod timestamp;
-pub mod tokens;
 mod wit;
 
 pub use builtin::{BUILTIN_POLICIES, BuiltinPolicy, PolicyLevel, builtin_policy};
-pub use component::{CompiledComponent, ComponentError, ComponentMetadata, Digest};
+pub use component::{CompiledComponent, ComponentError};
 pub use config::{ConfigError, TenantConfig};
+pub use contract::ComponentMetadata;
 pub use decision::{Action, Decision, ErrorClass};
-pub use engine::{Engine, EngineConfig, EngineError, Interruption, Quarantine};
+pub use describe::with_causes;
+pub use digest::Digest;
+pub use engine::{Engine, EngineConfig};
 pub use limits::Limits;
-pub use quarantine::Quarantined;
+pub use quarantine::{Quarantine, Quarantined};
 pub use request::{Operation, Request, RequestError};
-pub use runtime::Allocation;
+pub use runtime::{Allocation, EngineError, Interruption};
 pub use sandbox::{BACKSTOP_FACTOR, MIN_BACKSTOP, PolicyFailure};
 pub use tenant::{LoadError, PolicyInfo, Tenant};

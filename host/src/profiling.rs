@@ -25,7 +25,7 @@ pub fn compile(engine: &Engine, bytes: &[u8]) -> Arc<CompiledComponent> {
 pub fn instantiate_and_drop(engine: &Engine, component: &CompiledComponent) {
     let limits = engine.config().limits;
     let outcome: Result<(), PolicyFailure> = engine.sandbox().run(
-        component.pre().instance_pre(),
+        component.pre(),
         &limits,
         &crate::component::loading(),
         |_store, _instance| Ok(()),
@@ -56,7 +56,7 @@ impl WarmInstance {
             .unwrap_or_else(|problem| panic!("{problem}"));
         let (store, instance) = engine
             .sandbox()
-            .keep(component.pre().instance_pre(), &limits)
+            .keep(component.pre(), &limits)
             .unwrap_or_else(|failure| panic!("{failure}"));
         WarmInstance {
             component: Arc::clone(component),

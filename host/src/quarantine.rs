@@ -11,8 +11,29 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::decision::ErrorClass;
-use crate::engine::Quarantine;
 use crate::sandbox::PolicyFailure;
+
+/// A circuit breaker for custom policies: after `after_failures` failures in a row (timeouts,
+/// traps, memory, malformed output...), a policy is quarantined for `cooldown`: its decisions
+/// fail closed at once with `policyQuarantined`, without running it or spending a core. After
+/// the cooldown one call is let through (half-open): if it succeeds the policy is back, if it
+/// fails the quarantine starts again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quarantine {
+    /// Failures in a row that quarantine a policy; 0 turns quarantine off. Default 5.
+    pub after_failures: u32,
+    /// How long a quarantine lasts before the next try. Default 30 s.
+    pub cooldown: Duration,
+}
+
+impl Default for Quarantine {
+    fn default() -> Self {
+        Quarantine {
+            after_failures: 5,
+            cooldown: Duration::from_secs(30),
+        }
+    }
+}
 
 /// One policy's breaker.
 #[derive(Debug)]

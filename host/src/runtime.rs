@@ -16,8 +16,50 @@ use std::time::Duration;
 use wasmtime::component::Component;
 use wasmtime::{Enabled, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use crate::engine::{EngineError, Interruption};
 use crate::limits::Limits;
+
+/// How a call that runs too long is stopped. Either way a wall-clock backstop,
+/// [`BACKSTOP_FACTOR`](crate::BACKSTOP_FACTOR) times the deadline but at least
+/// [`MIN_BACKSTOP`](crate::MIN_BACKSTOP), bounds every call.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Interruption {
+    /// Deadlines on running time: the engine's epoch advances every
+    /// [`EngineConfig::epoch_tick`], and a call is stopped once it has been running for its
+    /// deadline's worth of ticks. Time spent waiting for a core does not count.
+    #[default]
+    Epoch,
+    /// Budgets of work: a call may use `units_per_ms` units of fuel (about one WebAssembly
+    /// instruction each, and bulk-memory instructions by their length) per millisecond of its
+    /// deadline, whatever the machine does meanwhile. Deterministic.
+    Fuel {
+        /// Fuel per millisecond of deadline.
+        units_per_ms: u64,
+    },
+}
+
+/// The engine could not be created. Each variant keeps its cause as the error's
+/// [`source`](std::error::Error::source).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The configuration's default limits are above its own ceilings.
+    #[error("cannot set up the WebAssembly engine: the host's default limits: {0}")]
+    DefaultLimits(String),
+    /// wasmtime refused the configuration.
+    #[error("cannot set up the WebAssembly engine")]
+    Wasmtime(#[source] wasmtime::Error),
+    /// The thread that advances the epoch could not be started.
+    #[error("cannot set up the WebAssembly engine: cannot start the epoch ticker")]
+    EpochTicker(#[source] std::io::Error),
+    /// The folder for compiled components cannot be used.
+    #[error("cannot set up the WebAssembly engine: cannot use `{}` to cache compiled components", dir.display())]
+    CacheDir {
+        /// The folder.
+        dir: std::path::PathBuf,
+        /// Why not.
+        #[source]
+        source: std::io::Error,
+    },
+}
 
 /// How instances are allocated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,8 +192,7 @@ pub(crate) fn build(
             });
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
-    let engine =
-        wasmtime::Engine::new(&config).map_err(|error| EngineError(format!("{error:#}")))?;
+    let engine = wasmtime::Engine::new(&config).map_err(EngineError::Wasmtime)?;
     start_epoch_ticker(&engine, epoch_tick)?;
     Ok(engine)
 }
@@ -170,5 +211,5 @@ fn start_epoch_ticker(engine: &wasmtime::Engine, tick: Duration) -> Result<(), E
             }
         })
         .map(|_| ())
-        .map_err(|error| EngineError(format!("cannot start the epoch ticker: {error}")))
+        .map_err(EngineError::EpochTicker)
 }

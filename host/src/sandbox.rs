@@ -5,7 +5,7 @@
 //! component does survives the call. The store carries the call's limits:
 //!
 //! - a **deadline** on the CPU time the call uses. The engine's epoch advances every tick (see
-//!   [`crate::engine`]); a running call counts the ticks it observes and reads its thread's CPU
+//!   the engine); a running call counts the ticks it observes and reads its thread's CPU
 //!   time at each, and is stopped once both say the deadline has passed (ticks alone where
 //!   there is no per-thread CPU clock). A call that is descheduled uses no CPU time, so a busy
 //!   machine delays calls without failing them.
@@ -33,11 +33,10 @@ use wasmtime::{Store, StoreContextMut, Trap, UpdateDeadline};
 
 use crate::decision::ErrorClass;
 use crate::describe::describe_duration;
-use crate::engine::Interruption;
 use crate::limiter::{LimitExceeded, Limiter};
 use crate::limits::Limits;
 use crate::permits::Admission;
-use crate::wit::{PolicyComponent, PolicyComponentPre, SeedBundle, SeedBundlePre};
+use crate::runtime::Interruption;
 
 /// The wall-clock backstop, as a multiple of a call's deadline...
 pub const BACKSTOP_FACTOR: u32 = 20;
@@ -210,12 +209,12 @@ impl Sandbox {
     /// the tenant's turn and a call slot is free (see [`crate::permits`]). The clock starts
     /// when the slot is taken, before instantiation: instantiating runs guest code too (start
     /// functions).
-    pub(crate) fn run<P: Prepared, R>(
+    pub(crate) fn run<R>(
         &self,
-        pre: &P,
+        pre: &InstancePre<StoreState>,
         limits: &Limits,
         tenant: &Arc<str>,
-        call: impl FnOnce(&mut Store<StoreState>, &P::Instance) -> wasmtime::Result<R>,
+        call: impl FnOnce(&mut Store<StoreState>, &Instance) -> wasmtime::Result<R>,
     ) -> Result<R, PolicyFailure> {
         let _slot = self.admission.acquire(tenant);
         let (mut store, instance) = self.keep(pre, limits)?;
@@ -231,11 +230,11 @@ impl Sandbox {
 
     /// A fresh store and instance of `pre` under `limits`, with its clock started, for the
     /// caller to keep: [`Sandbox::run`] without the call slot and the call.
-    pub(crate) fn keep<P: Prepared>(
+    pub(crate) fn keep(
         &self,
-        pre: &P,
+        pre: &InstancePre<StoreState>,
         limits: &Limits,
-    ) -> Result<(Store<StoreState>, P::Instance), PolicyFailure> {
+    ) -> Result<(Store<StoreState>, Instance), PolicyFailure> {
         let ticks = match self.interruption {
             Interruption::Epoch => deadline_ticks(limits.deadline, self.epoch_tick),
             Interruption::Fuel { .. } => u64::MAX,
@@ -283,52 +282,6 @@ impl Sandbox {
             clock.cpu_started = thread_cpu_at(now);
         }
         Ok((store, instance))
-    }
-}
-
-/// A component ready to instantiate: a policy, or the seed bundle.
-pub(crate) trait Prepared {
-    /// The instance's bindings.
-    type Instance;
-    fn engine(&self) -> &wasmtime::Engine;
-    fn instantiate(&self, store: &mut Store<StoreState>) -> wasmtime::Result<Self::Instance>;
-}
-
-/// The raw form: an instance whose exports the caller looks up itself, by an index resolved
-/// once at load (see [`crate::component`]), skipping the typed bindings' per-instance checks.
-impl Prepared for InstancePre<StoreState> {
-    type Instance = Instance;
-
-    fn engine(&self) -> &wasmtime::Engine {
-        InstancePre::engine(self)
-    }
-
-    fn instantiate(&self, store: &mut Store<StoreState>) -> wasmtime::Result<Instance> {
-        InstancePre::instantiate(self, store)
-    }
-}
-
-impl Prepared for PolicyComponentPre<StoreState> {
-    type Instance = PolicyComponent;
-
-    fn engine(&self) -> &wasmtime::Engine {
-        PolicyComponentPre::engine(self)
-    }
-
-    fn instantiate(&self, store: &mut Store<StoreState>) -> wasmtime::Result<PolicyComponent> {
-        PolicyComponentPre::instantiate(self, store)
-    }
-}
-
-impl Prepared for SeedBundlePre<StoreState> {
-    type Instance = SeedBundle;
-
-    fn engine(&self) -> &wasmtime::Engine {
-        SeedBundlePre::engine(self)
-    }
-
-    fn instantiate(&self, store: &mut Store<StoreState>) -> wasmtime::Result<SeedBundle> {
-        SeedBundlePre::instantiate(self, store)
     }
 }
 

@@ -3,7 +3,7 @@
 /// serde's message with Rust type names replaced by words: `expected u64` becomes
 /// `expected a non-negative integer`, `expected a sequence` becomes `expected a list`, and
 /// `expected struct RawActor` becomes `expected an object`.
-pub(crate) fn plain(message: &str) -> String {
+pub fn plain(message: &str) -> String {
     const WORDS: [(&str, &str); 7] = [
         ("expected u64", "expected a non-negative integer"),
         ("expected u32", "expected a non-negative integer"),

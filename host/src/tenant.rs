@@ -14,14 +14,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::bundle::CompiledBundle;
-use crate::component::{CompiledComponent, ComponentMetadata, Digest};
+use crate::component::CompiledComponent;
 use crate::config::{Allowlist, ComponentSource, Mode, OnError, PolicyConfig, TenantConfig};
+use crate::contract::ComponentMetadata;
 use crate::decision::{
     Action, Decision, ErrorClass, PATROL, POLICY_ERROR, POLICY_QUARANTINED, PolicyTrace,
     ReportedViolation, TOKEN_EXPIRED, TOKEN_NOT_VALID_FOR_ORG, TraceOutcome,
 };
-use crate::engine::{Engine, Quarantine};
+use crate::digest::Digest;
+use crate::engine::Engine;
 use crate::limits::Limits;
+use crate::quarantine::Quarantine;
 use crate::quarantine::{Breaker, Quarantined};
 use crate::request::{Operation, Request, RequestError};
 use crate::sandbox::{PolicyFailure, Sandbox};
@@ -132,7 +135,7 @@ fn org_suffix(org: &Option<Box<str>>) -> String {
         .unwrap_or_default()
 }
 
-pub(crate) fn load(engine: &Engine, config: &TenantConfig) -> Result<Tenant, LoadError> {
+fn load(engine: &Engine, config: &TenantConfig) -> Result<Tenant, LoadError> {
     let defaults = engine.config().limits;
     let admission_key: Arc<str> = Arc::from(config.tenant.as_str());
     let mut bundle: Option<Arc<CompiledBundle>> = None;
@@ -245,6 +248,12 @@ fn loaded(
 }
 
 impl Tenant {
+    /// Loads a tenant: compiles its components on `engine` (or finds them compiled), and runs
+    /// `validate-settings` for every policy, so that a tenant that loads judges every request.
+    pub fn load(engine: &Engine, config: &TenantConfig) -> Result<Tenant, LoadError> {
+        load(engine, config)
+    }
+
     /// The tenant's id.
     pub fn name(&self) -> &str {
         &self.name

@@ -32,26 +32,29 @@ pub fn format_rfc3339(timestamp: Timestamp) -> String {
         .unwrap_or_else(|| format!("@{timestamp}"))
 }
 
-/// Serde helpers for RFC 3339 fields.
-pub(crate) mod rfc3339 {
+/// Serde helpers for RFC 3339 fields (`#[serde(with = ...)]`, `serialize_with`,
+/// `deserialize_with`).
+pub mod rfc3339 {
     use serde::Serializer;
 
     use super::{Timestamp, format_rfc3339};
 
     /// A required time as RFC 3339 text.
-    pub(crate) mod required {
+    pub mod required {
         use serde::{Deserialize, Deserializer, Serializer};
 
         use super::super::{Timestamp, format_rfc3339, parse_rfc3339};
 
-        pub(crate) fn serialize<S: Serializer>(
+        /// Writes the time as RFC 3339 text.
+        pub fn serialize<S: Serializer>(
             value: &Timestamp,
             serializer: S,
         ) -> Result<S::Ok, S::Error> {
             serializer.serialize_str(&format_rfc3339(*value))
         }
 
-        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        /// Reads RFC 3339 text.
+        pub fn deserialize<'de, D: Deserializer<'de>>(
             deserializer: D,
         ) -> Result<Timestamp, D::Error> {
             let text = String::deserialize(deserializer)?;
@@ -61,7 +64,8 @@ pub(crate) mod rfc3339 {
         }
     }
 
-    pub(crate) fn serialize_option<S: Serializer>(
+    /// Writes an optional time as RFC 3339 text, or nothing.
+    pub fn serialize_option<S: Serializer>(
         value: &Option<Timestamp>,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
@@ -72,7 +76,7 @@ pub(crate) mod rfc3339 {
     }
 
     /// An optional time as RFC 3339 text (use with `#[serde(default)]`).
-    pub(crate) fn deserialize_option<'de, D: serde::Deserializer<'de>>(
+    pub fn deserialize_option<'de, D: serde::Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Option<Timestamp>, D::Error> {
         match <Option<String> as serde::Deserialize>::deserialize(deserializer)? {

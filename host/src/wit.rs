@@ -17,16 +17,16 @@ mod bundle_world {
     });
 }
 
+pub(crate) use bundle_world::SeedBundlePre;
 pub(crate) use bundle_world::exports::patrol::policy::bundle::BundledCall;
-pub(crate) use bundle_world::{SeedBundle, SeedBundlePre};
+pub(crate) use policy_world::PolicyComponentPre;
 pub(crate) use policy_world::patrol::policy::types::{
     Action, Operation, PolicyMetadata, PreparedSettings, Verdict,
 };
-pub(crate) use policy_world::{PolicyComponent, PolicyComponentPre};
 
 /// The WIT `request`, lowered into a guest straight from a [`crate::Request`]'s fields: the
 /// typed bindings would need an owned copy of every string for every decision. Its shape is
-/// checked against the contract once per component, at load (see [`crate::component`]).
+/// checked against the contract once per component, at load (see the component module).
 #[derive(wasmtime::component::ComponentType, wasmtime::component::Lower)]
 #[component(record)]
 pub(crate) struct RequestRef<'a> {

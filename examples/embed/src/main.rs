@@ -5,7 +5,7 @@
 //! WebAssembly instance, and the answer is a [`patrol::Decision`].
 //!
 //! ```sh
-//! cargo run -p patrol-embed-example                  # the example tenant's requests
+//! cargo run -p patrol-embed-example                  # tenant.toml, the example requests
 //! cargo run -p patrol-embed-example -- TENANT.toml REQUEST.json...
 //! ```
 //!
@@ -33,7 +33,7 @@ fn run() -> anyhow::Result<()> {
     // slots. Its defaults are the sandbox's (5 ms, 16 MiB per call); see docs/sandbox.md.
     let engine = Engine::new(EngineConfig::default())?;
     let config = TenantConfig::from_file(&config)?;
-    let tenant = engine.load_tenant(&config)?;
+    let tenant = patrol::Tenant::load(&engine, &config)?;
     println!(
         "tenant `{}`: {} policies on",
         tenant.name(),
@@ -73,8 +73,8 @@ fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The configuration and the requests: from the command line, or the README's example tenant
-/// and every request beside it.
+/// The configuration and the requests: from the command line, or `tenant.toml` beside this
+/// crate (the example tenant's seed policies) and every request of `examples/contoso`.
 fn files_to_use() -> anyhow::Result<(PathBuf, Vec<PathBuf>)> {
     let mut args = std::env::args_os().skip(1).map(PathBuf::from);
     if let Some(config) = args.next() {
@@ -85,11 +85,12 @@ fn files_to_use() -> anyhow::Result<(PathBuf, Vec<PathBuf>)> {
         );
         return Ok((config, requests));
     }
-    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../contoso");
-    let mut requests: Vec<PathBuf> = std::fs::read_dir(example.join("requests"))
-        .with_context(|| format!("cannot read `{}`", example.join("requests").display()))?
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let folder = here.join("../contoso/requests");
+    let mut requests: Vec<PathBuf> = std::fs::read_dir(&folder)
+        .with_context(|| format!("cannot read `{}`", folder.display()))?
         .map(|entry| entry.map(|entry| entry.path()))
         .collect::<Result<_, _>>()?;
     requests.sort();
-    Ok((example.join("tenant.toml"), requests))
+    Ok((here.join("tenant.toml"), requests))
 }

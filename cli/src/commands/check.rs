@@ -1,0 +1,49 @@
+//! `patrol check`: load a configuration the way the server would, and describe it.
+
+use std::path::Path;
+
+use patrol::{Engine, TenantConfig};
+
+use super::Outcome;
+
+pub fn run(config_path: &Path) -> anyhow::Result<Outcome> {
+    let config = TenantConfig::from_file(config_path)?;
+    let engine = Engine::new(super::engine_config()?)?;
+    let tenant = patrol::Tenant::load(&engine, &config)?;
+    let count = tenant.policies().count();
+    super::emit(&format!(
+        "{}: tenant `{}` is valid: {count} {} on",
+        tenant.origin(),
+        tenant.name(),
+        if count == 1 { "policy" } else { "policies" }
+    ));
+    for policy in tenant.policies() {
+        let name = match policy.org {
+            Some(org) => format!("{} (organization `{org}`)", policy.name),
+            None => policy.name.to_string(),
+        };
+        let operations: Vec<&str> = policy
+            .metadata
+            .operations
+            .iter()
+            .map(|op| op.as_str())
+            .collect();
+        let runs_in = if policy.bundled {
+            "the seed bundle"
+        } else {
+            "its own instance"
+        };
+        super::emit(&format!(
+            "  {name}: {} {}, judges {}, runs in {runs_in}, {}{}",
+            policy.metadata.name,
+            policy.metadata.version,
+            operations.join("/"),
+            policy.digest,
+            match policy.mode {
+                patrol::config::Mode::Audit => ", audit mode",
+                patrol::config::Mode::Enforce => "",
+            }
+        ));
+    }
+    Ok(Outcome::Success)
+}

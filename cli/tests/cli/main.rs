@@ -1,0 +1,15 @@
+//! The `patrol` command's integration tests, in one binary: the real binary, over real
+//! sockets where a process boundary matters, with a real NGINX and npm where they take part.
+
+mod commands;
+mod common;
+mod gateway_nginx;
+#[path = "../../../store/tests/store/inventory.rs"]
+mod inventory;
+mod mcp;
+mod readme;
+mod reports;
+mod second_language;
+mod server_process;
+mod token_service;
+mod writing_policies;

@@ -1,0 +1,291 @@
+//! `patrol mcp` driven as an MCP client drives it: the real binary over its standard input and
+//! output, newline-delimited JSON-RPC, against a data directory of generated tokens. Read-only
+//! by default; changes with `--allow-changes`, audited.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::Duration;
+
+use crate::inventory::{self, TENANT};
+use patrol_store::tokens::{AuditEvent, AuditQuery};
+use serde_json::{Value, json};
+
+/// How long any one answer may take (the first report compiles the tenant's policies).
+const ANSWER_WITHIN: Duration = Duration::from_secs(60);
+
+struct Client {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+    next_id: u64,
+}
+
+impl Client {
+    fn start(data_dir: &std::path::Path, extra: &[&str]) -> Client {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_patrol"))
+            .arg("mcp")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(extra)
+            .env("PATROL_CACHE_DIR", "")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (sender, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stdin = child.stdin.take();
+        let mut client = Client {
+            child,
+            stdin,
+            lines,
+            next_id: 1,
+        };
+        let init = client.request(
+            "initialize",
+            json!({
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": { "name": "patrol-test", "version": "0" }
+            }),
+        );
+        assert_eq!(init["result"]["serverInfo"]["name"], "patrol", "{init}");
+        assert!(
+            init["result"]["capabilities"]["tools"].is_object(),
+            "{init}"
+        );
+        client.send(json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }));
+        client
+    }
+
+    fn send(&mut self, message: Value) {
+        let stdin = self.stdin.as_mut().unwrap();
+        writeln!(stdin, "{message}").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Sends a request and waits for the answer with its id (answers may come in any order;
+    /// this client sends one at a time).
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send(json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }));
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(ANSWER_WITHIN)
+                .unwrap_or_else(|_| panic!("no answer to `{method}` within {ANSWER_WITHIN:?}"));
+            let message: Value = serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("stdout carries only JSON-RPC ({e}): {line}"));
+            if message["id"] == id {
+                return message;
+            }
+        }
+    }
+
+    /// Calls a tool: (isError, its text).
+    fn call(&mut self, tool: &str, arguments: Value) -> (bool, String) {
+        let answer = self.request(
+            "tools/call",
+            json!({ "name": tool, "arguments": arguments }),
+        );
+        let result = &answer["result"];
+        assert!(
+            result.is_object(),
+            "`{tool}` answers with a result: {answer}"
+        );
+        let text = result["content"][0]["text"].as_str().unwrap_or_default();
+        (result["isError"] == true, text.to_string())
+    }
+
+    /// Closes standard input, as a client does when it is done; the server must then exit 0.
+    fn finish(mut self) {
+        drop(self.stdin.take());
+        for _ in 0..100 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "exit {status}");
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        panic!("`patrol mcp` did not exit within 10 s of its input closing");
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn an_mcp_client_lists_tools_reads_a_report_and_is_refused_a_write() {
+    let inv = inventory::generate();
+    let mut client = Client::start(&inv.data_dir(), &[]);
+
+    let listed = client.request("tools/list", json!({}));
+    let tools = listed["result"]["tools"].as_array().unwrap();
+    let mut names: Vec<&str> = tools.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "get_tenant_policies",
+            "list_tenants",
+            "report_automation",
+            "report_expiring",
+            "report_noncompliant",
+            "report_usage",
+            "report_violations",
+            "revoke_token",
+            "set_tenant_policies",
+            "whatif",
+        ]
+    );
+    for tool in tools {
+        assert!(tool["description"].as_str().unwrap().len() > 40, "{tool}");
+        assert_eq!(tool["inputSchema"]["type"], "object", "{tool}");
+    }
+    let noncompliant = tools
+        .iter()
+        .find(|t| t["name"] == "report_noncompliant")
+        .unwrap();
+    assert_eq!(noncompliant["inputSchema"]["required"], json!(["tenant"]));
+    assert!(noncompliant["inputSchema"]["properties"]["max_days"].is_object());
+    let revoke = tools.iter().find(|t| t["name"] == "revoke_token").unwrap();
+    assert_eq!(revoke["annotations"]["destructiveHint"], true);
+
+    // A report: the same count the generator's description gives.
+    let (error, text) = client.call(
+        "report_noncompliant",
+        json!({ "tenant": TENANT, "max_days": 90 }),
+    );
+    assert!(!error, "{text}");
+    let report: Value = serde_json::from_str(&text).unwrap();
+    let expected = inv
+        .specs
+        .iter()
+        .filter(|s| s.active(inv.t0) && (s.lifetime() > 90 * 86_400 || s.has_full_scope()))
+        .count();
+    assert_eq!(report["noncompliant_tokens"], expected);
+
+    // Bad arguments come back as tool errors the model can act on.
+    let (error, text) = client.call("report_expiring", json!({ "tenant": TENANT, "days": 0 }));
+    assert!(error && text.contains("`days`"), "{text}");
+    let (error, text) = client.call("get_tenant_policies", json!({ "tenant": "../../etc/x" }));
+    assert!(error && text.contains("is not a tenant name"), "{text}");
+    let (error, text) = client.call("report_usage", json!({ "tenant": "acne" }));
+    assert!(
+        error && text.contains("there is no tenant `acne`") && text.contains("acme"),
+        "{text}"
+    );
+
+    // A write is refused, and nothing changes.
+    let victim = inv.specs.iter().find(|s| s.active(inv.t0)).unwrap();
+    let (error, text) = client.call(
+        "revoke_token",
+        json!({ "tenant": TENANT, "token_id": victim.id }),
+    );
+    assert!(error && text.contains("--allow-changes"), "{text}");
+    let (error, _) = client.call(
+        "set_tenant_policies",
+        json!({ "tenant": TENANT, "config_toml": "tenant = \"acme\"\n" }),
+    );
+    assert!(error);
+    client.finish();
+    let token = inv.tokens.get(TENANT, &victim.id).unwrap().unwrap();
+    assert!(
+        token.revoked_at.is_none(),
+        "the refused revoke changed nothing"
+    );
+}
+
+#[test]
+fn with_allow_changes_writes_are_checked_and_audited() {
+    let inv = inventory::generate();
+    let mut client = Client::start(&inv.data_dir(), &["--allow-changes", "--actor", "dana"]);
+    let before = std::fs::read_to_string(inv.data_dir().join("tenants/acme.toml")).unwrap();
+
+    // An invalid configuration is refused like `patrol check` refuses it; nothing is written.
+    let (error, text) = client.call(
+        "set_tenant_policies",
+        json!({ "tenant": TENANT, "config_toml": "tenant = \"acme\"\n[policies.max_pat_lifespan]\nenabled = true\nmax_days = 0\n" }),
+    );
+    assert!(error && text.contains("max_days"), "{text}");
+    assert_eq!(
+        std::fs::read_to_string(inv.data_dir().join("tenants/acme.toml")).unwrap(),
+        before
+    );
+
+    // The dry run, then the change.
+    let proposal =
+        "tenant = \"acme\"\n[policies.max_pat_lifespan]\nenabled = true\nmax_days = 60\n";
+    let (error, text) = client.call(
+        "whatif",
+        json!({ "tenant": TENANT, "config_toml": proposal }),
+    );
+    assert!(!error, "{text}");
+    let dry: Value = serde_json::from_str(&text).unwrap();
+    let too_long = inv
+        .specs
+        .iter()
+        .filter(|s| s.active(inv.t0) && s.lifetime() > 60 * 86_400)
+        .count();
+    assert_eq!(dry["failing_tokens"], too_long);
+    let (error, text) = client.call(
+        "set_tenant_policies",
+        json!({ "tenant": TENANT, "config_toml": proposal }),
+    );
+    assert!(!error, "{text}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).unwrap()["policy_changes_recorded"],
+        1
+    );
+
+    let victim = inv.specs.iter().find(|s| s.active(inv.t0)).unwrap();
+    let (error, text) = client.call(
+        "revoke_token",
+        json!({ "tenant": TENANT, "token_id": victim.id, "reason": "least privilege review" }),
+    );
+    assert!(!error, "{text}");
+    client.finish();
+
+    assert!(
+        inv.tokens
+            .get(TENANT, &victim.id)
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some()
+    );
+    let audit = inv
+        .tokens
+        .audit_log(
+            TENANT,
+            &AuditQuery {
+                since: Some(inv.t0 - 60),
+                limit: 10,
+                ..AuditQuery::default()
+            },
+        )
+        .unwrap();
+    let events: Vec<(AuditEvent, &str)> =
+        audit.iter().map(|e| (e.event, e.actor.as_str())).collect();
+    assert!(
+        events.contains(&(AuditEvent::PolicyValueUpdated, "dana (mcp)"))
+            && events.contains(&(AuditEvent::PatRevoke, "dana (mcp)")),
+        "{events:?}"
+    );
+}

@@ -1,0 +1,277 @@
+//! The tenant administration API, under `/v1/admin`, for holders of the admin bearer token.
+//! With no token configured it is off: every call answers 403.
+//!
+//! - `GET /v1/admin/tenants`: the tenants, served or refused.
+//! - `PUT /v1/admin/tenants/{tenant}`: a tenant's configuration, TOML (`application/toml`, the
+//!   default) or JSON (`application/json`). It is checked exactly as `patrol check` would, then
+//!   stored and served; a configuration that fails is refused with the reason (400), and the
+//!   previous version keeps serving.
+//! - `GET /v1/admin/tenants/{tenant}`: the configuration as stored.
+//! - `DELETE /v1/admin/tenants/{tenant}`: stop serving the tenant, delete its configuration and
+//!   its groups, and revoke its tokens (audited, with the actor), so that a tenant created later
+//!   under the same name inherits none of them.
+//! - `POST /v1/admin/components`: upload a policy component (the WebAssembly bytes). It must
+//!   load as a policy; it is stored by its SHA-256 and configurations name it as
+//!   `component = "sha256:<hex>"`.
+//! - `GET /v1/admin/components`: the stored components.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use patrol::CompiledComponent;
+use patrol::Digest;
+use patrol::files::write_atomically;
+
+use crate::api::blocking;
+use crate::error::ApiError;
+use crate::extract::{Admin, Served, TenantName, read_body};
+use crate::state::{ServedTenant, Shared};
+use patrol_store::ConfigFormat as Format;
+
+#[derive(Serialize)]
+struct TenantSummary {
+    tenant: String,
+    serving: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    digest: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    policies: Vec<PolicySummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refused: Option<String>,
+}
+
+#[derive(Serialize)]
+struct PolicySummary {
+    name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    org: Option<String>,
+    version: String,
+    component: String,
+    mode: patrol::config::Mode,
+}
+
+fn summary(name: &str, served: Option<&ServedTenant>, refused: Option<String>) -> TenantSummary {
+    TenantSummary {
+        tenant: name.to_string(),
+        serving: served.is_some(),
+        digest: served.map(|s| s.digest.to_string()),
+        policies: served
+            .map(|s| {
+                s.tenant
+                    .policies()
+                    .map(|p| PolicySummary {
+                        name: p.name.to_string(),
+                        org: p.org.map(str::to_string),
+                        version: p.metadata.version.clone(),
+                        component: p.digest.to_string(),
+                        mode: p.mode,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        refused,
+    }
+}
+
+pub(crate) async fn list_tenants(
+    _admin: Admin,
+    State(state): State<Arc<Shared>>,
+) -> Result<Response, ApiError> {
+    let tenants = state.tenants();
+    let mut refusals = state.refusals();
+    let mut names: Vec<&String> = tenants.keys().collect();
+    let refused_only: Vec<String> = refusals
+        .keys()
+        .filter(|name| !tenants.contains_key(*name))
+        .cloned()
+        .collect();
+    names.extend(refused_only.iter());
+    names.sort();
+    let list: Vec<TenantSummary> = names
+        .into_iter()
+        .map(|name| summary(name, tenants.get(name).map(|s| &**s), refusals.remove(name)))
+        .collect();
+    Ok(Json(list).into_response())
+}
+
+pub(crate) async fn get_tenant(
+    _admin: Admin,
+    Served { served, .. }: Served,
+) -> Result<Response, ApiError> {
+    Ok((
+        [(header::CONTENT_TYPE, served.format.content_type())],
+        served.text.clone(),
+    )
+        .into_response())
+}
+
+pub(crate) async fn put_tenant(
+    Admin { actor }: Admin,
+    State(state): State<Arc<Shared>>,
+    TenantName(tenant): TenantName,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let (text, format) = configuration_body(&state, &headers, body).await?;
+    let worker = Arc::clone(&state);
+    let name = tenant.clone();
+    let outcome = blocking(move || worker.put_tenant(&name, text, format, &actor)).await?;
+    state.metrics.record_reload(outcome.is_ok());
+    match outcome {
+        Ok(served) => {
+            tracing::info!(%tenant, "tenant configuration changed through the admin API");
+            Ok(Json(summary(&tenant, Some(&served), None)).into_response())
+        }
+        Err(refused) if refused.ours => Err(ApiError::internal(refused.problem)),
+        Err(refused) => {
+            let error = ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_configuration",
+                refused.problem,
+            );
+            Err(error.with_configuration_field(refused.field.as_deref().unwrap_or_default()))
+        }
+    }
+}
+
+/// A tenant configuration sent as a request body: TOML, or JSON with
+/// `Content-Type: application/json`; UTF-8, within the configuration size limit.
+pub(crate) async fn configuration_body(
+    state: &Shared,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(String, Format), ApiError> {
+    let format = match headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+    {
+        Some(value) if value.starts_with("application/json") => Format::Json,
+        _ => Format::Toml,
+    };
+    let bytes = read_body(body, state.limits.config).await?;
+    let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_configuration",
+            "the configuration is not UTF-8 text",
+        )
+        .with_field("body")
+    })?;
+    Ok((text, format))
+}
+
+pub(crate) async fn delete_tenant(
+    Admin { actor }: Admin,
+    State(state): State<Arc<Shared>>,
+    TenantName(tenant): TenantName,
+) -> Result<Response, ApiError> {
+    let worker = Arc::clone(&state);
+    let name = tenant.clone();
+    let retired = blocking(move || worker.delete_tenant(&name, &actor))
+        .await?
+        .map_err(ApiError::internal)?;
+    match retired {
+        Some(revoked) => {
+            tracing::info!(%tenant, revoked, "tenant deleted through the admin API; its tokens were revoked");
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        None => Err(ApiError::unknown_tenant(&tenant)),
+    }
+}
+
+#[derive(Serialize)]
+struct ComponentSummary {
+    digest: String,
+    size: usize,
+    name: String,
+    version: String,
+    description: String,
+    operations: Vec<patrol::request::Operation>,
+}
+
+impl ComponentSummary {
+    fn of(component: &CompiledComponent) -> Self {
+        let metadata = component.metadata();
+        ComponentSummary {
+            digest: component.digest().to_string(),
+            size: component.size(),
+            name: metadata.name.clone(),
+            version: metadata.version.clone(),
+            description: metadata.description.clone(),
+            operations: metadata.operations.clone(),
+        }
+    }
+}
+
+pub(crate) async fn upload_component(
+    _admin: Admin,
+    State(state): State<Arc<Shared>>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let bytes = read_body(body, state.limits.component).await?;
+    let worker = Arc::clone(&state);
+    let stored = blocking(move || {
+        let component = worker.engine.compile(&bytes).map_err(|error| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_component",
+                format!("the component {error}"),
+            )
+        })?;
+        let path = worker
+            .data
+            .components()
+            .join(component.digest().file_name());
+        if !path.exists() {
+            write_atomically(&path, &bytes).map_err(|error| {
+                ApiError::internal(format!("cannot store the component: {error}"))
+            })?;
+        }
+        Ok::<_, ApiError>(ComponentSummary::of(&component))
+    })
+    .await??;
+    tracing::info!(digest = %stored.digest, name = %stored.name, "component uploaded");
+    Ok((StatusCode::CREATED, Json(stored)).into_response())
+}
+
+pub(crate) async fn list_components(
+    _admin: Admin,
+    State(state): State<Arc<Shared>>,
+) -> Result<Response, ApiError> {
+    let worker = Arc::clone(&state);
+    let list = blocking(move || {
+        let mut list = Vec::new();
+        let entries = std::fs::read_dir(worker.data.components())
+            .map_err(|error| ApiError::internal(format!("cannot list the components: {error}")))?;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(digest) = name
+                .strip_prefix("sha256-")
+                .and_then(|rest| rest.strip_suffix(".wasm"))
+                .and_then(|hex| Digest::parse(&format!("sha256:{hex}")))
+            else {
+                continue;
+            };
+            let max = worker.engine.config().max_component_bytes;
+            let Ok(bytes) = patrol::files::read_bounded(&entry.path(), max) else {
+                continue;
+            };
+            if Digest::of(&bytes) != digest {
+                continue;
+            }
+            if let Ok(component) = worker.engine.compile(&bytes) {
+                list.push(ComponentSummary::of(&component));
+            }
+        }
+        list.sort_by(|a, b| a.name.cmp(&b.name).then(a.digest.cmp(&b.digest)));
+        Ok::<_, ApiError>(list)
+    })
+    .await??;
+    Ok(Json(list).into_response())
+}

@@ -1,0 +1,448 @@
+//! `patrol serve`: the decision service gateways call, with tenant administration, hot reload,
+//! a decision log, metrics and an OpenAPI document.
+//!
+//! ```no_run
+//! use patrol_server::{ServeConfig, Server};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let server = Server::open(ServeConfig::new("patrol-data".into()))?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! server.run(listener, patrol_server::shutdown_signal()).await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The routes are listed once, in [`routes`]; the router is built from that list and a test
+//! checks it against the OpenAPI document.
+
+mod admin;
+mod api;
+mod decision_log;
+mod directory;
+mod error;
+mod extract;
+mod gateway;
+mod leaks;
+mod metrics;
+mod ops;
+mod reports;
+mod state;
+mod tokens;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::Method;
+use axum::routing::{MethodRouter, any, delete, get, post, put};
+use tokio::net::TcpListener;
+
+use patrol::{Engine, EngineConfig, EngineError};
+use patrol_store::tokens::{Notifier, NotifierConfig, SqliteStore, StoreError, Tokens};
+
+pub use api::DECISION_ID_HEADER;
+pub use decision_log::DecisionLogTarget;
+pub use gateway::{
+    ORG_HEADER, REASON_HEADER, SCOPES_HEADER, TENANT_HEADER, TOKEN_ID_HEADER, USER_HEADER,
+};
+pub use ops::OPENAPI;
+pub use patrol_store::{ConfigFormat, DataDir, NotADataDir};
+
+use decision_log::DecisionLog;
+use state::{BodyLimits, Shared};
+
+/// How to run the service.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// The data directory: tenant configurations, uploaded components, the decision log. Created
+    /// if missing; a new one starts with an example tenant, `contoso`.
+    pub data_dir: PathBuf,
+    /// The bearer token for `/v1/admin`; `None` turns the admin API off.
+    pub admin_token: Option<String>,
+    /// Where decisions are logged. Default: `<data dir>/decisions.log`, rotated at 64 MiB,
+    /// keeping 5 old files.
+    pub decision_log: Option<DecisionLogTarget>,
+    /// How often the tenant folder is checked for changes. Default 2 s.
+    pub reload_interval: Duration,
+    /// The largest decision request accepted, in bytes. Default 64 KiB.
+    pub max_request_bytes: usize,
+    /// The largest tenant configuration accepted through the admin API. Default 1 MiB.
+    pub max_config_bytes: usize,
+    /// How policies run. Its `component_store` is set to `<data dir>/components`, and its
+    /// `cache_dir`, unless set, to `<data dir>/cache`.
+    pub engine: EngineConfig,
+    /// Where notifications about tokens go, and when tokens count as expiring soon.
+    pub notifications: NotifierConfig,
+    /// How often the notification outbox is delivered. Default 1 s.
+    pub notify_interval: Duration,
+    /// How often token uses (last used, by whom) are written to the store. Default 1 s: a use
+    /// is recorded at most this late, and a crash loses at most this much of that record.
+    pub use_flush_interval: Duration,
+}
+
+impl ServeConfig {
+    /// The defaults, with `data_dir`.
+    pub fn new(data_dir: PathBuf) -> Self {
+        ServeConfig {
+            data_dir,
+            admin_token: None,
+            decision_log: None,
+            reload_interval: Duration::from_secs(2),
+            max_request_bytes: 64 << 10,
+            max_config_bytes: 1 << 20,
+            engine: EngineConfig::default(),
+            notifications: NotifierConfig::default(),
+            notify_interval: Duration::from_secs(1),
+            use_flush_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// The service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The data directory cannot be used.
+    #[error("cannot use the data directory `{path}`: {source}")]
+    DataDir {
+        /// The data directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The decision log cannot be opened.
+    #[error("cannot open the decision log: {0}")]
+    DecisionLog(std::io::Error),
+    /// The token store cannot be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The engine cannot be created.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// Serving failed.
+    #[error("the server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// A running service's state, and what starts and stops it.
+pub struct Server {
+    state: Arc<Shared>,
+    reload_interval: Duration,
+    notifications: NotifierConfig,
+    notify_interval: Duration,
+    use_flush_interval: Duration,
+}
+
+impl Server {
+    /// Opens the data directory, starts the decision log, and loads every tenant. Blocking:
+    /// loading compiles components.
+    pub fn open(config: ServeConfig) -> Result<Server, ServeError> {
+        let data_error = |source| ServeError::DataDir {
+            path: config.data_dir.clone(),
+            source,
+        };
+        let data = DataDir::open(&config.data_dir).map_err(data_error)?;
+        let engine = Engine::new(EngineConfig {
+            component_store: Some(data.components()),
+            cache_dir: config
+                .engine
+                .cache_dir
+                .clone()
+                .or_else(|| Some(data.root().join("cache"))),
+            ..config.engine.clone()
+        })?;
+        let target = config
+            .decision_log
+            .clone()
+            .unwrap_or_else(|| DecisionLogTarget::File {
+                path: data.root().join("decisions.log"),
+                max_bytes: 64 << 20,
+                keep: 5,
+            });
+        let log = DecisionLog::start(&target).map_err(ServeError::DecisionLog)?;
+        let limits = BodyLimits {
+            request: config.max_request_bytes,
+            config: config.max_config_bytes,
+            component: engine.config().max_component_bytes,
+        };
+        let store = SqliteStore::open(&data.database())?;
+        let tokens = Arc::new(Tokens::new(Arc::new(store)));
+        let state = Arc::new(Shared::new(
+            engine,
+            data,
+            log,
+            config.admin_token,
+            limits,
+            tokens,
+        ));
+        state.reload_from_disk();
+        Ok(Server {
+            state,
+            reload_interval: config.reload_interval,
+            notifications: config.notifications,
+            notify_interval: config.notify_interval,
+            use_flush_interval: config.use_flush_interval,
+        })
+    }
+
+    /// The HTTP API, for serving or for calling in process (tests, embedding).
+    pub fn router(&self) -> Router {
+        let mut router = Router::new();
+        for (path, _, handler) in route_table() {
+            router = router.route(path, handler);
+        }
+        router
+            .fallback(ops::not_found)
+            .method_not_allowed_fallback(ops::method_not_allowed)
+            .with_state(Arc::clone(&self.state))
+    }
+
+    /// Checks the data directory for configuration changes now. Blocking.
+    pub fn reload(&self) {
+        self.state.reload_from_disk();
+    }
+
+    /// The token lifecycle the service runs on, for calling in process.
+    pub fn tokens(&self) -> &Arc<Tokens> {
+        &self.state.tokens
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then stops taking connections, lets the
+    /// requests in flight finish (new requests on open connections get 503), and writes out the
+    /// decision log.
+    pub async fn run(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
+        let reloader = tokio::spawn(reload_periodically(
+            Arc::clone(&self.state),
+            self.reload_interval,
+        ));
+        let flusher = tokio::spawn(flush_uses_periodically(
+            Arc::clone(&self.state.tokens),
+            self.use_flush_interval,
+        ));
+        let stop_notifier = Arc::new(AtomicBool::new(false));
+        let notifier = Notifier::new(
+            Arc::clone(self.state.tokens.store()),
+            self.notifications.clone(),
+        )
+        .spawn(self.notify_interval, Arc::clone(&stop_notifier))
+        .map_err(ServeError::Serve)?;
+        let state = Arc::clone(&self.state);
+        let served = axum::serve(listener, self.router())
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                tracing::info!("shutting down: finishing the requests in flight");
+                state.begin_shutdown();
+            })
+            .await;
+        reloader.abort();
+        flusher.abort();
+        stop_notifier.store(true, Ordering::Relaxed);
+        let state = Arc::clone(&self.state);
+        let _ = tokio::task::spawn_blocking(move || {
+            if let Err(error) = state.tokens.flush_uses() {
+                tracing::error!(%error, "cannot record the last token uses");
+            }
+            state.log.close();
+            let _ = notifier.join();
+        })
+        .await;
+        tracing::info!("stopped");
+        served.map_err(ServeError::Serve)
+    }
+}
+
+async fn reload_periodically(state: Arc<Shared>, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        let state = Arc::clone(&state);
+        if tokio::task::spawn_blocking(move || state.reload_from_disk())
+            .await
+            .is_err()
+        {
+            tracing::error!("checking the tenant configurations failed");
+        }
+    }
+}
+
+async fn flush_uses_periodically(tokens: Arc<Tokens>, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let tokens = Arc::clone(&tokens);
+        match tokio::task::spawn_blocking(move || tokens.flush_uses()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::error!(%error, "cannot record token uses"),
+            Err(error) => tracing::error!(%error, "recording token uses did not finish"),
+        }
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}
+
+/// Every route of the API, as (path, method).
+pub fn routes() -> Vec<(&'static str, Method)> {
+    route_table()
+        .into_iter()
+        .map(|(path, method, _)| (path, method))
+        .collect()
+}
+
+type Route = (&'static str, Method, MethodRouter<Arc<Shared>>);
+
+fn route_table() -> Vec<Route> {
+    vec![
+        (
+            "/v1/tenants/{tenant}/decisions",
+            Method::POST,
+            post(api::decide),
+        ),
+        (
+            "/v1/tenants/{tenant}/authorize",
+            Method::POST,
+            post(api::authorize),
+        ),
+        ("/v1/admin/tenants", Method::GET, get(admin::list_tenants)),
+        (
+            "/v1/admin/tenants/{tenant}",
+            Method::GET,
+            get(admin::get_tenant),
+        ),
+        (
+            "/v1/admin/tenants/{tenant}",
+            Method::PUT,
+            put(admin::put_tenant),
+        ),
+        (
+            "/v1/admin/tenants/{tenant}",
+            Method::DELETE,
+            delete(admin::delete_tenant),
+        ),
+        (
+            "/v1/admin/components",
+            Method::GET,
+            get(admin::list_components),
+        ),
+        (
+            "/v1/admin/components",
+            Method::POST,
+            post(admin::upload_component),
+        ),
+        (
+            "/v1/tenants/{tenant}/tokens",
+            Method::POST,
+            post(tokens::create),
+        ),
+        (
+            "/v1/tenants/{tenant}/tokens",
+            Method::GET,
+            get(tokens::list),
+        ),
+        (
+            "/v1/tenants/{tenant}/tokens/{id}",
+            Method::GET,
+            get(tokens::get_token),
+        ),
+        (
+            "/v1/tenants/{tenant}/tokens/{id}",
+            Method::DELETE,
+            delete(tokens::revoke),
+        ),
+        (
+            "/v1/tenants/{tenant}/tokens/{id}/regenerate",
+            Method::POST,
+            post(tokens::regenerate),
+        ),
+        (
+            "/v1/tenants/{tenant}/audit",
+            Method::GET,
+            get(tokens::audit),
+        ),
+        (
+            "/v1/tenants/{tenant}/reports/{report}",
+            Method::GET,
+            get(reports::report),
+        ),
+        (
+            "/v1/tenants/{tenant}/whatif",
+            Method::POST,
+            post(reports::whatif_handler),
+        ),
+        (
+            "/v1/tenants/{tenant}/authenticate",
+            Method::POST,
+            post(gateway::authenticate),
+        ),
+        // Gateways call these with the client's method, or GET.
+        (
+            "/v1/tenants/{tenant}/forward-auth",
+            Method::GET,
+            any(gateway::authenticate),
+        ),
+        (
+            "/v1/tenants/{tenant}/orgs/{org}/forward-auth",
+            Method::GET,
+            any(gateway::forward_auth_in_org),
+        ),
+        ("/v1/leaks", Method::POST, post(leaks::report_any)),
+        (
+            "/v1/tenants/{tenant}/leaks",
+            Method::POST,
+            post(leaks::report_in_tenant),
+        ),
+        (
+            "/v1/admin/tenants/{tenant}/groups",
+            Method::GET,
+            get(directory::list),
+        ),
+        (
+            "/v1/admin/tenants/{tenant}/groups/{group}",
+            Method::PUT,
+            put(directory::put),
+        ),
+        (
+            "/v1/admin/tenants/{tenant}/groups/{group}",
+            Method::DELETE,
+            delete(directory::delete),
+        ),
+        ("/healthz", Method::GET, get(ops::healthz)),
+        ("/readyz", Method::GET, get(ops::readyz)),
+        ("/metrics", Method::GET, get(ops::metrics)),
+        ("/openapi.json", Method::GET, get(ops::openapi)),
+    ]
+}

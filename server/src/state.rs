@@ -1,0 +1,339 @@
+//! What the service holds: the engine, the tenants being served, and how configuration changes
+//! replace them.
+//!
+//! The tenants live in an immutable map behind an `Arc`, swapped with `arc-swap` (a request
+//! reads it without taking a lock that a writer could hold). A request clones the `Arc` of its
+//! tenant and evaluates against it, however long that takes; a change builds and loads the new
+//! tenant completely, then swaps a new map in. So a change takes effect atomically, requests in
+//! flight finish on the version they started with, and a configuration that fails to load never
+//! replaces the one that works. Changes (through the API or on disk) are serialised by one lock.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use arc_swap::ArcSwap;
+
+use patrol::Digest;
+use patrol::Engine;
+use patrol::Tenant;
+use patrol::timestamp::now;
+use patrol_store::tokens::Tokens;
+
+use patrol::files::remove_durably;
+
+use crate::decision_log::DecisionLog;
+use crate::metrics::Metrics;
+use patrol_store::{ConfigFormat as Format, DataDir};
+
+/// A tenant being served, with the configuration text it came from.
+pub(crate) struct ServedTenant {
+    pub(crate) tenant: Arc<Tenant>,
+    pub(crate) text: String,
+    pub(crate) format: Format,
+    pub(crate) digest: Digest,
+}
+
+/// A configuration that was not served: where the fault is and why.
+#[derive(Debug)]
+pub(crate) struct Refused {
+    /// The configuration's field at fault (`policies.max_pat_lifespan.max_days`); none, or
+    /// empty, when the fault is the document's as a whole.
+    pub(crate) field: Option<String>,
+    /// What is wrong, naming the file and the field.
+    pub(crate) problem: String,
+    /// Whether the fault is patrol's (the file could not be stored) rather than the
+    /// configuration's.
+    pub(crate) ours: bool,
+}
+
+impl Refused {
+    fn at(field: &str, problem: String) -> Refused {
+        Refused {
+            field: Some(field.to_string()),
+            problem,
+            ours: false,
+        }
+    }
+}
+
+/// The actor of changes made by editing the files in the data directory.
+use patrol_store::tokens::FILE_ACTOR;
+
+type TenantMap = HashMap<String, Arc<ServedTenant>>;
+
+/// Everything the handlers share.
+pub(crate) struct Shared {
+    pub(crate) engine: Engine,
+    pub(crate) data: DataDir,
+    pub(crate) log: DecisionLog,
+    pub(crate) metrics: Metrics,
+    pub(crate) admin_token: Option<String>,
+    pub(crate) limits: BodyLimits,
+    /// The token store and lifecycle.
+    pub(crate) tokens: Arc<Tokens>,
+    tenants: ArcSwap<TenantMap>,
+    /// Serialises configuration changes.
+    changes: Mutex<()>,
+    /// Why a tenant file on disk is not being served (or not in its latest version).
+    refusals: Mutex<BTreeMap<String, Refusal>>,
+    ready: AtomicBool,
+    shutting_down: AtomicBool,
+}
+
+/// A tenant file that could not be loaded: the content refused (so it is not retried until it
+/// changes) and why.
+#[derive(Debug, Clone)]
+struct Refusal {
+    digest: Option<Digest>,
+    problem: String,
+}
+
+/// The largest bodies accepted.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BodyLimits {
+    pub(crate) request: usize,
+    pub(crate) config: usize,
+    pub(crate) component: usize,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        engine: Engine,
+        data: DataDir,
+        log: DecisionLog,
+        admin_token: Option<String>,
+        limits: BodyLimits,
+        tokens: Arc<Tokens>,
+    ) -> Shared {
+        Shared {
+            engine,
+            data,
+            log,
+            metrics: Metrics::new(),
+            admin_token,
+            limits,
+            tokens,
+            tenants: ArcSwap::from_pointee(HashMap::new()),
+            changes: Mutex::new(()),
+            refusals: Mutex::new(BTreeMap::new()),
+            ready: AtomicBool::new(false),
+            shutting_down: AtomicBool::new(false),
+        }
+    }
+
+    /// The tenant called `name`, as it is now.
+    pub(crate) fn tenant(&self, name: &str) -> Option<Arc<ServedTenant>> {
+        self.map().get(name).cloned()
+    }
+
+    /// Every tenant being served, by name.
+    pub(crate) fn tenants(&self) -> Arc<TenantMap> {
+        self.map()
+    }
+
+    /// Why tenant files are not served as they are on disk, by tenant.
+    pub(crate) fn refusals(&self) -> BTreeMap<String, String> {
+        lock(&self.refusals)
+            .iter()
+            .map(|(name, refusal)| (name.clone(), refusal.problem.clone()))
+            .collect()
+    }
+
+    pub(crate) fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::Release);
+    }
+
+    /// Checks `text` as the configuration of tenant `name`, and if it loads, stores it in the
+    /// data directory and serves it. On error nothing changes. Blocking: compiles components.
+    pub(crate) fn put_tenant(
+        &self,
+        name: &str,
+        text: String,
+        format: Format,
+        actor: &str,
+    ) -> Result<Arc<ServedTenant>, Refused> {
+        let _change = lock(&self.changes);
+        let path = self.data.tenant_file(name, format);
+        let served = self.load(name, text, format, &path)?;
+        self.data
+            .write_tenant_file(name, &served.text, format)
+            .map_err(|error| Refused {
+                field: None,
+                problem: format!("cannot store `{}`: {error}", path.display()),
+                ours: true,
+            })?;
+        self.install(name, Some(Arc::clone(&served)), actor);
+        lock(&self.refusals).remove(name);
+        Ok(served)
+    }
+
+    /// Deletes tenant `name`: stops serving it, deletes its configuration file, and retires
+    /// its tokens and groups (see [`patrol_store::tokens::Tokens::retire_tenant`]), so that a tenant
+    /// created later under the same name inherits nothing. Returns how many tokens were
+    /// revoked, or `None` when there was no such tenant (nothing served, no file, no token).
+    pub(crate) fn delete_tenant(&self, name: &str, actor: &str) -> Result<Option<usize>, String> {
+        let _change = lock(&self.changes);
+        let mut existed = self.tenant(name).is_some();
+        for format in [Format::Toml, Format::Json] {
+            let path = self.data.tenant_file(name, format);
+            existed |= path.exists();
+            remove_durably(&path)
+                .map_err(|error| format!("cannot delete the configuration: {error}"))?;
+        }
+        self.install(name, None, actor);
+        lock(&self.refusals).remove(name);
+        let revoked = self
+            .tokens
+            .retire_tenant(name, actor, now())
+            .map_err(|error| {
+                format!(
+                    "cannot revoke the tenant's tokens: {}",
+                    patrol::with_causes(&error)
+                )
+            })?;
+        Ok((existed || revoked > 0).then_some(revoked))
+    }
+
+    /// Brings the served tenants in line with the files in the data directory: new and
+    /// changed files are loaded (a file that fails keeps its previous version serving),
+    /// removed files stop being served. Blocking.
+    pub(crate) fn reload_from_disk(&self) {
+        let _change = lock(&self.changes);
+        let files = match self.data.tenant_files() {
+            Ok(files) => files,
+            Err(error) => {
+                tracing::error!(%error, dir = %self.data.tenants().display(), "cannot list tenant configurations");
+                return;
+            }
+        };
+        let mut on_disk = Vec::with_capacity(files.len());
+        for (name, format, path) in files {
+            on_disk.push(name.clone());
+            let text = match std::fs::read_to_string(&path) {
+                Ok(text) => text,
+                Err(error) => {
+                    let problem = format!("{}: cannot read the file: {error}", path.display());
+                    self.refuse(&name, None, problem);
+                    continue;
+                }
+            };
+            let digest = Digest::of(text.as_bytes());
+            let served = self
+                .tenant(&name)
+                .is_some_and(|served| served.digest == digest);
+            let refused = lock(&self.refusals)
+                .get(&name)
+                .is_some_and(|refusal| refusal.digest == Some(digest));
+            if served || refused {
+                continue;
+            }
+            match self.load(&name, text, format, &path) {
+                Ok(served) => {
+                    tracing::info!(tenant = %name, file = %path.display(), "tenant configuration loaded");
+                    self.install(&name, Some(served), FILE_ACTOR);
+                    lock(&self.refusals).remove(&name);
+                    self.metrics.record_reload(true);
+                }
+                Err(refused) => self.refuse(&name, Some(digest), refused.problem),
+            }
+        }
+        let gone: Vec<String> = self
+            .map()
+            .keys()
+            .filter(|name| !on_disk.contains(name))
+            .cloned()
+            .collect();
+        for name in gone {
+            tracing::info!(tenant = %name, "tenant configuration removed");
+            self.install(&name, None, FILE_ACTOR);
+        }
+        lock(&self.refusals).retain(|name, _| on_disk.contains(name));
+        self.ready.store(true, Ordering::Release);
+    }
+
+    fn refuse(&self, name: &str, digest: Option<Digest>, problem: String) {
+        tracing::warn!(tenant = %name, %problem, "tenant configuration refused; the previous version, if any, keeps serving");
+        self.metrics.record_reload(false);
+        lock(&self.refusals).insert(name.to_string(), Refusal { digest, problem });
+    }
+
+    /// Parses and loads a configuration, checking it is the named tenant's.
+    fn load(
+        &self,
+        name: &str,
+        text: String,
+        format: Format,
+        path: &Path,
+    ) -> Result<Arc<ServedTenant>, Refused> {
+        let origin = path.display().to_string();
+        let base_dir = self.data.tenants();
+        let config = format
+            .parse(&text, &origin, &base_dir)
+            .map_err(|error| Refused::at(&error.field, error.to_string()))?;
+        if config.tenant != name {
+            return Err(Refused::at(
+                "tenant",
+                format!(
+                    "{origin}: `tenant`: the configuration is for `{}`, not `{name}`",
+                    config.tenant
+                ),
+            ));
+        }
+        let tenant = patrol::Tenant::load(&self.engine, &config)
+            .map_err(|error| Refused::at(&error.field, error.to_string()))?;
+        Ok(Arc::new(ServedTenant {
+            tenant: Arc::new(tenant),
+            digest: Digest::of(text.as_bytes()),
+            text,
+            format,
+        }))
+    }
+
+    /// Swaps a new map in, with `name` replaced (or removed), and records what changed in its
+    /// policies in the audit log, as done by `actor`.
+    fn install(&self, name: &str, served: Option<Arc<ServedTenant>>, actor: &str) {
+        // Changes are serialised by `changes`, so nothing else stores a map meanwhile.
+        let mut map = TenantMap::clone(&self.tenants.load());
+        let before = match &served {
+            Some(served) => map.insert(name.to_string(), Arc::clone(served)),
+            None => map.remove(name),
+        };
+        self.tenants.store(Arc::new(map));
+        // The first load at start-up is not a change; what changed on disk while patrol was
+        // stopped is not seen as a change either.
+        if actor == FILE_ACTOR && !self.is_ready() {
+            return;
+        }
+        let recorded = self.tokens.policies_changed(
+            name,
+            actor,
+            before.as_ref().map(|served| &*served.tenant),
+            served.as_ref().map(|served| &*served.tenant),
+            now(),
+        );
+        if let Err(error) = recorded {
+            tracing::error!(tenant = %name, %error, "cannot record the policy change in the audit log");
+        }
+    }
+
+    fn map(&self) -> Arc<TenantMap> {
+        self.tenants.load_full()
+    }
+}
+
+/// Locks a mutex whose data stays consistent even if a holder panicked.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -1,0 +1,8 @@
+//! The service's integration tests, in one binary: the HTTP API through its router, in
+//! process, on fresh data directories.
+
+mod router;
+mod server_api;
+mod server_hardening;
+
+pub use patrol_test_support::{component, example_request, root};

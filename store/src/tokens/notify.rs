@@ -1,0 +1,136 @@
+//! Delivering notifications: a worker takes what the outbox holds, posts each as JSON to the
+//! configured webhook (if any) and writes it to the log, retrying failed deliveries with
+//! exponential backoff (1 s, 2 s, 4 s, ... up to an hour). It also queues an `expiring_soon`
+//! notification, once, for every token that expires within the configured number of days.
+//!
+//! Because notifications are written to the outbox in the same transaction as the change they
+//! report, none is lost if patrol stops before delivering it: the next worker delivers it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use super::service::notification;
+use super::store::{NotificationEvent, PendingNotification, StoreError, TokenStore};
+use patrol::timestamp::{Timestamp, now};
+
+/// Where notifications go, and when tokens count as expiring soon.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifierConfig {
+    /// A URL to POST each notification to, as JSON. Without one, notifications go to the log
+    /// only.
+    pub webhook: Option<String>,
+    /// Tell owners this many days before a token expires. Default 7.
+    pub expiry_notice_days: i64,
+}
+
+impl Default for NotifierConfig {
+    fn default() -> Self {
+        NotifierConfig {
+            webhook: None,
+            expiry_notice_days: 7,
+        }
+    }
+}
+
+/// The longest wait between attempts to deliver one notification.
+const MAX_BACKOFF_SECONDS: i64 = 3600;
+/// How many notifications one round delivers at most.
+const BATCH: usize = 100;
+
+/// Delivers the outbox.
+pub struct Notifier {
+    store: Arc<dyn TokenStore>,
+    config: NotifierConfig,
+    agent: ureq::Agent,
+}
+
+impl Notifier {
+    /// A notifier for `store`.
+    pub fn new(store: Arc<dyn TokenStore>, config: NotifierConfig) -> Notifier {
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(10)))
+            .build()
+            .into();
+        Notifier {
+            store,
+            config,
+            agent,
+        }
+    }
+
+    /// One round: queue expiry notices, then deliver what is due. Returns how many were
+    /// delivered.
+    pub fn run_once(&self, now: Timestamp) -> Result<usize, StoreError> {
+        let horizon = now + self.config.expiry_notice_days.max(0) * 86_400;
+        self.store.notify_expiring(now, horizon, &|token| {
+            notification(token, NotificationEvent::ExpiringSoon, now, None).payload
+        })?;
+        let mut delivered = 0;
+        for pending in self.store.due_notifications(now, BATCH)? {
+            match self.deliver(&pending) {
+                Ok(()) => {
+                    self.store.delivered(pending.seq, now)?;
+                    delivered += 1;
+                }
+                Err(error) => {
+                    let backoff = 1i64
+                        .checked_shl(pending.attempts.min(20))
+                        .unwrap_or(MAX_BACKOFF_SECONDS)
+                        .min(MAX_BACKOFF_SECONDS);
+                    tracing::warn!(
+                        seq = pending.seq, attempts = pending.attempts + 1, %error,
+                        "a notification could not be delivered; it will be retried"
+                    );
+                    self.store
+                        .delivery_failed(pending.seq, &error, now + backoff)?;
+                }
+            }
+        }
+        Ok(delivered)
+    }
+
+    fn deliver(&self, pending: &PendingNotification) -> Result<(), String> {
+        let notification = &pending.notification;
+        tracing::info!(
+            target: "patrol::notifications",
+            event = notification.event.as_str(),
+            tenant = %notification.tenant,
+            owner = notification.owner.as_deref().unwrap_or(""),
+            token_id = notification.token_id.as_deref().unwrap_or(""),
+            "notification"
+        );
+        let Some(url) = &self.config.webhook else {
+            return Ok(());
+        };
+        self.agent
+            .post(url)
+            .header("content-type", "application/json")
+            .send(notification.payload.to_string())
+            .map(|_| ())
+            .map_err(|error| error.to_string())
+    }
+
+    /// Runs rounds every `interval` on a thread of its own until `stop` is set.
+    pub fn spawn(
+        self,
+        interval: Duration,
+        stop: Arc<AtomicBool>,
+    ) -> std::io::Result<JoinHandle<()>> {
+        thread::Builder::new()
+            .name("patrol-notifier".to_string())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    if let Err(error) = self.run_once(now()) {
+                        tracing::error!(%error, "delivering notifications failed");
+                    }
+                    let mut waited = Duration::ZERO;
+                    while waited < interval && !stop.load(Ordering::Relaxed) {
+                        thread::sleep(Duration::from_millis(50));
+                        waited += Duration::from_millis(50);
+                    }
+                }
+            })
+    }
+}

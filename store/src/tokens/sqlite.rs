@@ -1,0 +1,710 @@
+//! The embedded token store: one SQLite database file, in write-ahead-log mode, with every
+//! commit synced to disk, so that a change patrol has acknowledged survives the process being
+//! killed (or the machine losing power) right after.
+//!
+//! The schema is versioned by the migrations in `store/migrations/sqlite/`, applied in order and
+//! recorded in SQLite's `user_version`.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+
+use super::format::SecretHash;
+use super::store::{
+    AuditEntry, AuditEvent, AuditQuery, Continuation, Notification, NotificationEvent, Page,
+    PendingNotification, StoreError, TokenFilter, TokenOrder, TokenQuery, TokenRecord, TokenStore,
+    TokenUse,
+};
+use patrol::timestamp::Timestamp;
+
+/// The migrations, in order; the schema's version is how many have been applied.
+const MIGRATIONS: [&str; 1] = [include_str!("../../migrations/sqlite/0001_tokens.sql")];
+
+/// The SQLite token store.
+pub struct SqliteStore {
+    connection: Mutex<Connection>,
+}
+
+fn failed(error: rusqlite::Error) -> StoreError {
+    StoreError::Backend(Box::new(error))
+}
+
+const COLUMNS: &str = "id, tenant, owner, display_name, scopes, all_orgs, orgs, valid_from, \
+     valid_to, created_at, last_used_at, last_user_agent, last_address, revoked_at, \
+     revocation_reason";
+
+fn words(text: String) -> Vec<String> {
+    text.split_whitespace().map(str::to_string).collect()
+}
+
+fn record(row: &Row<'_>) -> rusqlite::Result<TokenRecord> {
+    Ok(TokenRecord {
+        id: row.get(0)?,
+        tenant: row.get(1)?,
+        owner: row.get(2)?,
+        display_name: row.get(3)?,
+        scopes: words(row.get(4)?),
+        all_orgs: row.get(5)?,
+        orgs: words(row.get(6)?),
+        valid_from: row.get(7)?,
+        valid_to: row.get(8)?,
+        created_at: row.get(9)?,
+        last_used_at: row.get(10)?,
+        last_user_agent: row.get(11)?,
+        last_address: row.get(12)?,
+        revoked_at: row.get(13)?,
+        revocation_reason: row.get(14)?,
+    })
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the database at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateFolder {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let connection = Connection::open(path).map_err(|source| StoreError::Open {
+            path: path.to_path_buf(),
+            source: Box::new(source),
+        })?;
+        connection
+            .execute_batch(
+                "PRAGMA journal_mode = WAL;
+                 PRAGMA synchronous = FULL;
+                 PRAGMA foreign_keys = ON;
+                 PRAGMA busy_timeout = 5000;",
+            )
+            .map_err(failed)?;
+        let store = SqliteStore {
+            connection: Mutex::new(connection),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&self) -> Result<(), StoreError> {
+        let mut connection = self.lock();
+        let version: usize = connection
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(failed)?;
+        if version > MIGRATIONS.len() {
+            return Err(StoreError::NewerSchema {
+                found: version,
+                known: MIGRATIONS.len(),
+            });
+        }
+        for (index, migration) in MIGRATIONS.iter().enumerate().skip(version) {
+            let transaction = connection.transaction().map_err(failed)?;
+            transaction.execute_batch(migration).map_err(failed)?;
+            transaction
+                .execute_batch(&format!("PRAGMA user_version = {}", index + 1))
+                .map_err(failed)?;
+            transaction.commit().map_err(failed)?;
+        }
+        Ok(())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // rusqlite leaves the connection usable after a panic elsewhere; keep going.
+        self.connection
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs `work` in a transaction, committed if it succeeds.
+    fn write<R>(
+        &self,
+        work: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<R>,
+    ) -> Result<R, StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction().map_err(failed)?;
+        let result = work(&transaction).map_err(failed)?;
+        transaction.commit().map_err(failed)?;
+        Ok(result)
+    }
+}
+
+fn insert_audit(transaction: &Transaction<'_>, entry: &AuditEntry) -> rusqlite::Result<()> {
+    transaction.execute(
+        "INSERT INTO audit (time, tenant, event, actor, token_id, outcome, details)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            entry.time,
+            entry.tenant,
+            entry.event.as_str(),
+            entry.actor,
+            entry.token_id,
+            serde_json::to_value(entry.outcome)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            entry.details.to_string(),
+        ],
+    )?;
+    Ok(())
+}
+
+fn insert_notification(
+    transaction: &Transaction<'_>,
+    notification: &Notification,
+    now: Timestamp,
+) -> rusqlite::Result<()> {
+    transaction.execute(
+        "INSERT INTO outbox (created_at, tenant, event, token_id, owner, payload, next_attempt_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?1)",
+        params![
+            now,
+            notification.tenant,
+            notification.event.as_str(),
+            notification.token_id,
+            notification.owner,
+            notification.payload.to_string(),
+        ],
+    )?;
+    Ok(())
+}
+
+fn get(transaction: &Connection, tenant: &str, id: &str) -> rusqlite::Result<Option<TokenRecord>> {
+    transaction
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM tokens WHERE tenant = ?1 AND id = ?2"),
+            params![tenant, id],
+            record,
+        )
+        .optional()
+}
+
+/// A sort key as SQLite compares it.
+fn sql_value(key: &serde_json::Value) -> rusqlite::types::Value {
+    match key {
+        serde_json::Value::String(text) => rusqlite::types::Value::Text(text.clone()),
+        serde_json::Value::Number(n) => n.as_i64().map_or(
+            rusqlite::types::Value::Null,
+            rusqlite::types::Value::Integer,
+        ),
+        _ => rusqlite::types::Value::Null,
+    }
+}
+
+/// A sort key as a continuation carries it.
+fn json_value(key: &rusqlite::types::Value) -> serde_json::Value {
+    match key {
+        rusqlite::types::Value::Text(text) => serde_json::Value::String(text.clone()),
+        rusqlite::types::Value::Integer(n) => serde_json::Value::from(*n),
+        _ => serde_json::Value::Null,
+    }
+}
+
+fn notification_event(name: &str) -> NotificationEvent {
+    match name {
+        "created" => NotificationEvent::Created,
+        "regenerated" => NotificationEvent::Regenerated,
+        "revoked" => NotificationEvent::Revoked,
+        "revoked_by_system" => NotificationEvent::RevokedBySystem,
+        "found_in_public" => NotificationEvent::FoundInPublic,
+        _ => NotificationEvent::ExpiringSoon,
+    }
+}
+
+impl TokenStore for SqliteStore {
+    fn create(
+        &self,
+        token: &TokenRecord,
+        hash: &SecretHash,
+        audit: &AuditEntry,
+        notification: &Notification,
+    ) -> Result<(), StoreError> {
+        self.write(|transaction| {
+            transaction.execute(
+                &format!(
+                    "INSERT INTO tokens ({COLUMNS}, secret_hash)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+                ),
+                params![
+                    token.id,
+                    token.tenant,
+                    token.owner,
+                    token.display_name,
+                    token.scopes.join(" "),
+                    token.all_orgs,
+                    token.orgs.join(" "),
+                    token.valid_from,
+                    token.valid_to,
+                    token.created_at,
+                    token.last_used_at,
+                    token.last_user_agent,
+                    token.last_address,
+                    token.revoked_at,
+                    token.revocation_reason,
+                    &hash.0[..],
+                ],
+            )?;
+            insert_audit(transaction, audit)?;
+            insert_notification(transaction, notification, token.created_at)
+        })
+    }
+
+    fn regenerate(
+        &self,
+        tenant: &str,
+        id: &str,
+        hash: &SecretHash,
+        valid_from: Timestamp,
+        valid_to: Timestamp,
+        audit: &AuditEntry,
+        notification: &Notification,
+    ) -> Result<Option<TokenRecord>, StoreError> {
+        self.write(|transaction| {
+            let changed = transaction.execute(
+                "UPDATE tokens SET secret_hash = ?3, valid_from = ?4, valid_to = ?5
+                 WHERE tenant = ?1 AND id = ?2 AND revoked_at IS NULL",
+                params![tenant, id, &hash.0[..], valid_from, valid_to],
+            )?;
+            if changed == 0 {
+                return Ok(None);
+            }
+            insert_audit(transaction, audit)?;
+            insert_notification(transaction, notification, audit.time)?;
+            // A new lifetime deserves a new "expires soon" notice.
+            transaction.execute(
+                "DELETE FROM expiry_notices WHERE token_id = ?1",
+                params![id],
+            )?;
+            get(transaction, tenant, id)
+        })
+    }
+
+    fn revoke(
+        &self,
+        tenant: &str,
+        id: &str,
+        at: Timestamp,
+        reason: &str,
+        audit: &[AuditEntry],
+        notifications: &[Notification],
+    ) -> Result<Option<TokenRecord>, StoreError> {
+        self.write(|transaction| {
+            let changed = transaction.execute(
+                "UPDATE tokens SET revoked_at = ?3, revocation_reason = ?4
+                 WHERE tenant = ?1 AND id = ?2 AND revoked_at IS NULL",
+                params![tenant, id, at, reason],
+            )?;
+            if changed > 0 {
+                for entry in audit {
+                    insert_audit(transaction, entry)?;
+                }
+                for notification in notifications {
+                    insert_notification(transaction, notification, at)?;
+                }
+            }
+            get(transaction, tenant, id)
+        })
+    }
+
+    fn get(&self, tenant: &str, id: &str) -> Result<Option<TokenRecord>, StoreError> {
+        get(&self.lock(), tenant, id).map_err(failed)
+    }
+
+    fn find(&self, hash: &SecretHash) -> Result<Option<TokenRecord>, StoreError> {
+        let connection = self.lock();
+        // The gateway path runs this on every request: keep the statement prepared.
+        let found = connection
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS}, secret_hash FROM tokens WHERE secret_hash = ?1"
+            ))
+            .and_then(|mut statement| {
+                statement
+                    .query_row(params![&hash.0[..]], |row| {
+                        let stored: Vec<u8> = row.get(15)?;
+                        Ok((record(row)?, stored))
+                    })
+                    .optional()
+            })
+            .map_err(failed)?;
+        Ok(found.and_then(|(token, stored)| {
+            let stored = SecretHash(stored.try_into().ok()?);
+            stored.matches(hash).then_some(token)
+        }))
+    }
+
+    fn list(
+        &self,
+        tenant: &str,
+        query: &TokenQuery,
+        now: Timestamp,
+    ) -> Result<Page<TokenRecord>, StoreError> {
+        let after = query
+            .continuation
+            .as_deref()
+            .map(|text| Continuation::decode(text, query))
+            .transpose()?;
+        let condition = match query.filter {
+            TokenFilter::Active => "revoked_at IS NULL AND valid_to > ?3",
+            TokenFilter::Revoked => "revoked_at IS NOT NULL",
+            TokenFilter::Expired => "revoked_at IS NULL AND valid_to <= ?3",
+            TokenFilter::All => "?3 = ?3",
+        };
+        // The sort key, then creation and id, so that every token has one place in the order.
+        let key = match query.order {
+            TokenOrder::DisplayDate => "0",
+            TokenOrder::DisplayName => "lower(display_name)",
+            TokenOrder::Status => {
+                "CASE WHEN revoked_at IS NOT NULL THEN 2 WHEN valid_to <= ?3 THEN 1 ELSE 0 END"
+            }
+        };
+        let (direction, beyond) = if query.ascending {
+            ("ASC", ">")
+        } else {
+            ("DESC", "<")
+        };
+        // ?5 is NULL on the first page; every sort key is non-NULL.
+        let resume = format!("AND (?5 IS NULL OR ({key}, created_at, id) {beyond} (?5, ?6, ?7))");
+        // (SQLite reads a constant in ORDER BY as a column number: leave the constant key out.)
+        let sort_key = match query.order {
+            TokenOrder::DisplayDate => String::new(),
+            _ => format!("{key} {direction}, "),
+        };
+        let sql = format!(
+            "SELECT {COLUMNS}, {key} FROM tokens
+             WHERE tenant = ?1 AND (?2 IS NULL OR owner = ?2) AND {condition} {resume}
+             ORDER BY {sort_key}created_at {direction}, id {direction} LIMIT ?4"
+        );
+        let limit = query.limit.max(1);
+        let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+        let (after_key, after_created, after_id) = match &after {
+            Some(after) => (sql_value(&after.key), after.created_at, after.id.clone()),
+            None => (rusqlite::types::Value::Null, 0, String::new()),
+        };
+        let connection = self.lock();
+        let mut statement = connection.prepare(&sql).map_err(failed)?;
+        let mut rows = statement
+            .query_map(
+                params![
+                    tenant,
+                    query.owner,
+                    now,
+                    fetch,
+                    after_key,
+                    after_created,
+                    after_id
+                ],
+                |row| Ok((record(row)?, row.get::<_, rusqlite::types::Value>(15)?)),
+            )
+            .map_err(failed)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(failed)?;
+        let continuation = if rows.len() > limit {
+            rows.truncate(limit);
+            rows.last().map(|(last, key)| {
+                Continuation {
+                    order: query.order,
+                    ascending: query.ascending,
+                    key: json_value(key),
+                    created_at: last.created_at,
+                    id: last.id.clone(),
+                }
+                .encode()
+            })
+        } else {
+            None
+        };
+        Ok(Page {
+            items: rows.into_iter().map(|(token, _)| token).collect(),
+            continuation,
+        })
+    }
+
+    fn retire_tenant(
+        &self,
+        tenant: &str,
+        at: Timestamp,
+        reason: &str,
+        retired: &dyn Fn(&TokenRecord) -> (AuditEntry, Notification),
+    ) -> Result<usize, StoreError> {
+        self.write(|transaction| {
+            let unrevoked = {
+                let mut statement = transaction.prepare(&format!(
+                    "SELECT {COLUMNS} FROM tokens WHERE tenant = ?1 AND revoked_at IS NULL"
+                ))?;
+                statement
+                    .query_map(params![tenant], record)?
+                    .collect::<rusqlite::Result<Vec<_>>>()?
+            };
+            for token in &unrevoked {
+                transaction.execute(
+                    "UPDATE tokens SET revoked_at = ?2, revocation_reason = ?3 WHERE id = ?1",
+                    params![token.id, at, reason],
+                )?;
+                let (entry, notification) = retired(token);
+                insert_audit(transaction, &entry)?;
+                insert_notification(transaction, &notification, at)?;
+            }
+            transaction.execute(
+                "DELETE FROM group_members WHERE tenant = ?1",
+                params![tenant],
+            )?;
+            Ok(unrevoked.len())
+        })
+    }
+
+    fn record_uses(&self, uses: &[TokenUse]) -> Result<(), StoreError> {
+        if uses.is_empty() {
+            return Ok(());
+        }
+        self.write(|transaction| {
+            let mut statement = transaction.prepare(
+                "UPDATE tokens SET last_used_at = ?2, last_user_agent = ?3, last_address = ?4
+                 WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at <= ?2)",
+            )?;
+            for use_ in uses {
+                statement.execute(params![
+                    use_.token_id,
+                    use_.at,
+                    use_.user_agent,
+                    use_.address
+                ])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        self.write(|transaction| insert_audit(transaction, entry))
+    }
+
+    fn audit_log(&self, tenant: &str, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection
+            .prepare(
+                "SELECT time, tenant, event, actor, token_id, outcome, details FROM audit
+                 WHERE tenant = ?1 AND (?2 IS NULL OR time >= ?2) AND (?3 IS NULL OR time < ?3)
+                   AND (?4 IS NULL OR event = ?4)
+                 ORDER BY time DESC, seq DESC LIMIT ?5",
+            )
+            .map_err(failed)?;
+        let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
+        let rows = statement
+            .query_map(
+                params![
+                    tenant,
+                    query.since,
+                    query.until,
+                    query.event.map(AuditEvent::as_str),
+                    limit
+                ],
+                |row| {
+                    let event: String = row.get(2)?;
+                    let outcome: String = row.get(5)?;
+                    let details: String = row.get(6)?;
+                    Ok((
+                        row.get::<_, Timestamp>(0)?,
+                        row.get::<_, String>(1)?,
+                        event,
+                        row.get::<_, String>(3)?,
+                        row.get::<_, Option<String>>(4)?,
+                        outcome,
+                        details,
+                    ))
+                },
+            )
+            .map_err(failed)?;
+        let mut entries = Vec::new();
+        for row in rows {
+            let (time, tenant, event, actor, token_id, outcome, details) = row.map_err(failed)?;
+            entries.push(AuditEntry {
+                time,
+                tenant,
+                event: AuditEvent::parse(&event).ok_or_else(|| {
+                    StoreError::Unreadable(format!("unknown audit event `{event}`"))
+                })?,
+                actor,
+                token_id,
+                outcome: serde_json::from_value(serde_json::Value::String(outcome))
+                    .map_err(|error| StoreError::Unreadable(error.to_string()))?,
+                details: serde_json::from_str(&details).unwrap_or(serde_json::Value::Null),
+            });
+        }
+        Ok(entries)
+    }
+
+    fn audit_and_notify(
+        &self,
+        entry: &AuditEntry,
+        notification: &Notification,
+    ) -> Result<(), StoreError> {
+        self.write(|transaction| {
+            insert_audit(transaction, entry)?;
+            insert_notification(transaction, notification, entry.time)
+        })
+    }
+
+    fn notify(&self, notification: &Notification) -> Result<(), StoreError> {
+        let now = patrol::timestamp::now();
+        self.write(|transaction| insert_notification(transaction, notification, now))
+    }
+
+    fn notify_expiring(
+        &self,
+        now: Timestamp,
+        before: Timestamp,
+        payload: &dyn Fn(&TokenRecord) -> serde_json::Value,
+    ) -> Result<usize, StoreError> {
+        self.write(|transaction| {
+            let mut statement = transaction.prepare(&format!(
+                "SELECT {COLUMNS} FROM tokens
+                 WHERE revoked_at IS NULL AND valid_to > ?1 AND valid_to <= ?2
+                   AND id NOT IN (SELECT token_id FROM expiry_notices)"
+            ))?;
+            let tokens = statement
+                .query_map(params![now, before], record)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            for token in &tokens {
+                let notification = Notification {
+                    tenant: token.tenant.clone(),
+                    event: NotificationEvent::ExpiringSoon,
+                    token_id: Some(token.id.clone()),
+                    owner: Some(token.owner.clone()),
+                    payload: payload(token),
+                };
+                insert_notification(transaction, &notification, now)?;
+                transaction.execute(
+                    "INSERT INTO expiry_notices (token_id, notified_at) VALUES (?1, ?2)",
+                    params![token.id, now],
+                )?;
+            }
+            Ok(tokens.len())
+        })
+    }
+
+    fn due_notifications(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<PendingNotification>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection
+            .prepare(
+                "SELECT seq, attempts, tenant, event, token_id, owner, payload FROM outbox
+                 WHERE delivered_at IS NULL AND next_attempt_at <= ?1
+                 ORDER BY seq LIMIT ?2",
+            )
+            .map_err(failed)?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        statement
+            .query_map(params![now, limit], |row| {
+                let event: String = row.get(3)?;
+                let payload: String = row.get(6)?;
+                Ok(PendingNotification {
+                    seq: row.get(0)?,
+                    attempts: row.get(1)?,
+                    notification: Notification {
+                        tenant: row.get(2)?,
+                        event: notification_event(&event),
+                        token_id: row.get(4)?,
+                        owner: row.get(5)?,
+                        payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
+                    },
+                })
+            })
+            .map_err(failed)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(failed)
+    }
+
+    fn delivered(&self, seq: i64, at: Timestamp) -> Result<(), StoreError> {
+        self.write(|transaction| {
+            transaction.execute(
+                "UPDATE outbox SET delivered_at = ?2, attempts = attempts + 1, last_error = NULL
+                 WHERE seq = ?1",
+                params![seq, at],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn delivery_failed(
+        &self,
+        seq: i64,
+        error: &str,
+        next_attempt_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.write(|transaction| {
+            transaction.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3
+                 WHERE seq = ?1",
+                params![seq, error, next_attempt_at],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn set_group(&self, tenant: &str, group: &str, members: &[String]) -> Result<(), StoreError> {
+        self.write(|transaction| {
+            transaction.execute(
+                "DELETE FROM group_members WHERE tenant = ?1 AND group_id = ?2",
+                params![tenant, group],
+            )?;
+            for member in members {
+                transaction.execute(
+                    "INSERT OR IGNORE INTO group_members (tenant, group_id, user_id)
+                     VALUES (?1, ?2, ?3)",
+                    params![tenant, group, member],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    fn delete_group(&self, tenant: &str, group: &str) -> Result<bool, StoreError> {
+        self.write(|transaction| {
+            Ok(transaction.execute(
+                "DELETE FROM group_members WHERE tenant = ?1 AND group_id = ?2",
+                params![tenant, group],
+            )? > 0)
+        })
+    }
+
+    fn groups(&self, tenant: &str) -> Result<Vec<(String, Vec<String>)>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection
+            .prepare(
+                "SELECT group_id, user_id FROM group_members WHERE tenant = ?1
+                 ORDER BY group_id, user_id",
+            )
+            .map_err(failed)?;
+        let rows = statement
+            .query_map(params![tenant], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+            })
+            .map_err(failed)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(failed)?;
+        let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+        for (group, user) in rows {
+            match groups.last_mut() {
+                Some((last, members)) if *last == group => members.push(user),
+                _ => groups.push((group, vec![user])),
+            }
+        }
+        Ok(groups)
+    }
+
+    fn groups_of(&self, tenant: &str, user: &str) -> Result<Vec<String>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection
+            .prepare_cached(
+                "SELECT group_id FROM group_members WHERE tenant = ?1 AND user_id = ?2
+                 ORDER BY group_id",
+            )
+            .map_err(failed)?;
+        statement
+            .query_map(params![tenant, user], |row| row.get(0))
+            .map_err(failed)?
+            .collect::<rusqlite::Result<Vec<String>>>()
+            .map_err(failed)
+    }
+}

@@ -1,0 +1,860 @@
+//! The token lifecycle through the library, on a real SQLite file with the real seed policies:
+//! create (denied, clamped), list and paginate, regenerate, revoke, authenticate, leaks,
+//! notifications, the group directory, policy-change audit, durability across reopening, and
+//! that no secret is ever written anywhere.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+use patrol::{Engine, EngineConfig, Tenant, TenantConfig};
+use patrol_store::tokens::{
+    AuditEvent, AuditQuery, AuthError, Client, LeakOutcome, LeakSource, LifecycleError, NewToken,
+    Notifier, NotifierConfig, Secret, SqliteStore, TokenFilter, TokenOrder, TokenQuery,
+    TokenRecord, TokenStatus, Tokens,
+};
+
+const DAY: i64 = 86_400;
+const NOW: i64 = 1_800_000_000;
+
+const ACME: &str = r#"
+tenant = "acme"
+[policies.restrict_global_pat_creation]
+enabled = true
+allowlist = { groups = ["pat-admins"] }
+[policies.max_pat_lifespan]
+enabled = true
+max_days = 90
+clamp = true
+[policies.revoke_leaked_pats]
+enabled = true
+allowlist = { groups = ["leak-exempt"] }
+[orgs.fabrikam]
+entra_backed = true
+[orgs.fabrikam.policies.restrict_pat_creation]
+enabled = true
+allowlist = { groups = ["release-engineers"] }
+"#;
+
+/// A tenant where leaked tokens are not revoked automatically.
+const BETA: &str = r#"
+tenant = "beta"
+[policies.revoke_leaked_pats]
+enabled = false
+"#;
+
+fn tenant(engine: &Engine, text: &str) -> Arc<Tenant> {
+    let config = TenantConfig::from_toml(text, "test", Path::new(".")).unwrap();
+    Arc::new(patrol::Tenant::load(engine, &config).unwrap())
+}
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    tokens: Tokens,
+    acme: Arc<Tenant>,
+    beta: Arc<Tenant>,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::new(EngineConfig::default()).unwrap();
+        let store = SqliteStore::open(&dir.path().join("patrol.db")).unwrap();
+        Fixture {
+            tokens: Tokens::new(Arc::new(store)),
+            acme: tenant(&engine, ACME),
+            beta: tenant(&engine, BETA),
+            dir,
+        }
+    }
+
+    fn reopen(&self) -> Tokens {
+        Tokens::new(Arc::new(
+            SqliteStore::open(&self.dir.path().join("patrol.db")).unwrap(),
+        ))
+    }
+
+    fn tenant_of(&self) -> impl Fn(&str) -> Option<Arc<Tenant>> + '_ {
+        |name| match name {
+            "acme" => Some(Arc::clone(&self.acme)),
+            "beta" => Some(Arc::clone(&self.beta)),
+            _ => None,
+        }
+    }
+}
+
+fn new_token(owner: &str, org: &str, days: i64) -> NewToken {
+    new_token_at(owner, org, NOW, days)
+}
+
+fn new_token_at(owner: &str, org: &str, now: i64, days: i64) -> NewToken {
+    NewToken {
+        owner: owner.to_string(),
+        groups: None,
+        display_name: format!("{owner}'s token"),
+        scopes: vec!["vso.code".to_string()],
+        all_orgs: false,
+        orgs: vec![org.to_string()],
+        valid_to: now + days * DAY,
+        org: org.to_string(),
+    }
+}
+
+#[test]
+fn creation_is_decided_by_the_policies_and_a_denied_one_stores_nothing() {
+    let f = Fixture::new();
+    let denied = f
+        .tokens
+        .create(&f.acme, new_token("alice", "fabrikam", 10), NOW)
+        .unwrap_err();
+    let LifecycleError::Denied(decision) = denied else {
+        panic!("expected a denial, got {denied:?}");
+    };
+    assert_eq!(
+        decision.violations[0].code,
+        "disablePatCreationPolicyViolation"
+    );
+    let listed = f.tokens.list("acme", &all_tokens(), NOW).unwrap();
+    assert!(listed.items.is_empty());
+    let audit = f
+        .tokens
+        .audit_log(
+            "acme",
+            &AuditQuery {
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].event, AuditEvent::PatCreate);
+    assert_eq!(serde_json::to_value(audit[0].outcome).unwrap(), "denied");
+
+    // With `clamp`, a too-long lifetime is shortened to the maximum, and stored so.
+    let issued = f
+        .tokens
+        .create(&f.acme, new_token("Alice@Acme.com", "contoso", 200), NOW)
+        .unwrap();
+    assert_eq!(issued.token.valid_to, NOW + 90 * DAY);
+    assert_eq!(issued.token.owner, "alice@acme.com");
+    let stored = f.tokens.get("acme", &issued.token.id).unwrap().unwrap();
+    assert_eq!(stored, issued.token);
+
+    // Bad input is named by its field.
+    let mut bad = new_token("alice", "contoso", 10);
+    bad.scopes.clear();
+    match f.tokens.create(&f.acme, bad, NOW) {
+        Err(LifecycleError::Invalid { field, .. }) => assert_eq!(field, "scope"),
+        other => panic!("expected an invalid request, got {other:?}"),
+    }
+}
+
+#[test]
+fn listings_filter_and_page_through_hundreds_of_tokens() {
+    let f = Fixture::new();
+    let mut ids = Vec::new();
+    for i in 0..250 {
+        let owner = if i % 5 == 0 { "bob" } else { "carol" };
+        let mut new = new_token(owner, "contoso", 1 + i % 60);
+        // Names that repeat, in mixed case, so that sorting by name has ties to break.
+        let word = if i % 2 == 0 { "deploy" } else { "Deploy" };
+        new.display_name = format!("{word} {:02}", (i * 37) % 41);
+        let token = f.tokens.create(&f.acme, new, NOW + i).unwrap().token;
+        ids.push(token.id);
+    }
+    for id in ids.iter().take(10) {
+        f.tokens
+            .revoke("acme", id, "admin", "test", NOW + 300)
+            .unwrap();
+    }
+    let later = NOW + 30 * DAY;
+    let listing = |query: TokenQuery| {
+        let mut seen: Vec<TokenRecord> = Vec::new();
+        let mut continuation = None;
+        loop {
+            let page = f
+                .tokens
+                .list(
+                    "acme",
+                    &TokenQuery {
+                        continuation,
+                        ..query.clone()
+                    },
+                    later,
+                )
+                .unwrap();
+            assert!(page.items.len() <= query.limit);
+            seen.extend(page.items);
+            match page.continuation {
+                Some(next) => continuation = Some(next),
+                None => break,
+            }
+        }
+        seen
+    };
+    let count = |filter, owner: Option<&str>| -> Vec<String> {
+        listing(TokenQuery {
+            filter,
+            owner: owner.map(str::to_string),
+            ..all_tokens()
+        })
+        .into_iter()
+        .map(|t| t.id)
+        .collect()
+    };
+    let all = count(TokenFilter::All, None);
+    assert_eq!(all, ids, "every token once, oldest first");
+    let expected_expired = (10..250i64).filter(|i| i % 60 < 30).count();
+    assert_eq!(count(TokenFilter::Revoked, None).len(), 10);
+    assert_eq!(count(TokenFilter::Expired, None).len(), expected_expired);
+    assert_eq!(
+        count(TokenFilter::Active, None).len(),
+        240 - expected_expired
+    );
+    assert_eq!(count(TokenFilter::All, Some("BOB")).len(), 50);
+
+    // Azure DevOps' sort options, in pages of 7 so that the continuation carries the sort key:
+    // every token exactly once, in the order asked for.
+    let sorted = |order, ascending| {
+        listing(TokenQuery {
+            order,
+            ascending,
+            limit: 7,
+            ..all_tokens()
+        })
+    };
+    let key_of = |token: &TokenRecord, order| match order {
+        TokenOrder::DisplayDate => (String::new(), 0),
+        TokenOrder::DisplayName => (token.display_name.to_lowercase(), 0),
+        TokenOrder::Status => (
+            String::new(),
+            match token.status(later) {
+                TokenStatus::Active => 0,
+                TokenStatus::Expired => 1,
+                TokenStatus::Revoked => 2,
+            },
+        ),
+    };
+    for order in [
+        TokenOrder::DisplayDate,
+        TokenOrder::DisplayName,
+        TokenOrder::Status,
+    ] {
+        for ascending in [true, false] {
+            let listed = sorted(order, ascending);
+            let mut expected = listed.clone();
+            expected.sort_by(|a, b| {
+                let ordering = key_of(a, order)
+                    .cmp(&key_of(b, order))
+                    .then(a.created_at.cmp(&b.created_at))
+                    .then(a.id.cmp(&b.id));
+                if ascending {
+                    ordering
+                } else {
+                    ordering.reverse()
+                }
+            });
+            assert_eq!(listed.len(), 250, "{order:?} {ascending}");
+            assert_eq!(listed, expected, "{order:?} ascending: {ascending}");
+        }
+    }
+    let by_status = sorted(TokenOrder::Status, true);
+    assert_eq!(by_status[0].status(later), TokenStatus::Active);
+    assert_eq!(by_status[249].status(later), TokenStatus::Revoked);
+
+    // A continuation belongs to its listing: garbage, or one from another order, is refused.
+    let first_page = f
+        .tokens
+        .list(
+            "acme",
+            &TokenQuery {
+                order: TokenOrder::DisplayName,
+                limit: 10,
+                ..all_tokens()
+            },
+            later,
+        )
+        .unwrap();
+    for continuation in [Some("garbage".to_string()), first_page.continuation] {
+        assert!(
+            f.tokens
+                .list(
+                    "acme",
+                    &TokenQuery {
+                        continuation,
+                        limit: 10,
+                        ..all_tokens()
+                    },
+                    later
+                )
+                .is_err()
+        );
+    }
+    assert!(
+        f.tokens
+            .list("beta", &all_tokens(), later)
+            .unwrap()
+            .items
+            .is_empty()
+    );
+}
+
+/// Every token, oldest first.
+fn all_tokens() -> TokenQuery {
+    TokenQuery {
+        filter: TokenFilter::All,
+        ..TokenQuery::default()
+    }
+}
+
+#[test]
+fn authentication_checks_format_store_status_and_use_policies() {
+    let f = Fixture::new();
+    let issued = f
+        .tokens
+        .create(&f.acme, new_token("dave", "contoso", 30), NOW)
+        .unwrap();
+    let secret = issued.secret.expose().to_string();
+    let client = || Client {
+        user_agent: Some("azure-pipelines-agent/3.0".to_string()),
+        address: Some("10.0.0.7".to_string()),
+    };
+    let ok = f
+        .tokens
+        .authenticate(&f.acme, &secret, "contoso", client(), NOW + 10)
+        .unwrap();
+    assert_eq!(ok.token.owner, "dave");
+
+    // Not a token, a typo, a token patrol does not know, another tenant's token.
+    let typo = format!(
+        "{}{}",
+        &secret[..20],
+        if &secret[20..21] == "a" { "b" } else { "a" }
+    ) + &secret[21..];
+    for (presented, tenant) in [("hello", &f.acme), (typo.as_str(), &f.acme)] {
+        assert!(matches!(
+            f.tokens
+                .authenticate(tenant, presented, "contoso", client(), NOW),
+            Err(AuthError::Malformed(_))
+        ));
+    }
+    let stranger = Secret::generate().unwrap();
+    assert!(matches!(
+        f.tokens
+            .authenticate(&f.acme, stranger.expose(), "contoso", client(), NOW),
+        Err(AuthError::Unknown)
+    ));
+    assert!(matches!(
+        f.tokens
+            .authenticate(&f.beta, &secret, "contoso", client(), NOW),
+        Err(AuthError::Unknown)
+    ));
+    // Expired.
+    assert!(matches!(
+        f.tokens
+            .authenticate(&f.acme, &secret, "contoso", client(), NOW + 31 * DAY),
+        Err(AuthError::Expired(_))
+    ));
+
+    // Last use is recorded in batches: not before a flush, then with the client.
+    assert_eq!(
+        f.tokens
+            .get("acme", &issued.token.id)
+            .unwrap()
+            .unwrap()
+            .last_used_at,
+        None
+    );
+    f.tokens.flush_uses().unwrap();
+    let used = f.tokens.get("acme", &issued.token.id).unwrap().unwrap();
+    assert_eq!(used.last_used_at, Some(NOW + 10));
+    assert_eq!(
+        used.last_user_agent.as_deref(),
+        Some("azure-pipelines-agent/3.0")
+    );
+    assert_eq!(used.last_address.as_deref(), Some("10.0.0.7"));
+
+    // Regenerated: the old secret is dead, the new one works, today's policies apply.
+    let regenerated = f
+        .tokens
+        .regenerate(
+            &f.acme,
+            &issued.token.id,
+            Some(NOW + 400 * DAY),
+            "contoso",
+            NOW + 20,
+        )
+        .unwrap_err();
+    assert!(matches!(
+        regenerated,
+        LifecycleError::Invalid { ref field, .. } if field == "validTo"
+    ));
+    let regenerated = f
+        .tokens
+        .regenerate(
+            &f.acme,
+            &issued.token.id,
+            Some(NOW + 120 * DAY),
+            "contoso",
+            NOW + 20,
+        )
+        .unwrap();
+    assert_eq!(regenerated.token.valid_to, NOW + 20 + 90 * DAY, "clamped");
+    assert!(matches!(
+        f.tokens
+            .authenticate(&f.acme, &secret, "contoso", client(), NOW + 30),
+        Err(AuthError::Unknown)
+    ));
+    f.tokens
+        .authenticate(
+            &f.acme,
+            regenerated.secret.expose(),
+            "contoso",
+            client(),
+            NOW + 30,
+        )
+        .unwrap();
+
+    // Revoked.
+    f.tokens
+        .revoke(
+            "acme",
+            &issued.token.id,
+            "Admin",
+            "left the company",
+            NOW + 40,
+        )
+        .unwrap();
+    assert!(matches!(
+        f.tokens.authenticate(
+            &f.acme,
+            regenerated.secret.expose(),
+            "contoso",
+            client(),
+            NOW + 50
+        ),
+        Err(AuthError::Revoked)
+    ));
+    assert!(matches!(
+        f.tokens
+            .regenerate(&f.acme, &issued.token.id, None, "contoso", NOW + 60),
+        Err(LifecycleError::NotFound(_))
+    ));
+}
+
+#[test]
+fn global_tokens_are_refused_in_restricted_orgs_until_the_owner_joins_an_allowlisted_group() {
+    let f = Fixture::new();
+    let store = f.tokens.store();
+    // A global token needs the `pat-admins` group, which the directory provides.
+    let mut global = new_token("erin", "contoso", 30);
+    global.all_orgs = true;
+    assert!(matches!(
+        f.tokens.create(&f.acme, global.clone(), NOW),
+        Err(LifecycleError::Denied(_))
+    ));
+    store
+        .set_group("acme", "pat-admins", &["erin".to_string()])
+        .unwrap();
+    let issued = f.tokens.create(&f.acme, global, NOW).unwrap();
+    let secret = issued.secret.expose();
+    f.tokens
+        .authenticate(&f.acme, secret, "contoso", Client::default(), NOW)
+        .unwrap();
+    match f
+        .tokens
+        .authenticate(&f.acme, secret, "fabrikam", Client::default(), NOW)
+    {
+        Err(AuthError::Denied(denied)) => {
+            assert_eq!(denied.decision.violations[0].code, "globalPatUsageDisabled");
+            assert_eq!(denied.request.org, "fabrikam");
+        }
+        other => panic!("expected globalPatUsageDisabled, got {other:?}"),
+    }
+    // A membership change applies to the very next decision, both ways.
+    store
+        .set_group("acme", "release-engineers", &["erin".to_string()])
+        .unwrap();
+    f.tokens
+        .authenticate(&f.acme, secret, "fabrikam", Client::default(), NOW)
+        .unwrap();
+    assert!(store.delete_group("acme", "release-engineers").unwrap());
+    assert!(
+        f.tokens
+            .authenticate(&f.acme, secret, "fabrikam", Client::default(), NOW)
+            .is_err()
+    );
+    assert_eq!(
+        store.groups("acme").unwrap(),
+        vec![("pat-admins".to_string(), vec!["erin".to_string()])]
+    );
+}
+
+#[test]
+fn leaked_tokens_are_revoked_or_their_owners_notified_as_the_policy_says() {
+    let f = Fixture::new();
+    let source = LeakSource {
+        url: Some("https://github.com/x/y/blob/main/.env".to_string()),
+        reporter: "test".to_string(),
+    };
+    let revoked = f
+        .tokens
+        .create(&f.acme, new_token("frank", "contoso", 30), NOW)
+        .unwrap();
+    f.tokens
+        .store()
+        .set_group("acme", "leak-exempt", &["grace".to_string()])
+        .unwrap();
+    let exempt = f
+        .tokens
+        .create(&f.acme, new_token("grace", "contoso", 30), NOW)
+        .unwrap();
+    let beta = f
+        .tokens
+        .create(&f.beta, new_token("heidi", "contoso", 30), NOW)
+        .unwrap();
+    let unknown = Secret::generate().unwrap();
+    let found = [
+        revoked.secret.clone(),
+        exempt.secret.clone(),
+        beta.secret.clone(),
+        unknown,
+    ];
+    let reports = f
+        .tokens
+        .leaks(&found, None, &f.tenant_of(), &source, NOW + 5)
+        .unwrap();
+    let outcomes: Vec<_> = reports.iter().map(|r| r.outcome.clone()).collect();
+    assert_eq!(
+        outcomes,
+        [
+            LeakOutcome::Revoked,
+            LeakOutcome::Notified,
+            LeakOutcome::Notified,
+            LeakOutcome::Unknown
+        ]
+    );
+    assert!(matches!(
+        f.tokens.authenticate(
+            &f.acme,
+            revoked.secret.expose(),
+            "contoso",
+            Client::default(),
+            NOW + 6
+        ),
+        Err(AuthError::Revoked)
+    ));
+    f.tokens
+        .authenticate(
+            &f.acme,
+            exempt.secret.expose(),
+            "contoso",
+            Client::default(),
+            NOW + 6,
+        )
+        .unwrap();
+    f.tokens
+        .authenticate(
+            &f.beta,
+            beta.secret.expose(),
+            "contoso",
+            Client::default(),
+            NOW + 6,
+        )
+        .unwrap();
+    // Reported again: already revoked. Limited to one tenant, another's token is unknown.
+    let again = f
+        .tokens
+        .leaks(&found[..1], None, &f.tenant_of(), &source, NOW + 7)
+        .unwrap();
+    assert_eq!(again[0].outcome, LeakOutcome::AlreadyRevoked);
+    let limited = f
+        .tokens
+        .leaks(&found[2..3], Some("acme"), &f.tenant_of(), &source, NOW + 7)
+        .unwrap();
+    assert_eq!(limited[0].outcome, LeakOutcome::Unknown);
+
+    let events: Vec<_> = f
+        .tokens
+        .audit_log(
+            "acme",
+            &AuditQuery {
+                since: Some(NOW + 5),
+                limit: 100,
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event)
+        .collect();
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| **e == AuditEvent::PatSystemRevoke)
+            .count(),
+        1
+    );
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| **e == AuditEvent::PatPublicDiscovery)
+            .count(),
+        3
+    );
+    let due = f.tokens.store().due_notifications(NOW + 100, 100).unwrap();
+    let kinds: Vec<(String, &str)> = due
+        .iter()
+        .map(|n| {
+            (
+                n.notification.owner.clone().unwrap(),
+                n.notification.event.as_str(),
+            )
+        })
+        .collect();
+    for expected in [
+        ("frank".to_string(), "found_in_public"),
+        ("frank".to_string(), "revoked_by_system"),
+        ("grace".to_string(), "found_in_public"),
+        ("heidi".to_string(), "found_in_public"),
+    ] {
+        assert!(
+            kinds.contains(&(expected.0.clone(), expected.1)),
+            "{expected:?} in {kinds:?}"
+        );
+    }
+}
+
+/// A webhook receiver on loopback that answers the first `fail` requests with 500.
+fn webhook(fail: usize) -> (String, Arc<Mutex<Vec<serde_json::Value>>>, Arc<AtomicBool>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (seen, stopped) = (Arc::clone(&received), Arc::clone(&stop));
+    thread::spawn(move || {
+        let mut calls = 0;
+        while !stopped.load(Ordering::Relaxed) {
+            let Ok((stream, _)) = listener.accept() else {
+                thread::sleep(std::time::Duration::from_millis(5));
+                continue;
+            };
+            stream.set_nonblocking(false).unwrap();
+            let mut reader = BufReader::new(stream);
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = value.trim().parse().unwrap();
+                }
+                if line == "\r\n" || line.is_empty() {
+                    break;
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            calls += 1;
+            let status = if calls <= fail {
+                "500 Internal Server Error"
+            } else {
+                "204 No Content"
+            };
+            if calls > fail {
+                seen.lock()
+                    .unwrap()
+                    .push(serde_json::from_slice(&body).unwrap());
+            }
+            let _ = reader.get_mut().write_all(
+                format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .as_bytes(),
+            );
+        }
+    });
+    (url, received, stop)
+}
+
+#[test]
+fn notifications_reach_the_webhook_with_retries_and_expiry_notices_go_out_once() {
+    let f = Fixture::new();
+    let (url, received, stop) = webhook(1);
+    let notifier = Notifier::new(
+        Arc::clone(f.tokens.store()),
+        NotifierConfig {
+            webhook: Some(url),
+            expiry_notice_days: 7,
+        },
+    );
+    let now = patrol::timestamp::now();
+    let soon = f
+        .tokens
+        .create(&f.acme, new_token_at("ivan", "contoso", now, 3), now)
+        .unwrap();
+    f.tokens
+        .create(&f.acme, new_token_at("judy", "contoso", now, 30), now)
+        .unwrap();
+    // Round 1: the first delivery fails, and is retried after a backoff, not at once.
+    let delivered = notifier.run_once(now).unwrap();
+    assert_eq!(
+        delivered, 2,
+        "three queued (two created, one expiring soon), one failed"
+    );
+    assert_eq!(
+        f.tokens.store().due_notifications(now, 10).unwrap().len(),
+        0
+    );
+    let retry = f.tokens.store().due_notifications(now + 1, 10).unwrap();
+    assert_eq!(retry.len(), 1);
+    assert_eq!(retry[0].attempts, 1);
+    assert_eq!(notifier.run_once(now + 1).unwrap(), 1);
+    // Round 3: nothing new; the expiry notice is not repeated.
+    assert_eq!(notifier.run_once(now + 2).unwrap(), 0);
+    stop.store(true, Ordering::Relaxed);
+    let received = received.lock().unwrap();
+    let events: Vec<(&str, &str)> = received
+        .iter()
+        .map(|n| (n["event"].as_str().unwrap(), n["owner"].as_str().unwrap()))
+        .collect();
+    assert_eq!(events.len(), 3, "{events:?}");
+    assert!(events.contains(&("expiring_soon", "ivan")));
+    assert!(events.contains(&("created", "ivan")));
+    assert!(events.contains(&("created", "judy")));
+    let notice = received
+        .iter()
+        .find(|n| n["event"] == "expiring_soon")
+        .unwrap();
+    assert_eq!(notice["token"]["id"], soon.token.id.as_str());
+}
+
+#[test]
+fn revocation_acknowledged_is_never_followed_by_a_successful_authentication() {
+    let f = Arc::new(Fixture::new());
+    for round in 0..5 {
+        let issued = f
+            .tokens
+            .create(&f.acme, new_token("kim", "contoso", 30), NOW)
+            .unwrap();
+        let secret = issued.secret.expose().to_string();
+        let acknowledged = Arc::new(AtomicBool::new(false));
+        let after = Arc::new(AtomicUsize::new(0));
+        let threads: Vec<_> = (0..3)
+            .map(|_| {
+                let (f, secret) = (Arc::clone(&f), secret.clone());
+                let (acknowledged, after) = (Arc::clone(&acknowledged), Arc::clone(&after));
+                // Until each thread has tried a few times after the acknowledgement, however
+                // the machine schedules it (bounded, in case it never sees it).
+                thread::spawn(move || {
+                    let mut tries_after = 0;
+                    for _ in 0..1_000_000 {
+                        if tries_after == 20 {
+                            break;
+                        }
+                        let revoked_before = acknowledged.load(Ordering::SeqCst);
+                        let result = f.tokens.authenticate(
+                            &f.acme,
+                            &secret,
+                            "contoso",
+                            Client::default(),
+                            NOW,
+                        );
+                        if revoked_before {
+                            assert!(result.is_err(), "authenticated after the revocation");
+                            after.fetch_add(1, Ordering::Relaxed);
+                            tries_after += 1;
+                        }
+                    }
+                })
+            })
+            .collect();
+        thread::sleep(std::time::Duration::from_millis(5 + round));
+        f.tokens
+            .revoke("acme", &issued.token.id, "admin", "test", NOW)
+            .unwrap();
+        acknowledged.store(true, Ordering::SeqCst);
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        assert!(
+            after.load(Ordering::Relaxed) > 0,
+            "some attempts came after the revocation"
+        );
+    }
+}
+
+#[test]
+fn policy_changes_are_audited_per_policy() {
+    let f = Fixture::new();
+    let engine = Engine::new(EngineConfig::default()).unwrap();
+    let changed = tenant(&engine, &ACME.replace("max_days = 90", "max_days = 30"));
+    let count = f
+        .tokens
+        .policies_changed("acme", "root", Some(&f.acme), Some(&changed), NOW)
+        .unwrap();
+    assert_eq!(count, 1);
+    let entry = &f
+        .tokens
+        .audit_log(
+            "acme",
+            &AuditQuery {
+                event: Some(AuditEvent::PolicyValueUpdated),
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .unwrap()[0];
+    assert_eq!(entry.actor, "root");
+    assert_eq!(entry.details["policy"], "max_pat_lifespan");
+    assert_eq!(entry.details["previous"]["settings"]["max_days"], 90);
+    assert_eq!(entry.details["value"]["settings"]["max_days"], 30);
+    assert_eq!(
+        f.tokens
+            .policies_changed("acme", "root", Some(&f.acme), Some(&f.acme), NOW)
+            .unwrap(),
+        0
+    );
+}
+
+#[test]
+fn the_store_survives_reopening_refuses_a_newer_schema_and_never_holds_a_secret() {
+    let f = Fixture::new();
+    let issued = f
+        .tokens
+        .create(&f.acme, new_token("liam", "contoso", 30), NOW)
+        .unwrap();
+    let secret = issued.secret.expose().to_string();
+    f.tokens
+        .leaks(
+            std::slice::from_ref(&issued.secret),
+            None,
+            &f.tenant_of(),
+            &LeakSource::default(),
+            NOW + 1,
+        )
+        .unwrap();
+    let reopened = f.reopen();
+    let stored = reopened.get("acme", &issued.token.id).unwrap().unwrap();
+    assert!(stored.revoked_at.is_some());
+    drop(reopened);
+    // Neither the database nor its write-ahead log holds the secret, or its body.
+    for entry in std::fs::read_dir(f.dir.path()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains(&secret[4..40]),
+            "a secret was written to disk"
+        );
+    }
+    // A database from a newer patrol is refused, not damaged.
+    let path = f.dir.path().join("newer.db");
+    let connection = rusqlite::Connection::open(&path).unwrap();
+    connection
+        .execute_batch("PRAGMA user_version = 99")
+        .unwrap();
+    drop(connection);
+    let error = SqliteStore::open(&path).err().unwrap().to_string();
+    assert!(error.contains("schema version 99"), "{error}");
+}
