@@ -176,6 +176,7 @@ fn patrol_cli(data: &Path, args: &[&str]) -> serde_json::Value {
 #[test]
 #[cfg_attr(not(patrol_has_nginx), ignore = "needs nginx: apt-get install nginx")]
 fn nginx_forward_auth_admits_patrol_tokens_and_refuses_revoked_and_global_ones() {
+    let _machine = crate::machine::shared();
     let nginx = nginx();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
@@ -275,6 +276,7 @@ fn nginx_forward_auth_admits_patrol_tokens_and_refuses_revoked_and_global_ones()
 #[test]
 #[cfg_attr(not(patrol_has_nginx), ignore = "needs nginx: apt-get install nginx")]
 fn nginx_auth_request_lets_through_what_patrol_allows_and_stops_what_it_denies() {
+    let _machine = crate::machine::shared();
     let nginx = nginx();
     let dir = tempfile::tempdir().unwrap();
     // The example tenant: `fabrikam` restricts PAT creation, which blocks global tokens there.

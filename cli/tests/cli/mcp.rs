@@ -132,6 +132,7 @@ impl Drop for Client {
 
 #[test]
 fn an_mcp_client_lists_tools_reads_a_report_and_is_refused_a_write() {
+    let _machine = crate::machine::shared();
     let inv = inventory::generate();
     let mut client = Client::start(&inv.data_dir(), &[]);
 
@@ -214,6 +215,7 @@ fn an_mcp_client_lists_tools_reads_a_report_and_is_refused_a_write() {
 
 #[test]
 fn with_allow_changes_writes_are_checked_and_audited() {
+    let _machine = crate::machine::shared();
     let inv = inventory::generate();
     let mut client = Client::start(&inv.data_dir(), &["--allow-changes", "--actor", "dana"]);
     let before = std::fs::read_to_string(inv.data_dir().join("tenants/acme.toml")).unwrap();

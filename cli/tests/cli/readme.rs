@@ -85,6 +85,7 @@ fn link(original: &Path, link: &Path) {
 #[test]
 #[cfg(unix)]
 fn every_readme_block_runs_as_written_in_one_fresh_shell() {
+    let _machine = crate::machine::whole();
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
     let blocks = blocks(&readme);
     assert!(blocks.len() >= 5, "the README's blocks: {blocks:?}");

@@ -47,6 +47,7 @@ fn build() -> PathBuf {
 #[test]
 #[cfg_attr(not(patrol_has_npm), ignore = "needs npm: apt-get install nodejs npm")]
 fn a_javascript_rule_is_built_loaded_and_judges_like_a_rust_one() {
+    let _machine = crate::machine::whole();
     let component = build();
     let engine = Engine::new(EngineConfig::default()).unwrap();
 

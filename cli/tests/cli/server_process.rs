@@ -74,6 +74,7 @@ fn decide(address: SocketAddr, tenant: &str, request: &str) -> common::Response 
 
 #[test]
 fn a_fresh_data_directory_serves_the_example_tenant_over_a_socket() {
+    let _machine = crate::machine::shared();
     let dir = tempfile::tempdir().unwrap();
     let patrol = Patrol::start(&dir.path().join("data"), &[]);
     let reply = decide(
@@ -98,6 +99,7 @@ fn a_fresh_data_directory_serves_the_example_tenant_over_a_socket() {
 
 #[test]
 fn sigterm_finishes_the_requests_in_flight_then_exits() {
+    let _machine = crate::machine::shared();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     std::fs::create_dir_all(data.join("tenants")).unwrap();
@@ -151,6 +153,7 @@ const BROKEN: &str =
 /// never serves (the API refuses it with 400).
 #[test]
 fn configuration_changes_on_disk_apply_atomically_under_load() {
+    let _machine = crate::machine::shared();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     std::fs::create_dir_all(data.join("tenants")).unwrap();

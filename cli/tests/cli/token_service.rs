@@ -114,6 +114,7 @@ fn files(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn a_tokens_whole_life_over_http_survives_kill_9_and_leaves_no_secret_behind() {
+    let _machine = crate::machine::shared();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let log = dir.path().join("patrol.log");

@@ -72,6 +72,7 @@ fn text(output: &Output) -> String {
 
 #[test]
 fn the_guide_goes_from_a_new_policy_to_a_denied_request() {
+    let _machine = crate::machine::whole();
     let commands = quickstart_commands();
     assert!(
         (2..=5).contains(&commands.len()),
@@ -222,6 +223,7 @@ fn policy_new_refuses_names_that_cannot_be_policies() {
 
 #[test]
 fn the_seed_policies_cases_run_through_policy_test() {
+    let _machine = crate::machine::whole();
     let output = Command::new(env!("CARGO_BIN_EXE_patrol"))
         .args(["policy", "test"])
         .arg(root().join("host/tests/cases"))

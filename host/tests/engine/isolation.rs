@@ -111,6 +111,7 @@ fn no_state_survives_from_one_request_to_the_next() {
 /// tenant nor leaks into its decisions, and that every looping evaluation is stopped.
 #[test]
 fn an_endless_loop_in_one_tenant_does_not_starve_another() {
+    let _machine = crate::machine::whole();
     for interruption in [
         Interruption::Epoch,
         Interruption::Fuel {

@@ -73,6 +73,7 @@ fn roomy_engine() -> Engine {
 
 #[test]
 fn every_misbehaviour_becomes_a_policy_error_and_the_host_keeps_serving() {
+    let _machine = crate::machine::shared();
     let engine = roomy_engine();
     // The endless loop runs into the default 5 ms deadline; every other case gets a roomy one,
     // so that on a loaded machine it is still the limit under test that trips first.
@@ -169,6 +170,7 @@ fn every_misbehaviour_becomes_a_policy_error_and_the_host_keeps_serving() {
 /// it (wasmtime charges fuel per byte of a bulk operation, and checks the epoch before it).
 #[test]
 fn bulk_memory_loops_are_stopped_under_either_interruption() {
+    let _machine = crate::machine::shared();
     let request = long_creation();
     for (interruption, detail) in [
         (
@@ -207,6 +209,7 @@ fn bulk_memory_loops_are_stopped_under_either_interruption() {
 
 #[test]
 fn fuel_budgets_stop_endless_loops() {
+    let _machine = crate::machine::shared();
     let engine = Engine::new(EngineConfig {
         interruption: Interruption::Fuel {
             units_per_ms: 10_000_000,
@@ -230,6 +233,7 @@ fn fuel_budgets_stop_endless_loops() {
 /// With a fuel budget too large to run out, the wall-clock backstop still ends the call.
 #[test]
 fn the_wall_clock_backstop_ends_what_nothing_else_does() {
+    let _machine = crate::machine::shared();
     let engine = Engine::new(EngineConfig {
         interruption: Interruption::Fuel {
             units_per_ms: u64::MAX / 1_000_000,
@@ -330,6 +334,7 @@ fn per_policy_limits_override_the_host_defaults() {
 
 #[test]
 fn components_that_cannot_be_policies_are_refused_at_load() {
+    let _machine = crate::machine::shared();
     let engine = Engine::new(EngineConfig::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let write = |name: &str, bytes: &[u8]| {
@@ -440,6 +445,7 @@ fn components_that_cannot_be_policies_are_refused_at_load() {
 /// recognises.)
 #[test]
 fn what_a_guest_returns_is_measured_before_it_is_copied() {
+    let _machine = crate::machine::shared();
     let engine = Engine::new(EngineConfig::default()).unwrap();
     // Time enough to fill 15 MB on any machine: what is under test is the output limit.
     let tenant = hostile(
@@ -484,6 +490,7 @@ fn what_a_guest_returns_is_measured_before_it_is_copied() {
 /// its output), never as the wall-clock backstop for a machine starved of CPU.
 #[test]
 fn a_huge_answer_at_load_is_reported_for_what_it_is() {
+    let _machine = crate::machine::shared();
     let engine = Engine::new(EngineConfig::default()).unwrap();
     for deadline_ms in [1, 50] {
         let started = Instant::now();
@@ -511,6 +518,7 @@ fn a_huge_answer_at_load_is_reported_for_what_it_is() {
 /// deadline, is not used.
 #[test]
 fn an_answer_from_past_the_deadline_is_not_used() {
+    let _machine = crate::machine::shared();
     let engine = Engine::new(EngineConfig::default()).unwrap();
     let tenant = hostile(
         &engine,
@@ -638,6 +646,7 @@ fn a_custom_policy_may_not_take_the_name_patrol_reports_its_own_rules_under() {
 /// their own code, without running it; after the cooldown one call tries it again.
 #[test]
 fn a_policy_that_keeps_failing_is_quarantined_without_spending_cores() {
+    let _machine = crate::machine::shared();
     let engine = Engine::new(EngineConfig {
         quarantine: Quarantine {
             after_failures: 3,
