@@ -73,7 +73,8 @@ fn main() {
 /// The well-behaved tenant's p50 and p99 over `samples` decisions, with or without the attack,
 /// and how many attacking decisions ran meanwhile.
 fn measure(config: EngineConfig, attack: bool, samples: usize) -> (Duration, Duration, usize) {
-    let engine = Engine::new(config).unwrap_or_else(|error| panic!("{error}"));
+    let engine =
+        Engine::new(config).unwrap_or_else(|error| panic!("{}", patrol::with_causes(&error)));
     let victim = fixtures::benchmark_tenant(&engine);
     let request = fixtures::benchmark_request("create");
     let attacker = looping_tenant(&engine);

@@ -193,5 +193,6 @@ fn vendor_guest_sdk(root: &Path, out_dir: &Path) -> Result<(), String> {
 }
 
 fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    patrol_componentize::write_if_changed(path, bytes).map_err(|error| error.to_string())
+    patrol_componentize::write_if_changed(path, bytes)
+        .map_err(|error| patrol_componentize::describe(&error))
 }

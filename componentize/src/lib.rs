@@ -435,8 +435,8 @@ pub fn read_text(path: &Path) -> Result<String, BuildError> {
     })
 }
 
-/// From a build script: the error and its causes on standard error, and a failed build.
-pub fn fail(error: &dyn std::error::Error) -> ! {
+/// An error and its causes in one line, `error: cause: cause`.
+pub fn describe(error: &dyn std::error::Error) -> String {
     let mut message = error.to_string();
     let mut cause = error.source();
     while let Some(next) = cause {
@@ -444,6 +444,11 @@ pub fn fail(error: &dyn std::error::Error) -> ! {
         message.push_str(&next.to_string());
         cause = next.source();
     }
-    eprintln!("error: {message}");
+    message
+}
+
+/// From a build script: the error and its causes on standard error, and a failed build.
+pub fn fail(error: &dyn std::error::Error) -> ! {
+    eprintln!("error: {}", describe(error));
     std::process::exit(1)
 }

@@ -114,7 +114,8 @@ fn seed_tenant() -> &'static Tenant {
         "#;
         let config = TenantConfig::from_toml(toml, "fuzz.toml", Path::new("."))
             .unwrap_or_else(|error| panic!("{error}"));
-        let engine = Engine::new(EngineConfig::default()).unwrap_or_else(|error| panic!("{error}"));
+        let engine = Engine::new(EngineConfig::default())
+            .unwrap_or_else(|error| panic!("{}", crate::with_causes(&error)));
         crate::Tenant::load(&engine, &config).unwrap_or_else(|error| panic!("{error}"))
     })
 }

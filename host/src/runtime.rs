@@ -24,7 +24,7 @@ use crate::limits::Limits;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Interruption {
     /// Deadlines on running time: the engine's epoch advances every
-    /// [`EngineConfig::epoch_tick`], and a call is stopped once it has been running for its
+    /// [`EngineConfig::epoch_tick`](crate::EngineConfig::epoch_tick), and a call is stopped once it has been running for its
     /// deadline's worth of ticks. Time spent waiting for a core does not count.
     #[default]
     Epoch,

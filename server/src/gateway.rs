@@ -208,7 +208,7 @@ fn refused(state: &Shared, tenant: &str, error: AuthError) -> Response {
             return response;
         }
         AuthError::Store(_) => {
-            tracing::error!(%error, "authentication failed");
+            tracing::error!(error = %patrol::with_causes(&error), "authentication failed");
             return ApiError::internal(patrol::with_causes(&error)).into_response();
         }
     };

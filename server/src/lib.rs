@@ -246,7 +246,7 @@ impl Server {
         let state = Arc::clone(&self.state);
         let _ = tokio::task::spawn_blocking(move || {
             if let Err(error) = state.tokens.flush_uses() {
-                tracing::error!(%error, "cannot record the last token uses");
+                tracing::error!(error = %patrol::with_causes(&error), "cannot record the last token uses");
             }
             state.log.close();
             let _ = notifier.join();
@@ -281,7 +281,9 @@ async fn flush_uses_periodically(tokens: Arc<Tokens>, interval: Duration) {
         let tokens = Arc::clone(&tokens);
         match tokio::task::spawn_blocking(move || tokens.flush_uses()).await {
             Ok(Ok(())) => {}
-            Ok(Err(error)) => tracing::error!(%error, "cannot record token uses"),
+            Ok(Err(error)) => {
+                tracing::error!(error = %patrol::with_causes(&error), "cannot record token uses")
+            }
             Err(error) => tracing::error!(%error, "recording token uses did not finish"),
         }
     }

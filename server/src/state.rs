@@ -322,7 +322,7 @@ impl Shared {
             now(),
         );
         if let Err(error) = recorded {
-            tracing::error!(tenant = %name, %error, "cannot record the policy change in the audit log");
+            tracing::error!(tenant = %name, error = %patrol::with_causes(&error), "cannot record the policy change in the audit log");
         }
     }
 

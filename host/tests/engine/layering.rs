@@ -6,10 +6,80 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 
+/// A file's code without its comments (and doc comments), for reading its imports.
+fn code_of(text: &str) -> String {
+    text.lines()
+        .map(|line| line.split("//").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The leading identifier of `text`.
+fn identifier(text: &str) -> String {
+    text.trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect()
+}
+
+/// The paths `crate::` is followed by in `code`: `crate::a::B` gives `a`, `crate::{a, b::C}`
+/// gives `a` and `b` (braces may span lines), `crate::Tenant` gives `Tenant`.
+fn crate_paths(code: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for (index, _) in code.match_indices("crate::") {
+        let rest = &code[index + "crate::".len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            let mut depth = 0;
+            let mut item = String::new();
+            for c in group.chars() {
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => break,
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => {
+                        names.push(identifier(&item));
+                        item.clear();
+                        continue;
+                    }
+                    _ => {}
+                }
+                item.push(c);
+            }
+            names.push(identifier(&item));
+        } else {
+            names.push(identifier(rest));
+        }
+    }
+    names.retain(|name| !name.is_empty());
+    names
+}
+
+/// The names `lib.rs` re-exports at the root (`pub use tenant::{Tenant, ...}`), with the module
+/// each comes from, so that `crate::Tenant` counts as an import of `tenant`.
+fn root_reexports(lib: &str) -> BTreeMap<String, String> {
+    let mut reexports = BTreeMap::new();
+    for statement in code_of(lib).split(';') {
+        let Some(path) = statement.trim().strip_prefix("pub use ") else {
+            continue;
+        };
+        let module = identifier(path);
+        let rest = path[module.len()..].trim_start_matches("::");
+        let names = rest.trim_start_matches('{').trim_end_matches('}');
+        for name in names.split(',') {
+            let name = identifier(name.trim().rsplit("::").next().unwrap_or(""));
+            if !name.is_empty() {
+                reexports.insert(name, module.clone());
+            }
+        }
+    }
+    reexports
+}
+
 /// The engine's modules (the files of `host/src`) and the modules each imports with
-/// `crate::name`, outside comments.
+/// `crate::`, outside comments.
 fn module_imports() -> BTreeMap<String, BTreeSet<String>> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let reexports = root_reexports(&std::fs::read_to_string(src.join("lib.rs")).unwrap());
     let mut graph = BTreeMap::new();
     for entry in std::fs::read_dir(&src).unwrap() {
         let path = entry.unwrap().path();
@@ -20,22 +90,18 @@ fn module_imports() -> BTreeMap<String, BTreeSet<String>> {
         if module == "lib" {
             continue;
         }
-        let text = std::fs::read_to_string(&path).unwrap();
-        let mut imports = BTreeSet::new();
-        for line in text.lines() {
-            let code = line.split("//").next().unwrap_or("");
-            for (index, _) in code.match_indices("crate::") {
-                let rest = &code[index + "crate::".len()..];
-                let name: String = rest
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                    .collect();
-                // `crate::Tenant` (a re-export at the root) names no module.
-                if name.chars().next().is_some_and(|c| c.is_ascii_lowercase()) && name != module {
-                    imports.insert(name);
+        let code = code_of(&std::fs::read_to_string(&path).unwrap());
+        let imports: BTreeSet<String> = crate_paths(&code)
+            .into_iter()
+            .filter_map(|name| {
+                if name.starts_with(|c: char| c.is_ascii_lowercase()) {
+                    Some(name)
+                } else {
+                    reexports.get(&name).cloned()
                 }
-            }
-        }
+            })
+            .filter(|name| *name != module)
+            .collect();
         graph.insert(module, imports);
     }
     graph
@@ -90,6 +156,21 @@ fn the_engines_modules_import_only_downward() {
             circle.join(" -> ")
         );
     }
+}
+
+#[test]
+fn the_import_reader_sees_groups_and_root_names() {
+    let code = code_of(
+        "use crate::{bundle::CompiledBundle,\n    digest};\n// use crate::quarantine;\nfn f() { crate::Tenant::load(); crate::describe::x(); }",
+    );
+    assert_eq!(
+        crate_paths(&code),
+        ["bundle", "digest", "Tenant", "describe"]
+    );
+    let reexports =
+        root_reexports("pub use tenant::{LoadError,\n Tenant};\npub use digest::Digest;");
+    assert_eq!(reexports["Tenant"], "tenant");
+    assert_eq!(reexports["Digest"], "digest");
 }
 
 #[test]

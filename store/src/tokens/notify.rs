@@ -123,7 +123,10 @@ impl Notifier {
             .spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     if let Err(error) = self.run_once(now()) {
-                        tracing::error!(%error, "delivering notifications failed");
+                        tracing::error!(
+                            error = %patrol::with_causes(&error),
+                            "delivering notifications failed"
+                        );
                     }
                     let mut waited = Duration::ZERO;
                     while waited < interval && !stop.load(Ordering::Relaxed) {
