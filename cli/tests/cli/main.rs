@@ -14,26 +14,4 @@ mod server_process;
 mod token_service;
 mod writing_policies;
 
-/// Tests that build policy crates (cargo, npm) keep both cores busy for a while: they hold the
-/// machine whole, and the tests that wait on a server with time limits hold it shared, so that
-/// the two never overlap in this one test binary (as they could not when each was a binary of
-/// its own).
-mod machine {
-    use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
-
-    static MACHINE: RwLock<()> = RwLock::new(());
-
-    /// For a test that waits on a server with time limits.
-    pub fn shared() -> RwLockReadGuard<'static, ()> {
-        MACHINE
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// For a test that builds policy crates.
-    pub fn whole() -> RwLockWriteGuard<'static, ()> {
-        MACHINE
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
+use patrol_test_support::machine;

@@ -26,3 +26,26 @@ pub fn example_request(name: &str) -> String {
     std::fs::read_to_string(&path)
         .unwrap_or_else(|error| panic!("cannot read `{}`: {error}", path.display()))
 }
+
+/// Tests that assert how long something takes hold the machine shared; a test that keeps every
+/// core busy on purpose (looping guests, cargo or npm builds) holds it whole. So they never
+/// overlap inside one test binary, as they could not when each was a binary of its own.
+pub mod machine {
+    use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+    static MACHINE: RwLock<()> = RwLock::new(());
+
+    /// For a test that measures time, or waits on a server with time limits.
+    pub fn shared() -> RwLockReadGuard<'static, ()> {
+        MACHINE
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// For a test that keeps every core busy.
+    pub fn whole() -> RwLockWriteGuard<'static, ()> {
+        MACHINE
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
