@@ -123,10 +123,12 @@ impl fmt::Debug for Secret {
 /// The SHA-256 of any text, in hex: how GitHub's secret-scanning partner format names a token
 /// in answers without repeating it.
 pub fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    hex(&Sha256::digest(text.as_bytes()))
+}
+
+/// Bytes in lowercase hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// Every patrol token with a valid checksum in `text`, in order, without repeats: what a secret

@@ -2,9 +2,11 @@
 //! them, and responds when one is found in public; every step is judged by the tenant's
 //! policies, recorded in the audit log, and notified to the token's owner.
 
+pub mod copy;
 mod format;
 mod notify;
 mod policy_audit;
+mod postgres;
 mod service;
 mod sqlite;
 mod store;
@@ -13,14 +15,15 @@ mod view;
 pub use format::{FormatError, PREFIX, Secret, SecretHash, TOKEN_LEN, find_tokens, sha256_hex};
 pub use notify::{Notifier, NotifierConfig};
 pub use policy_audit::policy_changes;
+pub use postgres::{CHANNEL, PgStore, ReplicaStatus, StoredConfig};
 pub use service::{
     AuthError, Authenticated, Client, DeniedUse, FILE_ACTOR, Issued, LeakOutcome, LeakReport,
     LeakSource, LifecycleError, MAX_GROUP_MEMBERS, MAX_PAGE, NewToken, TENANT_DELETED, Tokens,
 };
 pub use sqlite::SqliteStore;
 pub use store::{
-    AuditEntry, AuditEvent, AuditQuery, Continuation, Notification, NotificationEvent, Outcome,
-    Page, PendingNotification, StoreError, TokenFilter, TokenOrder, TokenQuery, TokenRecord,
-    TokenStatus, TokenStore, TokenUse,
+    AuditEntry, AuditEvent, AuditQuery, Change, ChangeKind, Continuation, Notification,
+    NotificationEvent, Outcome, Page, PendingNotification, StoreError, TokenFilter, TokenOrder,
+    TokenQuery, TokenRecord, TokenStatus, TokenStore, TokenUse,
 };
 pub use view::PatTokenView;

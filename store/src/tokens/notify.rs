@@ -5,6 +5,11 @@
 //!
 //! Because notifications are written to the outbox in the same transaction as the change they
 //! report, none is lost if patrol stops before delivering it: the next worker delivers it.
+//! Workers claim what they deliver (see [`TokenStore::claim_notifications`]), so several
+//! replicas sharing one database may all run one, and each notification is delivered by one of
+//! them. (A worker that dies between posting and recording the delivery leaves the notification
+//! to be posted again when its claim runs out: delivery is at least once, and once whenever
+//! nothing crashes.)
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,8 +41,11 @@ impl Default for NotifierConfig {
 
 /// The longest wait between attempts to deliver one notification.
 const MAX_BACKOFF_SECONDS: i64 = 3600;
-/// How many notifications one round delivers at most.
-const BATCH: usize = 100;
+/// How many notifications one round claims at most.
+const BATCH: usize = 20;
+/// How long a claim lasts: long enough to try every notification of a batch against a webhook
+/// that times out (10 s each), after which another worker may take what is left.
+const LEASE_SECONDS: i64 = BATCH as i64 * 10 + 60;
 
 /// Delivers the outbox.
 pub struct Notifier {
@@ -68,7 +76,10 @@ impl Notifier {
             notification(token, NotificationEvent::ExpiringSoon, now, None).payload
         })?;
         let mut delivered = 0;
-        for pending in self.store.due_notifications(now, BATCH)? {
+        let claimed = self
+            .store
+            .claim_notifications(now, now + LEASE_SECONDS, BATCH)?;
+        for pending in claimed {
             match self.deliver(&pending) {
                 Ok(()) => {
                     self.store.delivered(pending.seq, now)?;

@@ -4,26 +4,88 @@
 //!
 //! The schema is versioned by the migrations in `store/migrations/sqlite/`, applied in order and
 //! recorded in SQLite's `user_version`.
+//!
+//! Writes go through one connection (SQLite has one writer at a time anyway); reads take a
+//! connection of their own from a small pool, so that the gateway path's lookups run in
+//! parallel with each other and with a write (WAL lets readers see the last commit while a
+//! writer works).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
 use super::format::SecretHash;
 use super::store::{
-    AuditEntry, AuditEvent, AuditQuery, Continuation, Notification, NotificationEvent, Page,
-    PendingNotification, StoreError, TokenFilter, TokenOrder, TokenQuery, TokenRecord, TokenStore,
-    TokenUse,
+    AuditEntry, AuditEvent, AuditQuery, Change, ChangeKind, Continuation, Notification,
+    NotificationEvent, Page, PendingNotification, StoreError, TokenFilter, TokenOrder, TokenQuery,
+    TokenRecord, TokenStore, TokenUse,
 };
 use patrol::timestamp::Timestamp;
 
 /// The migrations, in order; the schema's version is how many have been applied.
-const MIGRATIONS: [&str; 1] = [include_str!("../../migrations/sqlite/0001_tokens.sql")];
+const MIGRATIONS: [&str; 2] = [
+    include_str!("../../migrations/sqlite/0001_tokens.sql"),
+    include_str!("../../migrations/sqlite/0002_changes.sql"),
+];
+
+/// How many idle reading connections are kept.
+const READERS: usize = 8;
 
 /// The SQLite token store.
 pub struct SqliteStore {
-    connection: Mutex<Connection>,
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    /// Idle reading connections; a read takes one (or opens one) and puts it back.
+    readers: Mutex<Vec<Connection>>,
+}
+
+/// A reading connection, back to the pool when dropped.
+struct Reader<'a> {
+    store: &'a SqliteStore,
+    connection: Option<Connection>,
+}
+
+impl std::ops::Deref for Reader<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        self.connection.as_ref().expect("present until dropped")
+    }
+}
+
+impl Drop for Reader<'_> {
+    fn drop(&mut self) {
+        if let Some(connection) = self.connection.take() {
+            let mut idle = lock(&self.store.readers);
+            if idle.len() < READERS {
+                idle.push(connection);
+            }
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // rusqlite leaves a connection usable after a panic elsewhere; keep going.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let connection = Connection::open(path).map_err(|source| StoreError::Open {
+        path: path.to_path_buf(),
+        source: Box::new(source),
+    })?;
+    connection
+        .execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = FULL;
+             PRAGMA foreign_keys = ON;
+             PRAGMA busy_timeout = 5000;",
+        )
+        .map_err(failed)?;
+    Ok(connection)
 }
 
 fn failed(error: rusqlite::Error) -> StoreError {
@@ -67,23 +129,31 @@ impl SqliteStore {
                 source,
             })?;
         }
-        let connection = Connection::open(path).map_err(|source| StoreError::Open {
-            path: path.to_path_buf(),
-            source: Box::new(source),
-        })?;
-        connection
-            .execute_batch(
-                "PRAGMA journal_mode = WAL;
-                 PRAGMA synchronous = FULL;
-                 PRAGMA foreign_keys = ON;
-                 PRAGMA busy_timeout = 5000;",
-            )
-            .map_err(failed)?;
         let store = SqliteStore {
-            connection: Mutex::new(connection),
+            path: path.to_path_buf(),
+            writer: Mutex::new(connect(path)?),
+            readers: Mutex::new(Vec::new()),
         };
         store.migrate()?;
         Ok(store)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A connection to read with.
+    fn read(&self) -> Result<Reader<'_>, StoreError> {
+        let idle = lock(&self.readers).pop();
+        let connection = match idle {
+            Some(connection) => connection,
+            None => connect(&self.path)?,
+        };
+        Ok(Reader {
+            store: self,
+            connection: Some(connection),
+        })
     }
 
     fn migrate(&self) -> Result<(), StoreError> {
@@ -109,19 +179,21 @@ impl SqliteStore {
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
-        // rusqlite leaves the connection usable after a panic elsewhere; keep going.
-        self.connection
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.writer)
     }
 
-    /// Runs `work` in a transaction, committed if it succeeds.
+    /// Runs `work` in a transaction, committed if it succeeds. The transaction takes the
+    /// write lock as it begins (`BEGIN IMMEDIATE`): one that began as a reader and then wrote
+    /// would fail at once with "database is locked" when another process (a command beside a
+    /// server) wrote meanwhile, instead of waiting its turn.
     fn write<R>(
         &self,
         work: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<R>,
     ) -> Result<R, StoreError> {
         let mut connection = self.lock();
-        let transaction = connection.transaction().map_err(failed)?;
+        let transaction = connection
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(failed)?;
         let result = work(&transaction).map_err(failed)?;
         transaction.commit().map_err(failed)?;
         Ok(result)
@@ -164,6 +236,20 @@ fn insert_notification(
             notification.owner,
             notification.payload.to_string(),
         ],
+    )?;
+    Ok(())
+}
+
+fn insert_change(
+    transaction: &Transaction<'_>,
+    at: Timestamp,
+    tenant: &str,
+    kind: ChangeKind,
+    key: &str,
+) -> rusqlite::Result<()> {
+    transaction.execute(
+        "INSERT INTO changes (at, tenant, kind, key) VALUES (?1, ?2, ?3, ?4)",
+        params![at, tenant, kind.as_str(), key],
     )?;
     Ok(())
 }
@@ -269,6 +355,7 @@ impl TokenStore for SqliteStore {
             }
             insert_audit(transaction, audit)?;
             insert_notification(transaction, notification, audit.time)?;
+            insert_change(transaction, audit.time, tenant, ChangeKind::Token, id)?;
             // A new lifetime deserves a new "expires soon" notice.
             transaction.execute(
                 "DELETE FROM expiry_notices WHERE token_id = ?1",
@@ -300,17 +387,18 @@ impl TokenStore for SqliteStore {
                 for notification in notifications {
                     insert_notification(transaction, notification, at)?;
                 }
+                insert_change(transaction, at, tenant, ChangeKind::Token, id)?;
             }
             get(transaction, tenant, id)
         })
     }
 
     fn get(&self, tenant: &str, id: &str) -> Result<Option<TokenRecord>, StoreError> {
-        get(&self.lock(), tenant, id).map_err(failed)
+        get(&*self.read()?, tenant, id).map_err(failed)
     }
 
     fn find(&self, hash: &SecretHash) -> Result<Option<TokenRecord>, StoreError> {
-        let connection = self.lock();
+        let connection = self.read()?;
         // The gateway path runs this on every request: keep the statement prepared.
         let found = connection
             .prepare_cached(&format!(
@@ -379,7 +467,7 @@ impl TokenStore for SqliteStore {
             Some(after) => (sql_value(&after.key), after.created_at, after.id.clone()),
             None => (rusqlite::types::Value::Null, 0, String::new()),
         };
-        let connection = self.lock();
+        let connection = self.read()?;
         let mut statement = connection.prepare(&sql).map_err(failed)?;
         let mut rows = statement
             .query_map(
@@ -447,6 +535,7 @@ impl TokenStore for SqliteStore {
                 "DELETE FROM group_members WHERE tenant = ?1",
                 params![tenant],
             )?;
+            insert_change(transaction, at, tenant, ChangeKind::Tenant, "")?;
             Ok(unrevoked.len())
         })
     }
@@ -477,7 +566,7 @@ impl TokenStore for SqliteStore {
     }
 
     fn audit_log(&self, tenant: &str, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
-        let connection = self.lock();
+        let connection = self.read()?;
         let mut statement = connection
             .prepare(
                 "SELECT time, tenant, event, actor, token_id, outcome, details FROM audit
@@ -580,39 +669,30 @@ impl TokenStore for SqliteStore {
         })
     }
 
-    fn due_notifications(
+    fn claim_notifications(
         &self,
         now: Timestamp,
+        lease_until: Timestamp,
         limit: usize,
     ) -> Result<Vec<PendingNotification>, StoreError> {
-        let connection = self.lock();
-        let mut statement = connection
-            .prepare(
-                "SELECT seq, attempts, tenant, event, token_id, owner, payload FROM outbox
-                 WHERE delivered_at IS NULL AND next_attempt_at <= ?1
-                 ORDER BY seq LIMIT ?2",
-            )
-            .map_err(failed)?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        statement
-            .query_map(params![now, limit], |row| {
-                let event: String = row.get(3)?;
-                let payload: String = row.get(6)?;
-                Ok(PendingNotification {
-                    seq: row.get(0)?,
-                    attempts: row.get(1)?,
-                    notification: Notification {
-                        tenant: row.get(2)?,
-                        event: notification_event(&event),
-                        token_id: row.get(4)?,
-                        owner: row.get(5)?,
-                        payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
-                    },
-                })
-            })
-            .map_err(failed)?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(failed)
+        self.write(|transaction| {
+            let claimed = transaction
+                .prepare(
+                    "SELECT seq, attempts, tenant, event, token_id, owner, payload FROM outbox
+                     WHERE delivered_at IS NULL AND next_attempt_at <= ?1
+                     ORDER BY seq LIMIT ?2",
+                )?
+                .query_map(params![now, limit], pending_notification)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            for pending in &claimed {
+                transaction.execute(
+                    "UPDATE outbox SET next_attempt_at = ?2 WHERE seq = ?1",
+                    params![pending.seq, lease_until],
+                )?;
+            }
+            Ok(claimed)
+        })
     }
 
     fn delivered(&self, seq: i64, at: Timestamp) -> Result<(), StoreError> {
@@ -648,6 +728,13 @@ impl TokenStore for SqliteStore {
                 "DELETE FROM group_members WHERE tenant = ?1 AND group_id = ?2",
                 params![tenant, group],
             )?;
+            insert_change(
+                transaction,
+                patrol::timestamp::now(),
+                tenant,
+                ChangeKind::Group,
+                group,
+            )?;
             for member in members {
                 transaction.execute(
                     "INSERT OR IGNORE INTO group_members (tenant, group_id, user_id)
@@ -661,15 +748,25 @@ impl TokenStore for SqliteStore {
 
     fn delete_group(&self, tenant: &str, group: &str) -> Result<bool, StoreError> {
         self.write(|transaction| {
-            Ok(transaction.execute(
+            let deleted = transaction.execute(
                 "DELETE FROM group_members WHERE tenant = ?1 AND group_id = ?2",
                 params![tenant, group],
-            )? > 0)
+            )? > 0;
+            if deleted {
+                insert_change(
+                    transaction,
+                    patrol::timestamp::now(),
+                    tenant,
+                    ChangeKind::Group,
+                    group,
+                )?;
+            }
+            Ok(deleted)
         })
     }
 
     fn groups(&self, tenant: &str) -> Result<Vec<(String, Vec<String>)>, StoreError> {
-        let connection = self.lock();
+        let connection = self.read()?;
         let mut statement = connection
             .prepare(
                 "SELECT group_id, user_id FROM group_members WHERE tenant = ?1
@@ -694,7 +791,7 @@ impl TokenStore for SqliteStore {
     }
 
     fn groups_of(&self, tenant: &str, user: &str) -> Result<Vec<String>, StoreError> {
-        let connection = self.lock();
+        let connection = self.read()?;
         let mut statement = connection
             .prepare_cached(
                 "SELECT group_id FROM group_members WHERE tenant = ?1 AND user_id = ?2
@@ -706,5 +803,130 @@ impl TokenStore for SqliteStore {
             .map_err(failed)?
             .collect::<rusqlite::Result<Vec<String>>>()
             .map_err(failed)
+    }
+
+    fn changes_since(&self, after: i64, limit: usize) -> Result<Vec<Change>, StoreError> {
+        let connection = self.read()?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = connection
+            .prepare_cached(
+                "SELECT seq, tenant, kind, key FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            )
+            .and_then(|mut statement| {
+                statement
+                    .query_map(params![after, limit], |row| {
+                        Ok((
+                            row.get::<_, i64>(0)?,
+                            row.get::<_, String>(1)?,
+                            row.get::<_, String>(2)?,
+                            row.get::<_, String>(3)?,
+                        ))
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(failed)?;
+        rows.into_iter()
+            .map(|(seq, tenant, kind, key)| {
+                Ok(Change {
+                    seq,
+                    tenant,
+                    kind: ChangeKind::parse(&kind).ok_or_else(|| {
+                        StoreError::Unreadable(format!("unknown change kind `{kind}`"))
+                    })?,
+                    key,
+                })
+            })
+            .collect()
+    }
+
+    fn last_change(&self) -> Result<i64, StoreError> {
+        self.read()?
+            .query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |row| {
+                row.get(0)
+            })
+            .map_err(failed)
+    }
+}
+
+fn pending_notification(row: &Row<'_>) -> rusqlite::Result<PendingNotification> {
+    let event: String = row.get(3)?;
+    let payload: String = row.get(6)?;
+    Ok(PendingNotification {
+        seq: row.get(0)?,
+        attempts: row.get(1)?,
+        notification: Notification {
+            tenant: row.get(2)?,
+            event: notification_event(&event),
+            token_id: row.get(4)?,
+            owner: row.get(5)?,
+            payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
+        },
+    })
+}
+
+impl SqliteStore {
+    /// Every row `patrol store copy` moves, in a fixed order.
+    pub fn export(&self) -> Result<super::copy::Rows, StoreError> {
+        use super::copy::{AuditRow, OutboxRow, Rows, TokenRow};
+        let connection = self.read()?;
+        let mut rows = Rows::default();
+        let query = |sql: &str| connection.prepare(sql).map_err(failed);
+        rows.tokens = query(&format!("SELECT {COLUMNS}, secret_hash FROM tokens"))?
+            .query_map([], |row| {
+                let hash: Vec<u8> = row.get(15)?;
+                Ok(TokenRow {
+                    token: record(row)?,
+                    secret_hash: super::format::hex(&hash),
+                })
+            })
+            .and_then(Iterator::collect)
+            .map_err(failed)?;
+        rows.audit =
+            query("SELECT seq, time, tenant, event, actor, token_id, outcome, details FROM audit")?
+                .query_map([], |row| {
+                    Ok(AuditRow {
+                        seq: row.get(0)?,
+                        time: row.get(1)?,
+                        tenant: row.get(2)?,
+                        event: row.get(3)?,
+                        actor: row.get(4)?,
+                        token_id: row.get(5)?,
+                        outcome: row.get(6)?,
+                        details: row.get(7)?,
+                    })
+                })
+                .and_then(Iterator::collect)
+                .map_err(failed)?;
+        rows.outbox = query(
+            "SELECT seq, created_at, tenant, event, token_id, owner, payload, attempts,
+                    next_attempt_at, delivered_at, last_error FROM outbox",
+        )?
+        .query_map([], |row| {
+            Ok(OutboxRow {
+                seq: row.get(0)?,
+                created_at: row.get(1)?,
+                tenant: row.get(2)?,
+                event: row.get(3)?,
+                token_id: row.get(4)?,
+                owner: row.get(5)?,
+                payload: row.get(6)?,
+                attempts: row.get(7)?,
+                next_attempt_at: row.get(8)?,
+                delivered_at: row.get(9)?,
+                last_error: row.get(10)?,
+            })
+        })
+        .and_then(Iterator::collect)
+        .map_err(failed)?;
+        rows.expiry_notices = query("SELECT token_id, notified_at FROM expiry_notices")?
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .and_then(Iterator::collect)
+            .map_err(failed)?;
+        rows.group_members = query("SELECT tenant, group_id, user_id FROM group_members")?
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .and_then(Iterator::collect)
+            .map_err(failed)?;
+        rows.sort();
+        Ok(rows)
     }
 }

@@ -353,6 +353,59 @@ pub struct TokenUse {
     pub address: Option<String>,
 }
 
+/// What a change to the store was about, for replicas that keep some of it in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// A token was revoked or regenerated; the key is its id.
+    Token,
+    /// A group of the tenant changed; the key is the group.
+    Group,
+    /// The tenant's configuration changed or the tenant was deleted (its tokens retired);
+    /// the key is empty.
+    Tenant,
+    /// A component was stored; the key is its digest (`sha256:<hex>`).
+    Component,
+}
+
+impl ChangeKind {
+    /// The kind's name in the change log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Token => "token",
+            ChangeKind::Group => "group",
+            ChangeKind::Tenant => "tenant",
+            ChangeKind::Component => "component",
+        }
+    }
+
+    /// The kind called `name`.
+    pub fn parse(name: &str) -> Option<ChangeKind> {
+        [
+            ChangeKind::Token,
+            ChangeKind::Group,
+            ChangeKind::Tenant,
+            ChangeKind::Component,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == name)
+    }
+}
+
+/// One entry of the ordered change log: every revocation, regeneration, group, tenant or
+/// component change writes one, in the transaction of the change itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    /// Its position in the log; later changes have larger numbers.
+    pub seq: i64,
+    /// The tenant concerned (empty for a component, which is anyone's).
+    pub tenant: String,
+    /// What changed.
+    pub kind: ChangeKind,
+    /// Which one: a token id, a group, a digest.
+    pub key: String,
+}
+
 /// The store failed. Each variant keeps its cause as the error's
 /// [`source`](std::error::Error::source).
 #[derive(Debug, thiserror::Error)]
@@ -392,6 +445,9 @@ pub enum StoreError {
          of the previous page, with the same sort options"
     )]
     BadContinuation(String),
+    /// The database cannot be reached (it is down, or the network to it is).
+    #[error("the database is unreachable; try again shortly")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The database holds a record this patrol cannot read.
     #[error("the token store holds a record patrol cannot read: {0}")]
     Unreadable(String),
@@ -493,10 +549,15 @@ pub trait TokenStore: Send + Sync {
         payload: &dyn Fn(&TokenRecord) -> serde_json::Value,
     ) -> Result<usize, StoreError>;
 
-    /// Notifications due for delivery at `now`, oldest first.
-    fn due_notifications(
+    /// Claims notifications due for delivery at `now`, oldest first: they are not due again
+    /// before `lease_until`, so that of several workers sharing the store only one delivers
+    /// each (the one that claimed it marks it [`delivered`](TokenStore::delivered) or
+    /// [`failed`](TokenStore::delivery_failed); if it dies, the lease runs out and another
+    /// takes it).
+    fn claim_notifications(
         &self,
         now: Timestamp,
+        lease_until: Timestamp,
         limit: usize,
     ) -> Result<Vec<PendingNotification>, StoreError>;
 
@@ -522,4 +583,10 @@ pub trait TokenStore: Send + Sync {
 
     /// The groups `user` belongs to.
     fn groups_of(&self, tenant: &str, user: &str) -> Result<Vec<String>, StoreError>;
+
+    /// The change log after `after`, in order, at most `limit` entries.
+    fn changes_since(&self, after: i64, limit: usize) -> Result<Vec<Change>, StoreError>;
+
+    /// The position of the latest change (0 when there is none).
+    fn last_change(&self) -> Result<i64, StoreError>;
 }

@@ -1,7 +1,10 @@
-//! The token lifecycle through the library, on a real SQLite file with the real seed policies:
-//! create (denied, clamped), list and paginate, regenerate, revoke, authenticate, leaks,
-//! notifications, the group directory, policy-change audit, durability across reopening, and
-//! that no secret is ever written anywhere.
+//! The token store's conformance suite: the token lifecycle through the library with the real
+//! seed policies — create (denied, clamped), list and paginate, regenerate, revoke,
+//! authenticate, leaks, notifications, the group directory, policy-change audit, the change
+//! log, durability across reopening, and that no secret is ever written anywhere — run once on
+//! a real SQLite file and once on a real PostgreSQL server (started by the test, see
+//! `patrol_test_support::postgres`). Every test is written once, against the `TokenStore`
+//! contract; the `conformance!` list at the end runs each on both backends.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -11,10 +14,11 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 
 use patrol::{Engine, EngineConfig, Tenant, TenantConfig};
+use patrol_store::tokens::ChangeKind;
 use patrol_store::tokens::{
     AuditEvent, AuditQuery, AuthError, Client, LeakOutcome, LeakSource, LifecycleError, NewToken,
-    Notifier, NotifierConfig, Secret, SqliteStore, TokenFilter, TokenOrder, TokenQuery,
-    TokenRecord, TokenStatus, Tokens,
+    Notifier, NotifierConfig, PgStore, Secret, SqliteStore, TokenFilter, TokenOrder, TokenQuery,
+    TokenRecord, TokenStatus, TokenStore, Tokens,
 };
 
 const DAY: i64 = 86_400;
@@ -51,30 +55,49 @@ fn tenant(engine: &Engine, text: &str) -> Arc<Tenant> {
     Arc::new(patrol::Tenant::load(engine, &config).unwrap())
 }
 
+/// The store a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Backend {
+    /// A SQLite file in a temporary folder.
+    Sqlite,
+    /// A database of its own on the test process's PostgreSQL server.
+    Postgres,
+}
+
 struct Fixture {
+    backend: Backend,
     dir: tempfile::TempDir,
+    /// The PostgreSQL database's URL.
+    url: Option<String>,
     tokens: Tokens,
     acme: Arc<Tenant>,
     beta: Arc<Tenant>,
 }
 
 impl Fixture {
-    fn new() -> Fixture {
+    fn new(backend: Backend) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let engine = Engine::new(EngineConfig::default()).unwrap();
-        let store = SqliteStore::open(&dir.path().join("patrol.db")).unwrap();
+        let url = (backend == Backend::Postgres).then(|| {
+            patrol_test_support::postgres::Postgres::shared().create_database("conformance")
+        });
         Fixture {
-            tokens: Tokens::new(Arc::new(store)),
+            backend,
+            tokens: Tokens::new(open_store(dir.path(), url.as_deref())),
             acme: tenant(&engine, ACME),
             beta: tenant(&engine, BETA),
             dir,
+            url,
         }
     }
 
+    /// Another connection to the same store, as another process (or replica) would open.
+    fn open_store(&self) -> Arc<dyn TokenStore> {
+        open_store(self.dir.path(), self.url.as_deref())
+    }
+
     fn reopen(&self) -> Tokens {
-        Tokens::new(Arc::new(
-            SqliteStore::open(&self.dir.path().join("patrol.db")).unwrap(),
-        ))
+        Tokens::new(self.open_store())
     }
 
     fn tenant_of(&self) -> impl Fn(&str) -> Option<Arc<Tenant>> + '_ {
@@ -83,6 +106,13 @@ impl Fixture {
             "beta" => Some(Arc::clone(&self.beta)),
             _ => None,
         }
+    }
+}
+
+fn open_store(dir: &Path, url: Option<&str>) -> Arc<dyn TokenStore> {
+    match url {
+        None => Arc::new(SqliteStore::open(&dir.join("patrol.db")).unwrap()),
+        Some(url) => Arc::new(PgStore::connect(url).unwrap()),
     }
 }
 
@@ -103,9 +133,8 @@ fn new_token_at(owner: &str, org: &str, now: i64, days: i64) -> NewToken {
     }
 }
 
-#[test]
-fn creation_is_decided_by_the_policies_and_a_denied_one_stores_nothing() {
-    let f = Fixture::new();
+fn creation_is_decided_by_the_policies_and_a_denied_one_stores_nothing(backend: Backend) {
+    let f = Fixture::new(backend);
     let denied = f
         .tokens
         .create(&f.acme, new_token("alice", "fabrikam", 10), NOW)
@@ -152,9 +181,8 @@ fn creation_is_decided_by_the_policies_and_a_denied_one_stores_nothing() {
     }
 }
 
-#[test]
-fn listings_filter_and_page_through_hundreds_of_tokens() {
-    let f = Fixture::new();
+fn listings_filter_and_page_through_hundreds_of_tokens(backend: Backend) {
+    let f = Fixture::new(backend);
     let mut ids = Vec::new();
     for i in 0..250 {
         let owner = if i % 5 == 0 { "bob" } else { "carol" };
@@ -310,9 +338,8 @@ fn all_tokens() -> TokenQuery {
     }
 }
 
-#[test]
-fn authentication_checks_format_store_status_and_use_policies() {
-    let f = Fixture::new();
+fn authentication_checks_format_store_status_and_use_policies(backend: Backend) {
+    let f = Fixture::new(backend);
     let issued = f
         .tokens
         .create(&f.acme, new_token("dave", "contoso", 30), NOW)
@@ -445,9 +472,10 @@ fn authentication_checks_format_store_status_and_use_policies() {
     ));
 }
 
-#[test]
-fn global_tokens_are_refused_in_restricted_orgs_until_the_owner_joins_an_allowlisted_group() {
-    let f = Fixture::new();
+fn global_tokens_are_refused_in_restricted_orgs_until_the_owner_joins_an_allowlisted_group(
+    backend: Backend,
+) {
+    let f = Fixture::new(backend);
     let store = f.tokens.store();
     // A global token needs the `pat-admins` group, which the directory provides.
     let mut global = new_token("erin", "contoso", 30);
@@ -493,9 +521,8 @@ fn global_tokens_are_refused_in_restricted_orgs_until_the_owner_joins_an_allowli
     );
 }
 
-#[test]
-fn leaked_tokens_are_revoked_or_their_owners_notified_as_the_policy_says() {
-    let f = Fixture::new();
+fn leaked_tokens_are_revoked_or_their_owners_notified_as_the_policy_says(backend: Backend) {
+    let f = Fixture::new(backend);
     let source = LeakSource {
         url: Some("https://github.com/x/y/blob/main/.env".to_string()),
         reporter: "test".to_string(),
@@ -605,7 +632,11 @@ fn leaked_tokens_are_revoked_or_their_owners_notified_as_the_policy_says() {
             .count(),
         3
     );
-    let due = f.tokens.store().due_notifications(NOW + 100, 100).unwrap();
+    let due = f
+        .tokens
+        .store()
+        .claim_notifications(NOW + 100, NOW + 100, 100)
+        .unwrap();
     let kinds: Vec<(String, &str)> = due
         .iter()
         .map(|n| {
@@ -678,9 +709,8 @@ fn webhook(fail: usize) -> (String, Arc<Mutex<Vec<serde_json::Value>>>, Arc<Atom
     (url, received, stop)
 }
 
-#[test]
-fn notifications_reach_the_webhook_with_retries_and_expiry_notices_go_out_once() {
-    let f = Fixture::new();
+fn notifications_reach_the_webhook_with_retries_and_expiry_notices_go_out_once(backend: Backend) {
+    let f = Fixture::new(backend);
     let (url, received, stop) = webhook(1);
     let notifier = Notifier::new(
         Arc::clone(f.tokens.store()),
@@ -703,11 +733,10 @@ fn notifications_reach_the_webhook_with_retries_and_expiry_notices_go_out_once()
         delivered, 2,
         "three queued (two created, one expiring soon), one failed"
     );
-    assert_eq!(
-        f.tokens.store().due_notifications(now, 10).unwrap().len(),
-        0
-    );
-    let retry = f.tokens.store().due_notifications(now + 1, 10).unwrap();
+    let store = f.tokens.store();
+    assert_eq!(store.claim_notifications(now, now, 10).unwrap().len(), 0);
+    // (A claim that lasts until `now + 1` leaves it due at `now + 1` for the notifier.)
+    let retry = store.claim_notifications(now + 1, now + 1, 10).unwrap();
     assert_eq!(retry.len(), 1);
     assert_eq!(retry[0].attempts, 1);
     assert_eq!(notifier.run_once(now + 1).unwrap(), 1);
@@ -730,9 +759,8 @@ fn notifications_reach_the_webhook_with_retries_and_expiry_notices_go_out_once()
     assert_eq!(notice["token"]["id"], soon.token.id.as_str());
 }
 
-#[test]
-fn revocation_acknowledged_is_never_followed_by_a_successful_authentication() {
-    let f = Arc::new(Fixture::new());
+fn revocation_acknowledged_is_never_followed_by_a_successful_authentication(backend: Backend) {
+    let f = Arc::new(Fixture::new(backend));
     for round in 0..5 {
         let issued = f
             .tokens
@@ -785,9 +813,8 @@ fn revocation_acknowledged_is_never_followed_by_a_successful_authentication() {
     }
 }
 
-#[test]
-fn policy_changes_are_audited_per_policy() {
-    let f = Fixture::new();
+fn policy_changes_are_audited_per_policy(backend: Backend) {
+    let f = Fixture::new(backend);
     let engine = Engine::new(EngineConfig::default()).unwrap();
     let changed = tenant(&engine, &ACME.replace("max_days = 90", "max_days = 30"));
     let count = f
@@ -818,9 +845,8 @@ fn policy_changes_are_audited_per_policy() {
     );
 }
 
-#[test]
-fn the_store_survives_reopening_refuses_a_newer_schema_and_never_holds_a_secret() {
-    let f = Fixture::new();
+fn the_store_survives_reopening_refuses_a_newer_schema_and_never_holds_a_secret(backend: Backend) {
+    let f = Fixture::new(backend);
     let issued = f
         .tokens
         .create(&f.acme, new_token("liam", "contoso", 30), NOW)
@@ -839,22 +865,189 @@ fn the_store_survives_reopening_refuses_a_newer_schema_and_never_holds_a_secret(
     let stored = reopened.get("acme", &issued.token.id).unwrap().unwrap();
     assert!(stored.revoked_at.is_some());
     drop(reopened);
-    // Neither the database nor its write-ahead log holds the secret, or its body.
-    for entry in std::fs::read_dir(f.dir.path()).unwrap() {
-        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
-        let text = String::from_utf8_lossy(&bytes);
-        assert!(
-            !text.contains(&secret[4..40]),
-            "a secret was written to disk"
-        );
+    match f.backend {
+        Backend::Sqlite => {
+            // Neither the database nor its write-ahead log holds the secret, or its body.
+            for entry in std::fs::read_dir(f.dir.path()).unwrap() {
+                let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+                let text = String::from_utf8_lossy(&bytes);
+                assert!(
+                    !text.contains(&secret[4..40]),
+                    "a secret was written to disk"
+                );
+            }
+            // A database from a newer patrol is refused, not damaged.
+            let path = f.dir.path().join("newer.db");
+            let connection = rusqlite::Connection::open(&path).unwrap();
+            connection
+                .execute_batch("PRAGMA user_version = 99")
+                .unwrap();
+            drop(connection);
+            let error = SqliteStore::open(&path).err().unwrap().to_string();
+            assert!(error.contains("schema version 99"), "{error}");
+        }
+        Backend::Postgres => {
+            let url = f.url.as_deref().unwrap();
+            // No table holds the secret, or its body: read every row of every table back.
+            let everything = patrol_test_support::postgres::Postgres::shared().psql(
+                url,
+                "SELECT string_agg(t::text, ' ') FROM (
+                   SELECT row_to_json(x)::text AS t FROM tokens x
+                   UNION ALL SELECT row_to_json(x)::text FROM audit x
+                   UNION ALL SELECT row_to_json(x)::text FROM outbox x
+                   UNION ALL SELECT row_to_json(x)::text FROM changes x) rows",
+            );
+            assert!(everything.contains(&issued.token.id), "{everything}");
+            assert!(
+                !everything.contains(&secret[4..40]),
+                "a secret was written to the database"
+            );
+            // A database from a newer patrol is refused, not damaged.
+            patrol_test_support::postgres::Postgres::shared()
+                .psql(url, "INSERT INTO schema_migrations (version) VALUES (99)");
+            let error = PgStore::connect(url).err().unwrap().to_string();
+            assert!(error.contains("schema version 99"), "{error}");
+        }
     }
-    // A database from a newer patrol is refused, not damaged.
-    let path = f.dir.path().join("newer.db");
-    let connection = rusqlite::Connection::open(&path).unwrap();
-    connection
-        .execute_batch("PRAGMA user_version = 99")
-        .unwrap();
-    drop(connection);
-    let error = SqliteStore::open(&path).err().unwrap().to_string();
-    assert!(error.contains("schema version 99"), "{error}");
 }
+
+fn the_change_log_records_revocations_regenerations_groups_and_retirements_in_order(
+    backend: Backend,
+) {
+    let f = Fixture::new(backend);
+    let store = f.tokens.store();
+    let start = store.last_change().unwrap();
+    let kept = f
+        .tokens
+        .create(&f.acme, new_token("mia", "contoso", 30), NOW)
+        .unwrap();
+    let revoked = f
+        .tokens
+        .create(&f.acme, new_token("noah", "contoso", 30), NOW)
+        .unwrap();
+    // Creating a token is not a change anyone must forget anything for.
+    assert_eq!(store.last_change().unwrap(), start);
+    f.tokens
+        .regenerate(
+            &f.acme,
+            &kept.token.id,
+            Some(NOW + 10 * DAY),
+            "contoso",
+            NOW,
+        )
+        .unwrap();
+    f.tokens
+        .revoke("acme", &revoked.token.id, "admin", "test", NOW)
+        .unwrap();
+    // Revoking again changes nothing, and logs nothing.
+    f.tokens
+        .revoke("acme", &revoked.token.id, "admin", "test", NOW)
+        .unwrap();
+    store
+        .set_group("acme", "pat-admins", &["mia".to_string()])
+        .unwrap();
+    assert!(store.delete_group("acme", "pat-admins").unwrap());
+    assert!(!store.delete_group("acme", "pat-admins").unwrap());
+    f.tokens.retire_tenant("beta", "admin", NOW).unwrap();
+    let changes = store.changes_since(start, 100).unwrap();
+    let seen: Vec<(&str, ChangeKind, &str)> = changes
+        .iter()
+        .map(|c| (c.tenant.as_str(), c.kind, c.key.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("acme", ChangeKind::Token, kept.token.id.as_str()),
+            ("acme", ChangeKind::Token, revoked.token.id.as_str()),
+            ("acme", ChangeKind::Group, "pat-admins"),
+            ("acme", ChangeKind::Group, "pat-admins"),
+            ("beta", ChangeKind::Tenant, ""),
+        ]
+    );
+    assert!(changes.windows(2).all(|pair| pair[0].seq < pair[1].seq));
+    assert_eq!(store.last_change().unwrap(), changes.last().unwrap().seq);
+    // Read in pages, from any point.
+    let second = store.changes_since(changes[0].seq, 2).unwrap();
+    assert_eq!(second, changes[1..3]);
+    // Another connection (another process, another replica) reads the same log.
+    assert_eq!(f.open_store().changes_since(start, 100).unwrap(), changes);
+}
+
+fn workers_sharing_the_store_deliver_each_notification_once(backend: Backend) {
+    let f = Fixture::new(backend);
+    let (url, received, stop) = webhook(0);
+    let now = patrol::timestamp::now();
+    for i in 0..30 {
+        f.tokens
+            .create(
+                &f.acme,
+                new_token_at(&format!("user{i}"), "contoso", now, 30),
+                now,
+            )
+            .unwrap();
+    }
+    // Three workers, each with a store of its own, as three replicas run them.
+    let workers: Vec<_> = (0..3)
+        .map(|_| {
+            let notifier = Notifier::new(
+                f.open_store(),
+                NotifierConfig {
+                    webhook: Some(url.clone()),
+                    expiry_notice_days: 7,
+                },
+            );
+            thread::spawn(move || {
+                let mut delivered = 0;
+                for _ in 0..5 {
+                    delivered += notifier.run_once(now).unwrap();
+                }
+                delivered
+            })
+        })
+        .collect();
+    let delivered: usize = workers.into_iter().map(|w| w.join().unwrap()).sum();
+    stop.store(true, Ordering::Relaxed);
+    let received = received.lock().unwrap();
+    let mut owners: Vec<&str> = received
+        .iter()
+        .map(|n| n["owner"].as_str().unwrap())
+        .collect();
+    owners.sort_unstable();
+    let before = owners.len();
+    owners.dedup();
+    assert_eq!(before, 30, "each creation delivered once: {owners:?}");
+    assert_eq!(owners.len(), 30);
+    assert_eq!(delivered, 30);
+}
+
+/// Each test, once per backend.
+macro_rules! conformance {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test]
+            fn $test() {
+                super::$test(super::Backend::Sqlite)
+            })*
+        }
+        mod postgres {
+            $(#[test]
+            fn $test() {
+                super::$test(super::Backend::Postgres)
+            })*
+        }
+    };
+}
+
+conformance!(
+    creation_is_decided_by_the_policies_and_a_denied_one_stores_nothing,
+    listings_filter_and_page_through_hundreds_of_tokens,
+    authentication_checks_format_store_status_and_use_policies,
+    global_tokens_are_refused_in_restricted_orgs_until_the_owner_joins_an_allowlisted_group,
+    leaked_tokens_are_revoked_or_their_owners_notified_as_the_policy_says,
+    notifications_reach_the_webhook_with_retries_and_expiry_notices_go_out_once,
+    revocation_acknowledged_is_never_followed_by_a_successful_authentication,
+    policy_changes_are_audited_per_policy,
+    the_store_survives_reopening_refuses_a_newer_schema_and_never_holds_a_secret,
+    the_change_log_records_revocations_regenerations_groups_and_retirements_in_order,
+    workers_sharing_the_store_deliver_each_notification_once,
+);

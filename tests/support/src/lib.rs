@@ -6,6 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
+/// A real PostgreSQL server of the test's own, in a temporary folder, stopped and removed after.
+pub mod postgres;
+
 /// The folder the components are built into: `components/` at the workspace's root.
 pub const COMPONENT_DIR: &str = env!("PATROL_COMPONENT_DIR");
 
