@@ -128,6 +128,11 @@ pub(crate) async fn put_tenant(
             tracing::info!(%tenant, "tenant configuration changed through the admin API");
             Ok(Json(summary(&tenant, Some(&served), None)).into_response())
         }
+        Err(refused) if refused.unavailable => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database_unavailable",
+            format!("{}; nothing was changed, retry shortly", refused.problem),
+        )),
         Err(refused) if refused.ours => Err(ApiError::internal(refused.problem)),
         Err(refused) => {
             let error = ApiError::new(
@@ -175,7 +180,17 @@ pub(crate) async fn delete_tenant(
     let name = tenant.clone();
     let retired = blocking(move || worker.delete_tenant(&name, &actor))
         .await?
-        .map_err(ApiError::internal)?;
+        .map_err(|refused| {
+            if refused.unavailable {
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "database_unavailable",
+                    format!("{}; retry shortly", refused.problem),
+                )
+            } else {
+                ApiError::internal(refused.problem)
+            }
+        })?;
     match retired {
         Some(revoked) => {
             tracing::info!(%tenant, revoked, "tenant deleted through the admin API; its tokens were revoked");
@@ -228,6 +243,17 @@ pub(crate) async fn upload_component(
             .data
             .components()
             .join(component.digest().file_name());
+        if let Some(fleet) = &worker.fleet {
+            // Into the database first: every replica fetches it from there.
+            fleet
+                .store
+                .put_component(
+                    &component.digest().to_string(),
+                    &bytes,
+                    patrol::timestamp::now(),
+                )
+                .map_err(|error| ApiError::failed(&error))?;
+        }
         if !path.exists() {
             write_atomically(&path, &bytes).map_err(|error| {
                 ApiError::internal(format!("cannot store the component: {error}"))

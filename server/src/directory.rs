@@ -52,7 +52,7 @@ pub(crate) async fn list(
     let store = Arc::clone(state.tokens.store());
     let groups = blocking(move || store.groups(&tenant))
         .await?
-        .map_err(|error| ApiError::internal(patrol::with_causes(&error)))?;
+        .map_err(|error| ApiError::failed(&error))?;
     let groups: Vec<_> = groups
         .into_iter()
         .map(|(id, members)| json!({ "id": id, "members": members }))
@@ -110,7 +110,7 @@ pub(crate) async fn put(
         .await?
         .map_err(|error| match error {
             LifecycleError::Invalid { field, problem } => invalid(field, problem),
-            other => ApiError::internal(patrol::with_causes(&other)),
+            other => ApiError::failed(&other),
         })?;
     Ok(Json(json!({ "id": group, "members": stored })).into_response())
 }
@@ -121,10 +121,10 @@ pub(crate) async fn delete(
     Served { name: tenant, .. }: Served,
     PathParams(GroupId { group }): PathParams<GroupId>,
 ) -> Result<Response, ApiError> {
-    let store = Arc::clone(state.tokens.store());
-    let existed = blocking(move || store.delete_group(&tenant, &group))
+    let tokens = Arc::clone(&state.tokens);
+    let existed = blocking(move || tokens.delete_group(&tenant, &group))
         .await?
-        .map_err(|error| ApiError::internal(patrol::with_causes(&error)))?;
+        .map_err(|error| ApiError::failed(&error))?;
     if existed {
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {

@@ -65,6 +65,33 @@ impl ApiError {
         )
     }
 
+    /// An operation failed on patrol's side: 503 when the database cannot be reached (nothing
+    /// was changed; retrying shortly may succeed), 500 otherwise.
+    pub(crate) fn failed(error: &(dyn std::error::Error + 'static)) -> Self {
+        use patrol_store::tokens::{AuthError, LifecycleError, StoreError};
+        let unavailable = error
+            .downcast_ref::<StoreError>()
+            .is_some_and(StoreError::is_unavailable)
+            || error
+                .downcast_ref::<LifecycleError>()
+                .is_some_and(LifecycleError::is_unavailable)
+            || error
+                .downcast_ref::<AuthError>()
+                .is_some_and(AuthError::is_unavailable);
+        if unavailable {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database_unavailable",
+                format!(
+                    "{}; nothing was changed, retry shortly",
+                    patrol::with_causes(error)
+                ),
+            )
+        } else {
+            ApiError::internal(patrol::with_causes(error))
+        }
+    }
+
     pub(crate) fn internal(message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
     }

@@ -209,7 +209,7 @@ fn refused(state: &Shared, tenant: &str, error: AuthError) -> Response {
         }
         AuthError::Store(_) => {
             tracing::error!(error = %patrol::with_causes(&error), "authentication failed");
-            return ApiError::internal(patrol::with_causes(&error)).into_response();
+            return ApiError::failed(&error).into_response();
         }
     };
     state.metrics.record_authentication(tenant, code);

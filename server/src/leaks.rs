@@ -172,5 +172,5 @@ async fn respond(
         )
     })
     .await?
-    .map_err(|error| ApiError::internal(patrol::with_causes(&error)))
+    .map_err(|error| ApiError::failed(&error))
 }

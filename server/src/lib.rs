@@ -21,6 +21,7 @@ mod decision_log;
 mod directory;
 mod error;
 mod extract;
+mod fleet;
 mod gateway;
 mod leaks;
 mod metrics;
@@ -41,7 +42,7 @@ use axum::routing::{MethodRouter, any, delete, get, post, put};
 use tokio::net::TcpListener;
 
 use patrol::{Engine, EngineConfig, EngineError};
-use patrol_store::tokens::{Notifier, NotifierConfig, SqliteStore, StoreError, Tokens};
+use patrol_store::tokens::{Notifier, NotifierConfig, PgStore, SqliteStore, StoreError, Tokens};
 
 pub use api::DECISION_ID_HEADER;
 pub use decision_log::DecisionLogTarget;
@@ -81,6 +82,16 @@ pub struct ServeConfig {
     /// How often token uses (last used, by whom) are written to the store. Default 1 s: a use
     /// is recorded at most this late, and a crash loses at most this much of that record.
     pub use_flush_interval: Duration,
+    /// A PostgreSQL database (`postgres://...`) to share with other replicas. Without one,
+    /// the token store is SQLite in the data directory and tenants are its files.
+    pub database: Option<String>,
+    /// With a database: how long this replica trusts what it holds in memory after it last
+    /// read the change log to its end. Past it, every token lookup reads the database (and
+    /// fails closed if that cannot be reached), and `/readyz` reports not ready. Default 2 s.
+    pub staleness: Duration,
+    /// With a database: this replica's id in the heartbeat table. Default: the host's name and
+    /// a random suffix.
+    pub replica_id: Option<String>,
 }
 
 impl ServeConfig {
@@ -97,6 +108,9 @@ impl ServeConfig {
             notifications: NotifierConfig::default(),
             notify_interval: Duration::from_secs(1),
             use_flush_interval: Duration::from_secs(1),
+            database: None,
+            staleness: Duration::from_secs(2),
+            replica_id: None,
         }
     }
 }
@@ -167,8 +181,19 @@ impl Server {
             config: config.max_config_bytes,
             component: engine.config().max_component_bytes,
         };
-        let store = SqliteStore::open(&data.database())?;
-        let tokens = Arc::new(Tokens::new(Arc::new(store)));
+        let (tokens, fleet) = match &config.database {
+            None => {
+                let store = SqliteStore::open(&data.database())?;
+                (Arc::new(Tokens::new(Arc::new(store))), None)
+            }
+            Some(url) => {
+                let store = Arc::new(PgStore::connect(url)?);
+                let replica = config.replica_id.clone().unwrap_or_else(fleet::replica_id);
+                let fleet = fleet::Fleet::join(Arc::clone(&store), config.staleness, replica)?;
+                let tokens = Tokens::with_cache(store, Arc::clone(&fleet.cache));
+                (Arc::new(tokens), Some(fleet))
+            }
+        };
         let state = Arc::new(Shared::new(
             engine,
             data,
@@ -176,8 +201,13 @@ impl Server {
             config.admin_token,
             limits,
             tokens,
+            fleet,
         ));
-        state.reload_from_disk();
+        state.reload();
+        if let Some(fleet) = &state.fleet {
+            fleet.caught_up()?;
+            tracing::info!(replica = %fleet.replica, database = %fleet.store.url(), applied = fleet.applied(), "serving as a replica");
+        }
         Ok(Server {
             state,
             reload_interval: config.reload_interval,
@@ -199,9 +229,9 @@ impl Server {
             .with_state(Arc::clone(&self.state))
     }
 
-    /// Checks the data directory for configuration changes now. Blocking.
+    /// Checks the data directory (or the database) for configuration changes now. Blocking.
     pub fn reload(&self) {
-        self.state.reload_from_disk();
+        self.state.reload();
     }
 
     /// The token lifecycle the service runs on, for calling in process.
@@ -226,6 +256,8 @@ impl Server {
             self.use_flush_interval,
         ));
         let stop_notifier = Arc::new(AtomicBool::new(false));
+        let follower = fleet::Fleet::follow(Arc::clone(&self.state), Arc::clone(&stop_notifier))
+            .map_err(ServeError::Serve)?;
         let notifier = Notifier::new(
             Arc::clone(self.state.tokens.store()),
             self.notifications.clone(),
@@ -250,6 +282,7 @@ impl Server {
             }
             state.log.close();
             let _ = notifier.join();
+            let _ = follower.join();
         })
         .await;
         tracing::info!("stopped");
@@ -264,7 +297,7 @@ async fn reload_periodically(state: Arc<Shared>, interval: Duration) {
     loop {
         ticker.tick().await;
         let state = Arc::clone(&state);
-        if tokio::task::spawn_blocking(move || state.reload_from_disk())
+        if tokio::task::spawn_blocking(move || state.reload())
             .await
             .is_err()
         {

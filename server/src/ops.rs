@@ -35,6 +35,24 @@ pub(crate) async fn readyz(State(state): State<Arc<Shared>>) -> Response {
         )
         .into_response();
     }
+    if let Some(fleet) = &state.fleet
+        && !fleet.cache.is_fresh()
+    {
+        let behind = fleet.cache.behind().map_or_else(
+            || "has never read".to_string(),
+            |behind| format!("last read {} ms ago", behind.as_millis()),
+        );
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "behind",
+            format!(
+                "this replica {behind} the database's change log to its end (bound: {} ms); \
+                 it reads every token from the database until it catches up",
+                fleet.cache.staleness().as_millis()
+            ),
+        )
+        .into_response();
+    }
     // Quarantined policies do not make the service unready (their tenants' decisions fail
     // closed, as they would running them), but an operator looking here sees them.
     let quarantined: Vec<_> = quarantined_policies(&state)

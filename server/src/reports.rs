@@ -94,7 +94,7 @@ pub(crate) async fn report(
             all_tokens(&tokens, &tenant, now()).map(|all| html::page(&tenant, &all, now()))
         })
         .await?
-        .map_err(|error| ApiError::internal(patrol::with_causes(&error)))?;
+        .map_err(|error| ApiError::failed(&error))?;
         return Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response());
     }
     let kind = ReportKind::parse(&name).ok_or_else(|| {
@@ -141,7 +141,7 @@ pub(crate) async fn report(
         Err(ReportError::Invalid { field, problem }) => {
             Err(invalid(field, format!("`{field}`: {problem}")))
         }
-        Err(error) => Err(ApiError::internal(patrol::with_causes(&error))),
+        Err(error) => Err(ApiError::failed(&error)),
     }
 }
 
@@ -197,7 +197,7 @@ pub(crate) async fn whatif_handler(
             &origin,
             now(),
         )
-        .map_err(|error| ApiError::internal(patrol::with_causes(&error)))
+        .map_err(|error| ApiError::failed(&error))
     })
     .await?;
     made.map(|report| respond(&report, format))

@@ -9,7 +9,6 @@
 //! replaces the one that works. Changes (through the API or on disk) are serialised by one lock.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -24,6 +23,7 @@ use patrol_store::tokens::Tokens;
 use patrol::files::remove_durably;
 
 use crate::decision_log::DecisionLog;
+use crate::fleet::Fleet;
 use crate::metrics::Metrics;
 use patrol_store::{ConfigFormat as Format, DataDir};
 
@@ -46,6 +46,8 @@ pub(crate) struct Refused {
     /// Whether the fault is patrol's (the file could not be stored) rather than the
     /// configuration's.
     pub(crate) ours: bool,
+    /// Whether it is that the database cannot be reached.
+    pub(crate) unavailable: bool,
 }
 
 impl Refused {
@@ -54,6 +56,19 @@ impl Refused {
             field: Some(field.to_string()),
             problem,
             ours: false,
+            unavailable: false,
+        }
+    }
+
+    fn store(error: &patrol_store::tokens::StoreError) -> Refused {
+        Refused {
+            field: None,
+            problem: format!(
+                "cannot store the configuration: {}",
+                patrol::with_causes(error)
+            ),
+            ours: true,
+            unavailable: error.is_unavailable(),
         }
     }
 }
@@ -73,6 +88,9 @@ pub(crate) struct Shared {
     pub(crate) limits: BodyLimits,
     /// The token store and lifecycle.
     pub(crate) tokens: Arc<Tokens>,
+    /// When serving as one of several replicas on PostgreSQL: the database holds the tenant
+    /// configurations and components, and the change log keeps this replica's memory true.
+    pub(crate) fleet: Option<Fleet>,
     tenants: ArcSwap<TenantMap>,
     /// Serialises configuration changes.
     changes: Mutex<()>,
@@ -106,6 +124,7 @@ impl Shared {
         admin_token: Option<String>,
         limits: BodyLimits,
         tokens: Arc<Tokens>,
+        fleet: Option<Fleet>,
     ) -> Shared {
         Shared {
             engine,
@@ -115,6 +134,7 @@ impl Shared {
             admin_token,
             limits,
             tokens,
+            fleet,
             tenants: ArcSwap::from_pointee(HashMap::new()),
             changes: Mutex::new(()),
             refusals: Mutex::new(BTreeMap::new()),
@@ -163,16 +183,28 @@ impl Shared {
         actor: &str,
     ) -> Result<Arc<ServedTenant>, Refused> {
         let _change = lock(&self.changes);
+        if let Some(fleet) = &self.fleet {
+            let origin = format!("the configuration of `{name}`");
+            let served = self.load(name, text, format, &origin)?;
+            fleet
+                .store
+                .put_config(name, format.extension(), &served.text, actor, now())
+                .map_err(|error| Refused::store(&error))?;
+            self.install(name, Some(Arc::clone(&served)), Some(actor));
+            lock(&self.refusals).remove(name);
+            return Ok(served);
+        }
         let path = self.data.tenant_file(name, format);
-        let served = self.load(name, text, format, &path)?;
+        let served = self.load(name, text, format, &path.display().to_string())?;
         self.data
             .write_tenant_file(name, &served.text, format)
             .map_err(|error| Refused {
                 field: None,
                 problem: format!("cannot store `{}`: {error}", path.display()),
                 ours: true,
+                unavailable: false,
             })?;
-        self.install(name, Some(Arc::clone(&served)), actor);
+        self.install(name, Some(Arc::clone(&served)), Some(actor));
         lock(&self.refusals).remove(name);
         Ok(served)
     }
@@ -181,27 +213,134 @@ impl Shared {
     /// its tokens and groups (see [`patrol_store::tokens::Tokens::retire_tenant`]), so that a tenant
     /// created later under the same name inherits nothing. Returns how many tokens were
     /// revoked, or `None` when there was no such tenant (nothing served, no file, no token).
-    pub(crate) fn delete_tenant(&self, name: &str, actor: &str) -> Result<Option<usize>, String> {
+    pub(crate) fn delete_tenant(&self, name: &str, actor: &str) -> Result<Option<usize>, Refused> {
         let _change = lock(&self.changes);
         let mut existed = self.tenant(name).is_some();
-        for format in [Format::Toml, Format::Json] {
-            let path = self.data.tenant_file(name, format);
-            existed |= path.exists();
-            remove_durably(&path)
-                .map_err(|error| format!("cannot delete the configuration: {error}"))?;
+        if let Some(fleet) = &self.fleet {
+            existed |= fleet
+                .store
+                .delete_config(name, actor, now())
+                .map_err(|error| Refused::store(&error))?;
+        } else {
+            for format in [Format::Toml, Format::Json] {
+                let path = self.data.tenant_file(name, format);
+                existed |= path.exists();
+                remove_durably(&path).map_err(|error| Refused {
+                    field: None,
+                    problem: format!("cannot delete the configuration: {error}"),
+                    ours: true,
+                    unavailable: false,
+                })?;
+            }
         }
-        self.install(name, None, actor);
+        self.install(name, None, Some(actor));
         lock(&self.refusals).remove(name);
         let revoked = self
             .tokens
             .retire_tenant(name, actor, now())
-            .map_err(|error| {
-                format!(
+            .map_err(|error| Refused {
+                problem: format!(
                     "cannot revoke the tenant's tokens: {}",
                     patrol::with_causes(&error)
-                )
+                ),
+                ..Refused::store(&error)
             })?;
         Ok((existed || revoked > 0).then_some(revoked))
+    }
+
+    /// Brings the served tenants in line with their source: the files of the data directory,
+    /// or the database when serving as a replica. Blocking.
+    pub(crate) fn reload(&self) {
+        if self.fleet.is_some() {
+            if let Err(error) = self.reload_from_database() {
+                tracing::error!(error = %patrol::with_causes(&error), "cannot read the tenant configurations from the database");
+            }
+        } else {
+            self.reload_from_disk();
+        }
+    }
+
+    /// Brings the served tenants in line with the configurations in the database: fetches
+    /// new components, loads new and changed configurations, stops serving deleted ones.
+    /// What another replica changed is not audited again here. Blocking.
+    fn reload_from_database(&self) -> Result<(), patrol_store::tokens::StoreError> {
+        let Some(fleet) = &self.fleet else {
+            return Ok(());
+        };
+        fleet.sync_components(self)?;
+        let configs = fleet.store.configs()?;
+        let _change = lock(&self.changes);
+        for config in &configs {
+            self.apply_stored(&config.tenant, Some(config));
+        }
+        let gone: Vec<String> = self
+            .map()
+            .keys()
+            .filter(|name| !configs.iter().any(|config| &config.tenant == *name))
+            .cloned()
+            .collect();
+        for name in gone {
+            tracing::info!(tenant = %name, "tenant deleted");
+            self.install(&name, None, None);
+        }
+        lock(&self.refusals).retain(|name, _| configs.iter().any(|c| &c.tenant == name));
+        self.ready.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Brings tenant `name` in line with its configuration in the database. Blocking.
+    pub(crate) fn reload_tenant_from_database(
+        &self,
+        name: &str,
+    ) -> Result<(), patrol_store::tokens::StoreError> {
+        let Some(fleet) = &self.fleet else {
+            return Ok(());
+        };
+        let config = fleet.store.config(name)?;
+        let _change = lock(&self.changes);
+        self.apply_stored(name, config.as_ref());
+        Ok(())
+    }
+
+    /// Serves `config` as tenant `name` (unless it is what is served already, or was refused
+    /// already), or stops serving `name` when it has no configuration.
+    fn apply_stored(&self, name: &str, config: Option<&patrol_store::tokens::StoredConfig>) {
+        let Some(config) = config else {
+            if self.tenant(name).is_some() {
+                tracing::info!(tenant = %name, "tenant deleted");
+                self.install(name, None, None);
+            }
+            lock(&self.refusals).remove(name);
+            return;
+        };
+        let digest = Digest::of(config.text.as_bytes());
+        let served = self
+            .tenant(name)
+            .is_some_and(|served| served.digest == digest);
+        let refused = lock(&self.refusals)
+            .get(name)
+            .is_some_and(|refusal| refusal.digest == Some(digest));
+        if served || refused {
+            return;
+        }
+        let format = if config.format == "json" {
+            Format::Json
+        } else {
+            Format::Toml
+        };
+        let origin = format!(
+            "the configuration of `{name}` (version {} in the database)",
+            config.version
+        );
+        match self.load(name, config.text.clone(), format, &origin) {
+            Ok(served) => {
+                tracing::info!(tenant = %name, version = config.version, "tenant configuration loaded");
+                self.install(name, Some(served), None);
+                lock(&self.refusals).remove(name);
+                self.metrics.record_reload(true);
+            }
+            Err(refused) => self.refuse(name, Some(digest), refused.problem),
+        }
     }
 
     /// Brings the served tenants in line with the files in the data directory: new and
@@ -237,10 +376,10 @@ impl Shared {
             if served || refused {
                 continue;
             }
-            match self.load(&name, text, format, &path) {
+            match self.load(&name, text, format, &path.display().to_string()) {
                 Ok(served) => {
                     tracing::info!(tenant = %name, file = %path.display(), "tenant configuration loaded");
-                    self.install(&name, Some(served), FILE_ACTOR);
+                    self.install(&name, Some(served), Some(FILE_ACTOR));
                     lock(&self.refusals).remove(&name);
                     self.metrics.record_reload(true);
                 }
@@ -255,7 +394,7 @@ impl Shared {
             .collect();
         for name in gone {
             tracing::info!(tenant = %name, "tenant configuration removed");
-            self.install(&name, None, FILE_ACTOR);
+            self.install(&name, None, Some(FILE_ACTOR));
         }
         lock(&self.refusals).retain(|name, _| on_disk.contains(name));
         self.ready.store(true, Ordering::Release);
@@ -267,19 +406,35 @@ impl Shared {
         lock(&self.refusals).insert(name.to_string(), Refusal { digest, problem });
     }
 
-    /// Parses and loads a configuration, checking it is the named tenant's.
+    /// Parses and loads a configuration, checking it is the named tenant's. `origin` names
+    /// where it comes from, in messages.
     fn load(
         &self,
         name: &str,
         text: String,
         format: Format,
-        path: &Path,
+        origin: &str,
     ) -> Result<Arc<ServedTenant>, Refused> {
-        let origin = path.display().to_string();
         let base_dir = self.data.tenants();
         let config = format
-            .parse(&text, &origin, &base_dir)
+            .parse(&text, origin, &base_dir)
             .map_err(|error| Refused::at(&error.field, error.to_string()))?;
+        if self.fleet.is_some() {
+            // Replicas share the database, not files: a component is named by digest.
+            if let Some(policy) = config
+                .policies
+                .iter()
+                .find(|policy| matches!(policy.component, patrol::config::ComponentSource::File(_)))
+            {
+                return Err(Refused::at(
+                    &format!("{}.component", policy.location),
+                    format!(
+                        "{origin}: `{}.component`: replicas sharing a database name components                          by digest (`sha256:<hex>`), not by file; upload the component with                          `POST /v1/admin/components` and name it by the digest it answers",
+                        policy.location
+                    ),
+                ));
+            }
+        }
         if config.tenant != name {
             return Err(Refused::at(
                 "tenant",
@@ -300,8 +455,9 @@ impl Shared {
     }
 
     /// Swaps a new map in, with `name` replaced (or removed), and records what changed in its
-    /// policies in the audit log, as done by `actor`.
-    fn install(&self, name: &str, served: Option<Arc<ServedTenant>>, actor: &str) {
+    /// policies in the audit log, as done by `actor` (`None`: a change another replica made
+    /// and recorded).
+    fn install(&self, name: &str, served: Option<Arc<ServedTenant>>, actor: Option<&str>) {
         // Changes are serialised by `changes`, so nothing else stores a map meanwhile.
         let mut map = TenantMap::clone(&self.tenants.load());
         let before = match &served {
@@ -311,6 +467,9 @@ impl Shared {
         self.tenants.store(Arc::new(map));
         // The first load at start-up is not a change; what changed on disk while patrol was
         // stopped is not seen as a change either.
+        let Some(actor) = actor else {
+            return;
+        };
         if actor == FILE_ACTOR && !self.is_ready() {
             return;
         }

@@ -130,7 +130,7 @@ fn lifecycle_error(error: LifecycleError) -> Response {
         )
         .with_field(field)
         .into_response(),
-        other => ApiError::internal(patrol::with_causes(&other)).into_response(),
+        other => ApiError::failed(&other).into_response(),
     }
 }
 
@@ -218,6 +218,9 @@ pub(crate) async fn regenerate(
 pub(crate) struct RevokeQuery {
     #[serde(default)]
     reason: Option<String>,
+    /// `propagated`: answer once every live replica has applied the revocation.
+    #[serde(default)]
+    wait: Option<String>,
     #[serde(default, rename = "api-version")]
     api_version: Option<String>,
 }
@@ -230,18 +233,48 @@ pub(crate) async fn revoke(
     QueryParams(query): QueryParams<RevokeQuery>,
 ) -> Result<Response, ApiError> {
     check_api_version(query.api_version.as_deref())?;
+    let wait = match query.wait.as_deref() {
+        None => false,
+        Some("propagated") => true,
+        Some(other) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                format!("`wait`: `{other}` is not a way to wait; the one there is: `propagated`"),
+            )
+            .with_field("wait"));
+        }
+    };
     let reason = query
         .reason
         .unwrap_or_else(|| "revoked by an administrator".to_string());
     let tokens = Arc::clone(&state.tokens);
     let outcome = blocking(move || tokens.revoke(&name, &id, &actor, &reason, now())).await?;
-    Ok(match outcome {
-        Ok(token) => {
-            Json(json!({ "patToken": PatTokenView::of(&token, None, now()) })).into_response()
+    let token = match outcome {
+        Ok(token) => token,
+        Err(error) => return Ok(lifecycle_error(error)),
+    };
+    let mut body = json!({ "patToken": PatTokenView::of(&token, None, now()) });
+    if wait {
+        // One replica on its own (SQLite) has applied it already: there is no other.
+        if state.fleet.is_some() {
+            let worker = Arc::clone(&state);
+            let propagation = blocking(move || {
+                let fleet = worker.fleet.as_ref().expect("checked above");
+                fleet.wait_propagated(PROPAGATION_TIMEOUT)
+            })
+            .await?
+            .map_err(|problem| {
+                ApiError::new(StatusCode::GATEWAY_TIMEOUT, "not_propagated", problem)
+            })?;
+            body["propagation"] = json!(propagation);
         }
-        Err(error) => lifecycle_error(error),
-    })
+    }
+    Ok(Json(body).into_response())
 }
+
+/// How long `?wait=propagated` waits for the other replicas.
+const PROPAGATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub(crate) async fn get_token(
     State(state): State<Arc<Shared>>,
@@ -254,7 +287,7 @@ pub(crate) async fn get_token(
     let tokens = Arc::clone(&state.tokens);
     let found = blocking(move || tokens.get(&name, &id))
         .await?
-        .map_err(|error| ApiError::internal(patrol::with_causes(&error)))?;
+        .map_err(|error| ApiError::failed(&error))?;
     match found {
         Some(token) => {
             Ok(Json(json!({ "patToken": PatTokenView::of(&token, None, now()) })).into_response())
@@ -312,7 +345,7 @@ pub(crate) async fn list(
                 format!("`continuationToken`: {error}"),
             )
             .with_field("continuationToken"),
-            error => ApiError::internal(patrol::with_causes(&error)),
+            error => ApiError::failed(&error),
         })?;
     let items: Vec<PatTokenView<'_>> = page
         .items
@@ -380,6 +413,6 @@ pub(crate) async fn audit(
     let tokens = Arc::clone(&state.tokens);
     let entries = blocking(move || tokens.audit_log(&name, &query))
         .await?
-        .map_err(|error| ApiError::internal(patrol::with_causes(&error)))?;
+        .map_err(|error| ApiError::failed(&error))?;
     Ok(Json(json!({ "entries": entries })).into_response())
 }

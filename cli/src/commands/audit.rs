@@ -62,7 +62,7 @@ pub fn run(args: AuditArgs) -> anyhow::Result<Outcome> {
     let entries = data.tokens.audit_log(&args.tenant, &query)?;
     // A deleted tenant's audit log stays readable; a tenant that never was is a mistake.
     if entries.is_empty() {
-        data.tenant_file(&args.tenant)?;
+        data.check_tenant(&args.tenant)?;
     }
     if args.json {
         super::emit(&serde_json::to_string_pretty(

@@ -42,7 +42,7 @@ pub fn run(data: &DataArgs, command: GroupsCommand) -> anyhow::Result<Outcome> {
             group,
             members,
         } => {
-            data.tenant_file(&tenant)?;
+            data.check_tenant(&tenant)?;
             let members = data
                 .tokens
                 .set_group(&tenant, &group, &members)
@@ -55,14 +55,14 @@ pub fn run(data: &DataArgs, command: GroupsCommand) -> anyhow::Result<Outcome> {
             super::emit(&format!("{group}: {}", members.join(" ")));
         }
         GroupsCommand::List { tenant } => {
-            data.tenant_file(&tenant)?;
+            data.check_tenant(&tenant)?;
             for (group, members) in data.tokens.store().groups(&tenant)? {
                 super::emit(&format!("{group}: {}", members.join(" ")));
             }
         }
         GroupsCommand::Delete { tenant, group } => {
-            data.tenant_file(&tenant)?;
-            if !data.tokens.store().delete_group(&tenant, &group)? {
+            data.check_tenant(&tenant)?;
+            if !data.tokens.delete_group(&tenant, &group)? {
                 anyhow::bail!("no group `{group}` in tenant `{tenant}`");
             }
         }

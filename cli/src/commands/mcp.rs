@@ -209,10 +209,10 @@ impl Patrol {
 /// Refuses an unknown tenant, listing the known ones.
 fn known_tenant(data: &Data, tenant: &str) -> anyhow::Result<()> {
     checked_tenant_name(tenant).map_err(|error| anyhow::anyhow!("argument `tenant`: {error}"))?;
-    if data.dir.existing_tenant_file(tenant).is_some() {
+    if data.has_tenant(tenant)? {
         return Ok(());
     }
-    let known = data.dir.tenant_names()?;
+    let known = data.tenant_names()?;
     anyhow::bail!(
         "argument `tenant`: there is no tenant `{tenant}`; the tenants are: {}",
         known.join(", ")
@@ -242,7 +242,7 @@ impl Patrol {
         answer(
             self.with_data(|data| {
                 let mut tenants = Vec::new();
-                for name in data.dir.tenant_names()? {
+                for name in data.tenant_names()? {
                     let entry = match data.tenant(&name) {
                         Ok(tenant) => json!({
                             "tenant": name,
@@ -399,9 +399,9 @@ impl Patrol {
                         args.tenant
                     );
                 }
-                let current = match data.dir.existing_tenant_file(&args.tenant) {
-                    Some(_) => Some(data.tenant(&args.tenant)?),
-                    None => None,
+                let current = match data.has_tenant(&args.tenant)? {
+                    true => Some(data.tenant(&args.tenant)?),
+                    false => None,
                 };
                 let proposed = data.load(&config)?;
                 let report = whatif(&data.tokens, current.as_deref(), &proposed, &origin, now())?;
@@ -441,6 +441,7 @@ impl Patrol {
                 Ok(json!({
                     "tenant": args.tenant,
                     "file": applied.path,
+                    "stored_at": applied.stored_at,
                     "policy_changes_recorded": applied.recorded,
                 }))
             })

@@ -2,6 +2,7 @@
 
 mod audit;
 mod check;
+mod copy;
 mod eval;
 mod groups;
 mod mcp;
@@ -10,6 +11,7 @@ mod report;
 mod scan;
 mod serve;
 mod store;
+mod tenant;
 mod token;
 mod whatif;
 
@@ -103,6 +105,22 @@ enum Command {
         /// one, so that no tenant can hold every core.
         #[arg(long, value_name = "N")]
         calls_per_tenant: Option<usize>,
+        /// Serve as one of several replicas sharing this PostgreSQL database
+        /// (`postgres://user:password@host/db`; default: $PATROL_DATABASE_URL): tokens, audit,
+        /// groups, tenant configurations and components live there, and changes made through
+        /// any replica reach every other within a second. Without it, SQLite in the data
+        /// directory.
+        #[arg(long, value_name = "URL")]
+        database: Option<String>,
+        /// With `--database`: how long this replica trusts the tokens it holds in memory after
+        /// it last read the database's change log to its end. Past it, every lookup reads the
+        /// database (and fails closed when that is down), and /readyz reports not ready.
+        #[arg(long, value_name = "MS", default_value_t = 2000)]
+        staleness_ms: u64,
+        /// With `--database`: this replica's id in the heartbeat table (default: the host name
+        /// and a random suffix).
+        #[arg(long, value_name = "ID")]
+        replica_id: Option<String>,
     },
     /// Create a data directory with the example tenant, `contoso`, for the commands below
     /// (`patrol serve` creates one too).
@@ -144,6 +162,19 @@ enum Command {
     Policy {
         #[command(subcommand)]
         command: policy::PolicyCommand,
+    },
+    /// Tenant configurations: push a new version (checked first), list them, show a tenant's
+    /// history (`--database`).
+    Tenant {
+        #[command(flatten)]
+        data: store::DataArgs,
+        #[command(subcommand)]
+        command: tenant::TenantCommand,
+    },
+    /// Move a single-node data directory into a PostgreSQL database shared by replicas.
+    Store {
+        #[command(subcommand)]
+        command: copy::StoreCommand,
     },
 }
 
@@ -312,6 +343,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             max_policy_deadline_ms,
             max_policy_memory_mib,
             calls_per_tenant,
+            database,
+            staleness_ms,
+            replica_id,
         } => serve::run(serve::ServeArgs {
             data_dir,
             listen,
@@ -324,6 +358,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             max_policy_deadline_ms,
             max_policy_memory_mib,
             calls_per_tenant,
+            database,
+            staleness_ms,
+            replica_id,
         }),
         Command::Init { data_dir } => store::init(&data_dir),
         Command::Token { data, command } => token::run(&data, command),
@@ -334,5 +371,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Report(args) => report::run(args),
         Command::Mcp(args) => mcp::run(args),
         Command::Whatif(args) => whatif::run(args),
+        Command::Tenant { data, command } => tenant::run(&data, command),
+        Command::Store { command } => copy::run(command),
     }
 }

@@ -64,7 +64,7 @@ enum ReportCommand {
 pub fn run(args: ReportArgs) -> anyhow::Result<Outcome> {
     let tenant = args.tenant.context("name the tenant with `--tenant`")?;
     let mut data = Data::open(&args.data)?;
-    data.tenant_file(&tenant)?;
+    data.check_tenant(&tenant)?;
     let now = now();
     if let Some(path) = &args.html {
         if args.kind.is_some() {

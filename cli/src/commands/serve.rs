@@ -24,6 +24,9 @@ pub struct ServeArgs {
     pub max_policy_deadline_ms: Option<u64>,
     pub max_policy_memory_mib: Option<u64>,
     pub calls_per_tenant: Option<usize>,
+    pub database: Option<String>,
+    pub staleness_ms: u64,
+    pub replica_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -68,8 +71,19 @@ pub fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
         }
         engine.calls_per_tenant = calls;
     }
+    let database = args
+        .database
+        .clone()
+        .or_else(|| std::env::var(super::store::DATABASE_VARIABLE).ok())
+        .filter(|url| !url.trim().is_empty());
+    if args.staleness_ms == 0 {
+        anyhow::bail!("`--staleness-ms`: must be 1 or more");
+    }
     let config = ServeConfig {
         engine,
+        database,
+        staleness: Duration::from_millis(args.staleness_ms),
+        replica_id: args.replica_id.clone(),
         admin_token,
         notifications: patrol_store::tokens::NotifierConfig {
             webhook: args.webhook.clone(),

@@ -150,7 +150,7 @@ pub fn run(data: &DataArgs, command: TokenCommand) -> anyhow::Result<Outcome> {
             json,
         } => {
             let data = Data::open(data)?;
-            data.tenant_file(&tenant)?;
+            data.check_tenant(&tenant)?;
             let filter = match filter {
                 Filter::Active => TokenFilter::Active,
                 Filter::Revoked => TokenFilter::Revoked,
@@ -206,7 +206,7 @@ pub fn run(data: &DataArgs, command: TokenCommand) -> anyhow::Result<Outcome> {
             actor: who,
         } => {
             let data = Data::open(data)?;
-            data.tenant_file(&tenant)?;
+            data.check_tenant(&tenant)?;
             let token = data
                 .tokens
                 .revoke(&tenant, &id, &actor(who), &reason, now())

@@ -42,7 +42,7 @@ pub fn run(args: WhatIfArgs) -> anyhow::Result<Outcome> {
         config_format.parse(&text, &origin, patrol::files::folder_of(&args.config))?;
     let name = proposed_config.tenant.clone();
     let mut data = Data::open(&args.data)?;
-    let current = if data.dir.existing_tenant_file(&name).is_some() {
+    let current = if data.has_tenant(&name)? {
         Some(data.tenant(&name)?)
     } else {
         None
@@ -90,7 +90,7 @@ pub fn run(args: WhatIfArgs) -> anyhow::Result<Outcome> {
         eprintln!(
             "applied: {} is now `{name}`'s configuration; {} policy change{} recorded in the \
              audit log",
-            applied.path.display(),
+            applied.stored_at,
             applied.recorded,
             if applied.recorded == 1 { "" } else { "s" }
         );

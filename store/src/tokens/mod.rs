@@ -2,6 +2,7 @@
 //! them, and responds when one is found in public; every step is judged by the tenant's
 //! policies, recorded in the audit log, and notified to the token's owner.
 
+mod cache;
 pub mod copy;
 mod format;
 mod notify;
@@ -12,6 +13,7 @@ mod sqlite;
 mod store;
 mod view;
 
+pub use cache::Cache;
 pub use format::{FormatError, PREFIX, Secret, SecretHash, TOKEN_LEN, find_tokens, sha256_hex};
 pub use notify::{Notifier, NotifierConfig};
 pub use policy_audit::policy_changes;

@@ -369,6 +369,11 @@ impl PgStore {
                 .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
                 .await
                 .map_err(failed)?;
+            // (No "relation already exists, skipping" notices in the log at every start.)
+            transaction
+                .batch_execute("SET LOCAL client_min_messages = warning")
+                .await
+                .map_err(failed)?;
             transaction
                 .batch_execute(
                     "CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -19,7 +19,8 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::json;
 
-use super::format::{FormatError, Secret};
+use super::cache::Cache;
+use super::format::{FormatError, Secret, SecretHash};
 use super::store::{
     AuditEntry, AuditEvent, AuditQuery, Notification, NotificationEvent, Outcome, Page, StoreError,
     TokenQuery, TokenRecord, TokenStore, TokenUse,
@@ -92,6 +93,20 @@ pub enum LifecycleError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl LifecycleError {
+    /// Whether the store could not be reached.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, LifecycleError::Store(error) if error.is_unavailable())
+    }
+}
+
+impl AuthError {
+    /// Whether the store could not be reached (the token may well be valid).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, AuthError::Store(error) if error.is_unavailable())
+    }
 }
 
 /// Who asked to authenticate, as the gateway saw them.
@@ -188,22 +203,85 @@ pub struct LeakSource {
 /// The token lifecycle over a [`TokenStore`].
 pub struct Tokens {
     store: Arc<dyn TokenStore>,
+    /// Token records and groups in memory, for a replica that follows the change log.
+    cache: Option<Arc<Cache>>,
     /// Uses not yet written, by token.
     uses: Mutex<HashMap<String, TokenUse>>,
 }
 
 impl Tokens {
-    /// The lifecycle over `store`.
+    /// The lifecycle over `store`, reading it for every lookup.
     pub fn new(store: Arc<dyn TokenStore>) -> Tokens {
         Tokens {
             store,
+            cache: None,
             uses: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The lifecycle over `store` with `cache` in front of the gateway path's lookups. Whoever
+    /// creates it must keep the cache caught up with the store's change log (see [`Cache`]);
+    /// until then, and whenever it falls behind, lookups read through to the store.
+    pub fn with_cache(store: Arc<dyn TokenStore>, cache: Arc<Cache>) -> Tokens {
+        Tokens {
+            cache: Some(cache),
+            ..Tokens::new(store)
         }
     }
 
     /// The store underneath.
     pub fn store(&self) -> &Arc<dyn TokenStore> {
         &self.store
+    }
+
+    /// The cache, if there is one.
+    pub fn cache(&self) -> Option<&Arc<Cache>> {
+        self.cache.as_ref()
+    }
+
+    /// The cache, when what it holds may be trusted.
+    fn fresh_cache(&self) -> Option<&Cache> {
+        self.cache.as_deref().filter(|cache| cache.is_fresh())
+    }
+
+    /// The token whose secret hashes to `hash`: from the cache when it is fresh, else from
+    /// the store (an unreachable store is an error: the gateway path fails closed).
+    fn find(&self, hash: &SecretHash) -> Result<Option<TokenRecord>, StoreError> {
+        let Some(cache) = self.fresh_cache() else {
+            return self.store.find(hash);
+        };
+        if let Some(token) = cache.token(hash) {
+            return Ok(Some(token));
+        }
+        let generation = cache.generation();
+        let found = self.store.find(hash)?;
+        if let Some(token) = &found {
+            cache.fill_token(generation, hash, token);
+        }
+        Ok(found)
+    }
+
+    /// The groups `user` of `tenant` belongs to, from the cache when it is fresh.
+    fn groups_of(&self, tenant: &str, user: &str) -> Result<Vec<String>, StoreError> {
+        let Some(cache) = self.fresh_cache() else {
+            return self.store.groups_of(tenant, user);
+        };
+        if let Some(groups) = cache.groups(tenant, user) {
+            return Ok(groups);
+        }
+        let generation = cache.generation();
+        let groups = self.store.groups_of(tenant, user)?;
+        cache.fill_groups(generation, tenant, user, &groups);
+        Ok(groups)
+    }
+
+    /// Deletes a group of the tenant's directory; returns whether it existed.
+    pub fn delete_group(&self, tenant: &str, group: &str) -> Result<bool, StoreError> {
+        let deleted = self.store.delete_group(tenant, group)?;
+        if let Some(cache) = &self.cache {
+            cache.forget_groups(tenant);
+        }
+        Ok(deleted)
     }
 
     /// Creates a token for `new.owner`, if the tenant's policies allow it.
@@ -217,7 +295,7 @@ impl Tokens {
         let scopes = check_new(tenant, &owner, &new, now)?;
         let groups = match new.groups {
             Some(groups) => groups,
-            None => self.store.groups_of(tenant.name(), &owner)?,
+            None => self.groups_of(tenant.name(), &owner)?,
         };
         let request = Request {
             operation: Operation::Create,
@@ -327,7 +405,7 @@ impl Tokens {
             org: org.to_string(),
             user: Actor {
                 id: existing.owner.clone(),
-                groups: self.store.groups_of(tenant.name(), &existing.owner)?,
+                groups: self.groups_of(tenant.name(), &existing.owner)?,
             },
             token: Token {
                 id: Some(existing.id.clone()),
@@ -369,6 +447,9 @@ impl Tokens {
                 &notification,
             )?
             .ok_or_else(|| LifecycleError::NotFound(id.to_string()))?;
+        if let Some(cache) = &self.cache {
+            cache.forget_token(id);
+        }
         Ok(Issued {
             token,
             secret,
@@ -399,9 +480,14 @@ impl Tokens {
             details: json!({ "reason": reason }),
         };
         let notification = notification(&existing, NotificationEvent::Revoked, now, Some(reason));
-        self.store
+        let revoked = self
+            .store
             .revoke(tenant, id, now, reason, &[audit], &[notification])?
-            .ok_or_else(|| LifecycleError::NotFound(id.to_string()))
+            .ok_or_else(|| LifecycleError::NotFound(id.to_string()))?;
+        if let Some(cache) = &self.cache {
+            cache.forget_token(id);
+        }
+        Ok(revoked)
     }
 
     /// One token of a tenant.
@@ -435,7 +521,8 @@ impl Tokens {
         now: Timestamp,
     ) -> Result<usize, StoreError> {
         let actor = actor.to_lowercase();
-        self.store
+        let retired = self
+            .store
             .retire_tenant(tenant, now, TENANT_DELETED, &|token| {
                 let audit = AuditEntry {
                     time: now,
@@ -449,7 +536,11 @@ impl Tokens {
                 let notification =
                     notification(token, NotificationEvent::Revoked, now, Some(TENANT_DELETED));
                 (audit, notification)
-            })
+            });
+        if let Some(cache) = &self.cache {
+            cache.forget_tenant(tenant);
+        }
+        retired
     }
 
     /// Sets a group's members in the tenant's directory, replacing the previous ones. The
@@ -478,6 +569,9 @@ impl Tokens {
         stored.sort();
         stored.dedup();
         self.store.set_group(tenant, group, &stored)?;
+        if let Some(cache) = &self.cache {
+            cache.forget_groups(tenant);
+        }
         Ok(stored)
     }
 
@@ -492,7 +586,6 @@ impl Tokens {
     ) -> Result<Authenticated, AuthError> {
         let secret = Secret::parse(presented).map_err(AuthError::Malformed)?;
         let token = self
-            .store
             .find(&secret.hash())?
             .filter(|token| token.tenant == tenant.name())
             .ok_or(AuthError::Unknown)?;
@@ -625,6 +718,9 @@ impl Tokens {
                 &[discovery, revocation],
                 &[found, revoked],
             )?;
+            if let Some(cache) = &self.cache {
+                cache.forget_token(&token.id);
+            }
             Ok(LeakOutcome::Revoked)
         } else {
             // Automatic revocation is off, or the owner is exempt from it: the owner is told
@@ -672,7 +768,7 @@ impl Tokens {
             org: org.to_string(),
             user: Actor {
                 id: token.owner.clone(),
-                groups: self.store.groups_of(&token.tenant, &token.owner)?,
+                groups: self.groups_of(&token.tenant, &token.owner)?,
             },
             token: Token {
                 id: Some(token.id.clone()),

@@ -446,7 +446,7 @@ pub enum StoreError {
     )]
     BadContinuation(String),
     /// The database cannot be reached (it is down, or the network to it is).
-    #[error("the database is unreachable; try again shortly")]
+    #[error("the database is unreachable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The database holds a record this patrol cannot read.
     #[error("the token store holds a record patrol cannot read: {0}")]
@@ -454,6 +454,13 @@ pub enum StoreError {
     /// The database failed a query or a transaction.
     #[error("the token store failed")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    /// Whether the database could not be reached: the operation may succeed if retried.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
 }
 
 /// Storage for tokens, the audit log, the notification outbox and the group directory. Every
