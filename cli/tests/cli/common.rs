@@ -8,6 +8,14 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+/// The path of `relative` in the workspace, as text for a command line.
+pub fn root_path(relative: &str) -> String {
+    patrol_test_support::root()
+        .join(relative)
+        .display()
+        .to_string()
+}
+
 /// A response, as the tests need it.
 #[derive(Debug)]
 pub struct Response {

@@ -16,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A child process, killed when dropped.
-struct Running(Child);
+pub(crate) struct Running(pub(crate) Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -32,7 +32,7 @@ fn nginx_binary() -> Option<PathBuf> {
         .find(|path| path.is_file())
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -51,7 +51,7 @@ fn start_patrol(data_dir: &Path) -> (Running, SocketAddr) {
 }
 
 /// NGINX serving `dir/www` on `port` behind the `auth_request` setup in `locations`.
-fn nginx_config(dir: &Path, port: u16, locations: &str) -> String {
+pub(crate) fn nginx_config(dir: &Path, port: u16, locations: &str) -> String {
     let dir = dir.display();
     format!(
         r#"
@@ -122,7 +122,7 @@ fn token_locations(dir: &Path, patrol: SocketAddr) -> String {
     )
 }
 
-fn start_nginx(nginx: &Path, dir: &Path, port: u16, locations: &str) -> Running {
+pub(crate) fn start_nginx(nginx: &Path, dir: &Path, port: u16, locations: &str) -> Running {
     let config = dir.join("nginx.conf");
     std::fs::write(&config, nginx_config(dir, port, locations)).unwrap();
     let running = Running(
@@ -153,7 +153,7 @@ fn wait_until_listening(port: u16) {
 }
 
 /// NGINX: the tests that need it are ignored, with the reason, where it is not installed.
-fn nginx() -> PathBuf {
+pub(crate) fn nginx() -> PathBuf {
     nginx_binary().expect("nginx is installed (the build found it)")
 }
 

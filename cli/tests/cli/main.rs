@@ -3,6 +3,7 @@
 
 mod commands;
 mod common;
+mod fleet;
 mod gateway_nginx;
 #[path = "../../../store/tests/store/inventory.rs"]
 mod inventory;

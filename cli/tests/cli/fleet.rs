@@ -1,0 +1,672 @@
+//! Several `patrol serve` replicas on one real PostgreSQL (started by the test, see
+//! `patrol_test_support::postgres`), behind a real NGINX upstream, all on loopback:
+//!
+//! - tokens created through one replica authenticate through the others and through NGINX;
+//!   a revocation through one is refused by the others within a second (the figures are
+//!   printed: `cargo test -p patrol-cli fleet -- --nocapture`), and at once after
+//!   `?wait=propagated`;
+//! - a replica killed with SIGKILL under load loses no create or revoke it acknowledged, and
+//!   NGINX keeps serving through the others;
+//! - with PostgreSQL stopped, cached tokens keep working until the staleness bound and then
+//!   fail closed, admin writes answer 503 with a message; restarted, every replica catches up
+//!   by itself;
+//! - with three replicas delivering the outbox, a webhook hears each notification once.
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use patrol_test_support::postgres::Postgres;
+
+use crate::common::{self, Response, http};
+use crate::gateway_nginx::{Running, free_port, nginx, start_nginx};
+
+const ADMIN: &str = "fleet-admin-token-0123456789";
+
+/// A fleet: its replicas and where they keep their local files.
+struct Fleet {
+    dir: tempfile::TempDir,
+    database: String,
+    replicas: Vec<Replica>,
+}
+
+struct Replica {
+    process: Running,
+    address: SocketAddr,
+}
+
+impl Fleet {
+    /// `count` replicas on `database`, which gets the example tenant first.
+    fn start(database: &str, count: usize, extra: &[&str]) -> Fleet {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("admin-token"), ADMIN).unwrap();
+        let pushed = patrol(&[
+            "tenant",
+            "push",
+            &common::root_path("examples/contoso/tenant.toml"),
+            "--database",
+            database,
+        ]);
+        assert!(pushed.contains("stored version"), "{pushed}");
+        let mut fleet = Fleet {
+            dir,
+            database: database.to_string(),
+            replicas: Vec::new(),
+        };
+        for index in 0..count {
+            fleet.add(index, extra);
+        }
+        fleet
+    }
+
+    fn add(&mut self, index: usize, extra: &[&str]) {
+        let root = self.dir.path();
+        let (child, address) = common::spawn_serve(
+            Command::new(env!("CARGO_BIN_EXE_patrol"))
+                .args(["serve", "--database", &self.database, "--replica-id"])
+                .arg(format!("replica-{index}"))
+                .arg("--data-dir")
+                .arg(root.join(format!("replica-{index}")))
+                .arg("--admin-token-file")
+                .arg(root.join("admin-token"))
+                .args(extra)
+                // Compiled components are shared, as replicas on one host would share them.
+                .env("PATROL_CACHE_DIR", root.join("cache"))
+                .stderr(std::fs::File::create(root.join(format!("replica-{index}.log"))).unwrap()),
+        );
+        let replica = Replica {
+            process: Running(child),
+            address,
+        };
+        wait_ready(address);
+        if index < self.replicas.len() {
+            self.replicas[index] = replica;
+        } else {
+            self.replicas.push(replica);
+        }
+    }
+
+    fn address(&self, index: usize) -> SocketAddr {
+        self.replicas[index].address
+    }
+
+    /// What replica `index` logged, for messages.
+    fn log(&self, index: usize) -> String {
+        std::fs::read_to_string(self.dir.path().join(format!("replica-{index}.log")))
+            .unwrap_or_default()
+    }
+}
+
+fn patrol(args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_patrol"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "patrol {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn wait_ready(address: SocketAddr) {
+    let started = Instant::now();
+    loop {
+        if http(address, "GET", "/readyz", &[], "").is_ok_and(|r| r.status == 200) {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "replica at {address} did not become ready"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn admin() -> (&'static str, String) {
+    ("authorization", format!("Bearer {ADMIN}"))
+}
+
+/// Creates a token for `user` through the replica at `address`: (id, secret).
+fn create(address: SocketAddr, user: &str) -> Result<(String, String), Response> {
+    let (name, value) = admin();
+    let valid_to = patrol::timestamp::format_rfc3339(patrol::timestamp::now() + 30 * 86_400);
+    let body = format!(
+        r#"{{"user": "{user}", "displayName": "fleet", "scope": "vso.code",
+            "validTo": "{valid_to}", "org": "contoso-main"}}"#
+    );
+    let response = http(
+        address,
+        "POST",
+        "/v1/tenants/contoso/tokens",
+        &[(name, &value), ("content-type", "application/json")],
+        &body,
+    )
+    .map_err(|error| Response {
+        status: 0,
+        headers: Vec::new(),
+        body: error.to_string(),
+    })?;
+    if response.status != 201 {
+        return Err(response);
+    }
+    let token = &response.json()["patToken"];
+    Ok((
+        token["authorizationId"].as_str().unwrap().to_string(),
+        token["token"].as_str().unwrap().to_string(),
+    ))
+}
+
+fn revoke(address: SocketAddr, id: &str, query: &str) -> std::io::Result<Response> {
+    let (name, value) = admin();
+    http(
+        address,
+        "DELETE",
+        &format!("/v1/tenants/contoso/tokens/{id}{query}"),
+        &[(name, &value)],
+        "",
+    )
+}
+
+/// The forward-auth status for `secret` through `address` (0 if the connection failed).
+fn authenticate(address: SocketAddr, secret: &str) -> u16 {
+    http(
+        address,
+        "GET",
+        "/v1/tenants/contoso/orgs/contoso-main/forward-auth",
+        &[("authorization", &format!("Bearer {secret}"))],
+        "",
+    )
+    .map_or(0, |response| response.status)
+}
+
+/// NGINX on a free port, balancing `/` over the replicas.
+fn start_balancer(dir: &Path, replicas: &[SocketAddr]) -> (Running, SocketAddr) {
+    let port = free_port();
+    let servers: String = replicas
+        .iter()
+        .map(|address| format!("server {address} max_fails=1 fail_timeout=5s;\n"))
+        .collect();
+    let folder = dir.join("nginx");
+    std::fs::create_dir_all(&folder).unwrap();
+    let locations = format!(
+        r#"
+        location / {{
+            proxy_pass http://patrol;
+            proxy_next_upstream error timeout http_502 http_503;
+            proxy_connect_timeout 1s;
+        }}
+    }}
+    upstream patrol {{
+        {servers}"#
+    );
+    let running = start_nginx(&nginx(), &folder, port, &locations);
+    (running, ([127, 0, 0, 1], port).into())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+#[test]
+#[cfg_attr(not(patrol_has_nginx), ignore = "needs nginx: apt-get install nginx")]
+fn replicas_behind_nginx_share_tokens_and_revocations_reach_every_one_within_a_second() {
+    let _machine = crate::machine::shared();
+    let database = Postgres::shared().create_database("fleet");
+    let fleet = Fleet::start(&database, 3, &[]);
+    let addresses: Vec<SocketAddr> = (0..3).map(|i| fleet.address(i)).collect();
+    let (_nginx, balancer) = start_balancer(fleet.dir.path(), &addresses);
+
+    // Created through one replica, a token authenticates through every other at once (no
+    // negative caching), and through the balancer.
+    let mut tokens = Vec::new();
+    for i in 0..45 {
+        let (id, secret) = create(addresses[i % 3], &format!("user{i}@contoso.com"))
+            .unwrap_or_else(|response| panic!("{response:?}"));
+        for address in &addresses {
+            assert_eq!(
+                authenticate(*address, &secret),
+                200,
+                "token {i} at {address}"
+            );
+        }
+        tokens.push((id, secret));
+    }
+    for (_, secret) in tokens.iter().take(6) {
+        assert_eq!(authenticate(balancer, secret), 200);
+    }
+
+    // Revoked through one replica, refused by the two others: how long until both refuse.
+    let mut delays = Vec::new();
+    for (i, (id, secret)) in tokens.iter().take(40).enumerate() {
+        let through = addresses[i % 3];
+        let others: Vec<SocketAddr> = addresses
+            .iter()
+            .copied()
+            .filter(|a| *a != through)
+            .collect();
+        let response = revoke(through, id, "").unwrap();
+        assert_eq!(response.status, 200, "{}", response.body);
+        let acknowledged = Instant::now();
+        assert_eq!(authenticate(through, secret), 401, "the revoking replica");
+        let mut pending = others.clone();
+        while !pending.is_empty() {
+            pending.retain(|address| authenticate(*address, secret) != 401);
+            assert!(
+                acknowledged.elapsed() < Duration::from_secs(1),
+                "revocation {i} not applied by {pending:?} after 1 s\n{}",
+                fleet.log(0)
+            );
+        }
+        delays.push(acknowledged.elapsed());
+    }
+    delays.sort();
+    println!(
+        "revocation propagation to the two other replicas over {} revocations: p50 {:.1} ms, \
+         p99 {:.1} ms, max {:.1} ms",
+        delays.len(),
+        percentile(&delays, 0.5).as_secs_f64() * 1e3,
+        percentile(&delays, 0.99).as_secs_f64() * 1e3,
+        delays.last().unwrap().as_secs_f64() * 1e3,
+    );
+
+    // With ?wait=propagated, the answer comes once every replica has applied it.
+    for (i, (id, secret)) in tokens.iter().skip(40).enumerate() {
+        let response = revoke(addresses[i % 3], id, "?wait=propagated").unwrap();
+        assert_eq!(response.status, 200, "{}", response.body);
+        let propagation = &response.json()["propagation"];
+        assert_eq!(
+            propagation["replicas"].as_array().unwrap().len(),
+            3,
+            "{propagation}"
+        );
+        for address in &addresses {
+            assert_eq!(authenticate(*address, secret), 401, "at {address}");
+        }
+    }
+    let bad = revoke(addresses[0], &tokens[0].0, "?wait=forever").unwrap();
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("`wait`"), "{}", bad.body);
+}
+
+#[test]
+#[cfg_attr(not(patrol_has_nginx), ignore = "needs nginx: apt-get install nginx")]
+fn a_replica_killed_under_load_loses_nothing_it_acknowledged() {
+    let _machine = crate::machine::shared();
+    let database = Postgres::shared().create_database("fleet_kill");
+    let mut fleet = Fleet::start(&database, 3, &[]);
+    let addresses: Vec<SocketAddr> = (0..3).map(|i| fleet.address(i)).collect();
+    let (_nginx, balancer) = start_balancer(fleet.dir.path(), &addresses);
+    let (_, steady) = create(addresses[1], "steady@contoso.com").unwrap();
+
+    // Load through the balancer while replica 0 takes creates and revocations.
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = {
+        let (stop, steady) = (Arc::clone(&stop), steady.clone());
+        thread::spawn(move || {
+            let mut statuses = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                statuses.push(authenticate(balancer, &steady));
+            }
+            statuses
+        })
+    };
+    let target = addresses[0];
+    let writer = thread::spawn(move || {
+        let mut created = Vec::new();
+        let mut revoked = Vec::new();
+        for i in 0.. {
+            match create(target, &format!("kill{i}@contoso.com")) {
+                Ok((id, _)) => {
+                    if i % 2 == 0
+                        && revoke(target, &id, "").is_ok_and(|response| response.status == 200)
+                    {
+                        revoked.push(id.clone());
+                    }
+                    created.push(id);
+                }
+                // The replica is gone: what it acknowledged is all there is to check.
+                Err(_) => break,
+            }
+        }
+        (created, revoked)
+    });
+    thread::sleep(Duration::from_millis(1500));
+    let killed = Instant::now();
+    fleet.replicas[0].process.0.kill().unwrap();
+    fleet.replicas[0].process.0.wait().unwrap();
+    let (created, revoked) = writer.join().unwrap();
+    thread::sleep(Duration::from_millis(1500));
+    stop.store(true, Ordering::Relaxed);
+    let statuses = load.join().unwrap();
+    assert!(
+        created.len() >= 5,
+        "only {} creates before the kill",
+        created.len()
+    );
+
+    // Every acknowledged create and revocation is in the database, as another replica sees.
+    let (name, value) = admin();
+    for id in &created {
+        let response = http(
+            addresses[1],
+            "GET",
+            &format!("/v1/tenants/contoso/tokens/{id}"),
+            &[(name, &value)],
+            "",
+        )
+        .unwrap();
+        assert_eq!(response.status, 200, "acknowledged token {id} lost");
+        let status = response.json()["patToken"]["status"].clone();
+        if revoked.contains(id) {
+            assert_eq!(status, "revoked", "acknowledged revocation of {id} lost");
+        }
+    }
+    // NGINX kept serving through the others: after the kill settled, every answer is a 200.
+    let after: Vec<u16> = statuses.iter().rev().take(50).copied().collect();
+    assert!(
+        after.iter().all(|status| *status == 200),
+        "answers through the balancer after the kill: {after:?}"
+    );
+    println!(
+        "killed replica 0 after {} creates and {} revocations; {} authentications through \
+         NGINX, {} of them not 200 ({} ms around the kill)",
+        created.len(),
+        revoked.len(),
+        statuses.len(),
+        statuses.iter().filter(|s| **s != 200).count(),
+        killed.elapsed().as_millis()
+    );
+}
+
+#[test]
+fn without_postgresql_cached_tokens_last_the_staleness_bound_then_fail_closed_and_replicas_catch_up()
+ {
+    let _machine = crate::machine::shared();
+    // A server of its own: this test stops it.
+    let server = Postgres::start();
+    let database = server.create_database("fleet_outage");
+    let fleet = Fleet::start(&database, 2, &["--staleness-ms", "1500"]);
+    let (a, b) = (fleet.address(0), fleet.address(1));
+    let (_, cached) = create(a, "cached@contoso.com").unwrap();
+    let (victim, victim_secret) = create(a, "victim@contoso.com").unwrap();
+    assert_eq!(authenticate(b, &cached), 200);
+    assert_eq!(authenticate(b, &victim_secret), 200);
+
+    server.stop();
+    let stopped = Instant::now();
+    // Within the bound, the token replica B has seen keeps working.
+    assert_eq!(authenticate(b, &cached), 200);
+    // Admin writes cannot be made, and say why.
+    let refused = create(a, "nobody@contoso.com").unwrap_err();
+    assert_eq!(refused.status, 503, "{}", refused.body);
+    assert!(
+        refused.body.contains("database_unavailable") && refused.body.contains("unreachable"),
+        "{}",
+        refused.body
+    );
+    // Past the bound, it fails closed; /readyz says the replica is behind.
+    loop {
+        let status = authenticate(b, &cached);
+        if status != 200 {
+            assert_eq!(status, 503);
+            break;
+        }
+        assert!(
+            stopped.elapsed() < Duration::from_secs(10),
+            "still authenticating 10 s after the database stopped"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+    let failed_closed_after = stopped.elapsed();
+    assert!(
+        failed_closed_after >= Duration::from_millis(1000),
+        "failed closed after {failed_closed_after:?}, before the 1.5 s bound"
+    );
+    let ready = http(b, "GET", "/readyz", &[], "").unwrap();
+    assert_eq!(ready.status, 503, "{}", ready.body);
+    assert!(ready.body.contains("change log"), "{}", ready.body);
+
+    // Back: every replica catches up by itself, and follows the log again.
+    server.restart();
+    let restarted = Instant::now();
+    for address in [a, b] {
+        while authenticate(address, &cached) != 200 {
+            assert!(
+                restarted.elapsed() < Duration::from_secs(15),
+                "replica {address} did not catch up after the restart"
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
+        wait_ready(address);
+    }
+    let response = revoke(a, &victim, "").unwrap();
+    assert_eq!(response.status, 200, "{}", response.body);
+    let revoked = Instant::now();
+    while authenticate(b, &victim_secret) != 401 {
+        assert!(
+            revoked.elapsed() < Duration::from_secs(1),
+            "revocation not applied by the other replica after the restart\n{}",
+            fleet.log(1)
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+    println!(
+        "database stopped: failed closed after {} ms (bound 1500 ms); restarted: caught up in \
+         {} ms",
+        failed_closed_after.as_millis(),
+        restarted.elapsed().as_millis()
+    );
+}
+
+/// A webhook on loopback that records every body it receives.
+fn webhook() -> (String, Arc<Mutex<Vec<serde_json::Value>>>, Arc<AtomicBool>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (seen, stopped) = (Arc::clone(&received), Arc::clone(&stop));
+    thread::spawn(move || {
+        while !stopped.load(Ordering::Relaxed) {
+            let Ok((stream, _)) = listener.accept() else {
+                thread::sleep(Duration::from_millis(5));
+                continue;
+            };
+            stream.set_nonblocking(false).unwrap();
+            let mut reader = BufReader::new(stream);
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = value.trim().parse().unwrap();
+                }
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            seen.lock()
+                .unwrap()
+                .push(serde_json::from_slice(&body).unwrap());
+            let _ = reader.get_mut().write_all(
+                b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            );
+        }
+    });
+    (url, received, stop)
+}
+
+#[test]
+fn three_replicas_delivering_the_outbox_send_each_notification_once() {
+    let _machine = crate::machine::shared();
+    let database = Postgres::shared().create_database("fleet_outbox");
+    let (url, received, stop) = webhook();
+    let fleet = Fleet::start(&database, 3, &["--webhook", &url]);
+    let mut ids = HashSet::new();
+    for i in 0..24 {
+        let (id, _) = create(fleet.address(i % 3), &format!("hook{i}@contoso.com")).unwrap();
+        ids.insert(id);
+    }
+    // Each replica delivers every second; give them a few rounds each.
+    let started = Instant::now();
+    while received.lock().unwrap().len() < ids.len() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "only {} of {} notifications delivered",
+            received.lock().unwrap().len(),
+            ids.len()
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+    thread::sleep(Duration::from_secs(3));
+    stop.store(true, Ordering::Relaxed);
+    let received = received.lock().unwrap();
+    let created: Vec<String> = received
+        .iter()
+        .filter(|n| n["event"] == "created")
+        .map(|n| n["token"]["id"].as_str().unwrap_or_default().to_string())
+        .collect();
+    let unique: HashSet<String> = created.iter().cloned().collect();
+    assert_eq!(unique, ids, "every creation notified");
+    assert_eq!(created.len(), ids.len(), "none notified twice: {created:?}");
+}
+
+#[test]
+fn a_single_node_moves_into_postgresql_verified_and_its_tokens_keep_working() {
+    let _machine = crate::machine::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_arg = data.display().to_string();
+    patrol(&["init", &data_arg]);
+    // A component uploaded to the single node, named by file in a tenant of its own.
+    let components = data.join("tenants").join("components");
+    std::fs::create_dir_all(&components).unwrap();
+    std::fs::copy(
+        common::component("write_scopes_short_lived"),
+        components.join("short.wasm"),
+    )
+    .unwrap();
+    std::fs::write(
+        data.join("tenants").join("fabrikam.toml"),
+        r#"tenant = "fabrikam"
+[[custom_policies]]
+name = "short"
+component = "components/short.wasm"
+settings = { max_days = 7 }
+"#,
+    )
+    .unwrap();
+    let mut secrets = Vec::new();
+    for user in ["ana", "ben", "cy"] {
+        let created: serde_json::Value = serde_json::from_str(&patrol(&[
+            "token",
+            "create",
+            "-t",
+            "contoso",
+            "--user",
+            user,
+            "--name",
+            "moved",
+            "--scope",
+            "vso.code",
+            "--org",
+            "contoso-main",
+            "--data-dir",
+            &data_arg,
+        ]))
+        .unwrap();
+        secrets.push(created["patToken"]["token"].as_str().unwrap().to_string());
+    }
+    patrol(&[
+        "groups",
+        "set",
+        "-t",
+        "contoso",
+        "pat-admins",
+        "ana",
+        "--data-dir",
+        &data_arg,
+    ]);
+
+    let database = Postgres::shared().create_database("copy");
+    let report = patrol(&["store", "copy", "--from", &data_arg, "--to", &database]);
+    for table in [
+        "tokens",
+        "audit",
+        "outbox",
+        "group_members",
+        "tenant_configs",
+        "components",
+    ] {
+        let line = report
+            .lines()
+            .find(|line| line.starts_with(table))
+            .unwrap_or_else(|| panic!("no `{table}` in\n{report}"));
+        assert!(line.contains("same"), "{line}");
+    }
+    assert!(report.contains("verified"), "{report}");
+    assert!(
+        report
+            .lines()
+            .any(|l| l.starts_with("tokens") && l.contains(" 3 ")),
+        "{report}"
+    );
+    // Copying again into the same database is refused: nothing is mixed.
+    let again = Command::new(env!("CARGO_BIN_EXE_patrol"))
+        .args(["store", "copy", "--from", &data_arg, "--to", &database])
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("empty database"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+
+    // A replica on the database serves both tenants and knows the old tokens.
+    let fleet_dir = tempfile::tempdir().unwrap();
+    std::fs::write(fleet_dir.path().join("admin-token"), ADMIN).unwrap();
+    let (child, address) = common::spawn_serve(
+        Command::new(env!("CARGO_BIN_EXE_patrol"))
+            .args(["serve", "--database", &database, "--data-dir"])
+            .arg(fleet_dir.path().join("replica"))
+            .arg("--admin-token-file")
+            .arg(fleet_dir.path().join("admin-token"))
+            .stderr(std::process::Stdio::null()),
+    );
+    let _replica = Running(child);
+    wait_ready(address);
+    for secret in &secrets {
+        assert_eq!(authenticate(address, secret), 200);
+    }
+    let (name, value) = admin();
+    let tenants = http(address, "GET", "/v1/admin/tenants", &[(name, &value)], "").unwrap();
+    let listed = tenants.json();
+    let served: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["serving"] == true)
+        .map(|t| t["tenant"].as_str().unwrap())
+        .collect();
+    assert_eq!(served, ["contoso", "fabrikam"], "{}", tenants.body);
+    // The file component is now named by digest.
+    let fabrikam = patrol(&["tenant", "history", "fabrikam", "--database", &database]);
+    assert!(fabrikam.contains("sha256:"), "{fabrikam}");
+    // And the group directory came along, as the database-backed commands see it.
+    let groups = patrol(&["groups", "list", "-t", "contoso", "--database", &database]);
+    assert!(groups.contains("pat-admins: ana"), "{groups}");
+}
