@@ -43,7 +43,7 @@ fn main() {
 /// Where one is missing, its tests are marked `#[ignore = "needs ..."]` and `cargo test` lists
 /// them as ignored, with the reason, instead of passing them silently; where the variable is
 /// set (as `.ci/run` sets it) a missing program fails the build.
-const TEST_PROGRAMS: [(&str, &str, &str, &str); 2] = [
+const TEST_PROGRAMS: [(&str, &str, &str, &str); 3] = [
     (
         "patrol_has_nginx",
         "nginx",
@@ -56,12 +56,19 @@ const TEST_PROGRAMS: [(&str, &str, &str, &str); 2] = [
         "PATROL_REQUIRE_JS",
         "apt-get install nodejs npm",
     ),
+    (
+        "patrol_has_postgres",
+        "initdb",
+        "PATROL_REQUIRE_POSTGRES",
+        "apt-get install postgresql",
+    ),
 ];
 
 fn detect_test_programs() -> Result<(), String> {
     let search = program_folders();
     // Installing a program changes its folder; rerun then (a missing file would rerun always).
     println!("cargo:rerun-if-env-changed=PATH");
+    println!("cargo:rerun-if-env-changed=PATROL_PG_BIN");
     for folder in &search {
         if folder.is_dir() {
             println!("cargo:rerun-if-changed={}", folder.display());
@@ -82,13 +89,23 @@ fn detect_test_programs() -> Result<(), String> {
     Ok(())
 }
 
-/// The folders of `$PATH`, and the system's `sbin` folders, which a user's `$PATH` may lack.
+/// The folders of `$PATH`, the system's `sbin` folders, which a user's `$PATH` may lack, and
+/// Debian's PostgreSQL program folders (`/usr/lib/postgresql/<version>/bin`, never on `$PATH`).
 fn program_folders() -> Vec<PathBuf> {
     let mut folders: Vec<PathBuf> = env::var_os("PATH")
         .map(|path| env::split_paths(&path).collect())
         .unwrap_or_default();
-    for extra in ["/usr/sbin", "/usr/local/sbin", "/sbin"] {
-        let extra = PathBuf::from(extra);
+    let postgres = fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|version| version.path().join("bin"));
+    let extras = ["/usr/sbin", "/usr/local/sbin", "/sbin"]
+        .into_iter()
+        .map(PathBuf::from)
+        .chain(postgres)
+        .chain(env::var_os("PATROL_PG_BIN").map(PathBuf::from));
+    for extra in extras {
         if !folders.contains(&extra) {
             folders.push(extra);
         }

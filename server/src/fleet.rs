@@ -64,6 +64,8 @@ impl Fleet {
         replica: String,
     ) -> Result<Fleet, StoreError> {
         let applied = store.last_change()?;
+        // Replicas that stopped long ago (each start has a new id by default) are forgotten.
+        store.forget_replicas(now_ms() - 86_400_000)?;
         Ok(Fleet {
             store,
             cache: Arc::new(Cache::new(staleness)),

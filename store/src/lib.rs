@@ -1,8 +1,11 @@
 //! patrol's state: everything that outlives a decision.
 //!
 //! - [`tokens`]: personal access tokens (their format, hashing and lifecycle), the
-//!   [`TokenStore`](tokens::TokenStore) contract and its SQLite backend, the audit log, the
-//!   outbox of expiry notices and the group directory;
+//!   [`TokenStore`](tokens::TokenStore) contract and its two backends — SQLite
+//!   ([`SqliteStore`](tokens::SqliteStore), one machine) and PostgreSQL
+//!   ([`PgStore`](tokens::PgStore), replicas sharing one database, with its change log) — the
+//!   replica's in-memory [`Cache`](tokens::Cache), the audit log, the outbox of expiry notices
+//!   and the group directory;
 //! - [`reports`]: compliance reports over the store and the decision log, and the dry run
 //!   (`whatif`) of a proposed configuration;
 //! - [`DataDir`]: the data directory a service or a command works in (configurations,

@@ -1060,49 +1060,36 @@ impl TokenStore for PgStore {
         reason: &str,
         retired: &dyn Fn(&TokenRecord) -> (AuditEntry, Notification),
     ) -> Result<usize, StoreError> {
-        // What to record is worked out before the transaction, from the tokens as they are;
-        // the update then revokes exactly those still unrevoked.
-        let unrevoked: Vec<TokenRecord> = self.read(async |client| {
-            Ok(client
+        self.write(async |transaction| {
+            // Locked as read, so that nothing revokes or regenerates them meanwhile.
+            let unrevoked: Vec<TokenRecord> = transaction
                 .query(
                     &format!(
-                        "SELECT {COLUMNS} FROM tokens WHERE tenant = $1 AND revoked_at IS NULL"
+                        "SELECT {COLUMNS} FROM tokens WHERE tenant = $1 AND revoked_at IS NULL
+                         FOR UPDATE"
                     ),
                     &[&tenant],
                 )
                 .await?
                 .iter()
                 .map(record)
-                .collect())
-        })?;
-        let records: Vec<(String, AuditEntry, Notification)> = unrevoked
-            .iter()
-            .map(|token| {
-                let (entry, notification) = retired(token);
-                (token.id.clone(), entry, notification)
-            })
-            .collect();
-        self.write(async |transaction| {
-            let mut revoked = 0;
-            for (id, entry, notification) in &records {
-                let changed = transaction
+                .collect();
+            for token in &unrevoked {
+                transaction
                     .execute(
-                        "UPDATE tokens SET revoked_at = $2, revocation_reason = $3
-                             WHERE id = $1 AND revoked_at IS NULL",
-                        &[id, &at, &reason],
+                        "UPDATE tokens SET revoked_at = $2, revocation_reason = $3 WHERE id = $1",
+                        &[&token.id, &at, &reason],
                     )
                     .await?;
-                if changed > 0 {
-                    insert_audit(transaction, entry).await?;
-                    insert_notification(transaction, notification, at).await?;
-                    revoked += 1;
-                }
+                let (entry, notification) = retired(token);
+                insert_audit(transaction, &entry).await?;
+                insert_notification(transaction, &notification, at).await?;
             }
             transaction
                 .execute("DELETE FROM group_members WHERE tenant = $1", &[&tenant])
                 .await?;
             insert_change(transaction, at, tenant, ChangeKind::Tenant, "").await?;
-            Ok(revoked)
+            Ok(unrevoked.len())
         })
     }
 

@@ -1031,6 +1031,7 @@ macro_rules! conformance {
         }
         mod postgres {
             $(#[test]
+            #[cfg_attr(not(patrol_has_postgres), ignore = "needs PostgreSQL: apt-get install postgresql")]
             fn $test() {
                 super::$test(super::Backend::Postgres)
             })*
