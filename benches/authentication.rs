@@ -136,7 +136,7 @@ fn fill(tokens: &Tokens, tenant: &patrol::Tenant, now: i64) -> Vec<Secret> {
     for i in 0..TOKENS {
         let issued = tokens
             .create(
-                &tenant,
+                tenant,
                 NewToken {
                     owner: format!("user{i}@contoso.com"),
                     groups: None,

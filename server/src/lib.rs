@@ -59,7 +59,8 @@ use state::{BodyLimits, Shared};
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
     /// The data directory: tenant configurations, uploaded components, the decision log. Created
-    /// if missing; a new one starts with an example tenant, `contoso`.
+    /// if missing; a new one starts with an example tenant, `contoso`. With a `database`, only
+    /// the replica's own files: the decision log and components (see [`DataDir::open_local`]).
     pub data_dir: PathBuf,
     /// The bearer token for `/v1/admin`; `None` turns the admin API off.
     pub admin_token: Option<String>,
@@ -157,7 +158,11 @@ impl Server {
             path: config.data_dir.clone(),
             source,
         };
-        let data = DataDir::open(&config.data_dir).map_err(data_error)?;
+        let data = match &config.database {
+            None => DataDir::open(&config.data_dir),
+            Some(_) => DataDir::open_local(&config.data_dir),
+        }
+        .map_err(data_error)?;
         let engine = Engine::new(EngineConfig {
             component_store: Some(data.components()),
             cache_dir: config

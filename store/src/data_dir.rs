@@ -163,6 +163,18 @@ impl DataDir {
         Ok(dir)
     }
 
+    /// Opens `root` as a replica's own folder, creating what is missing: with a shared
+    /// database, tenants and tokens live there, and the folder keeps only the replica's decision
+    /// log, compiled components and the components fetched from the database (no example
+    /// tenant, no token database).
+    pub fn open_local(root: &Path) -> io::Result<DataDir> {
+        let dir = DataDir {
+            root: root.to_path_buf(),
+        };
+        fs::create_dir_all(dir.components())?;
+        Ok(dir)
+    }
+
     /// The data directory itself.
     pub fn root(&self) -> &Path {
         &self.root

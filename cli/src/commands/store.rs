@@ -70,7 +70,7 @@ impl Data {
             Ok(dir) => (dir, None),
             Err(_) => {
                 let scratch = tempfile::tempdir().context("cannot create a temporary folder")?;
-                let dir = DataDir::open(scratch.path())
+                let dir = DataDir::open_local(scratch.path())
                     .context("cannot create a temporary folder for components")?;
                 (dir, Some(scratch))
             }

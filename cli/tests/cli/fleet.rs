@@ -13,16 +13,16 @@
 //! - with three replicas delivering the outbox, a webhook hears each notification once.
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use patrol_test_support::postgres::Postgres;
+use patrol_test_support::webhook::Webhook;
 
 use crate::common::{self, Response, http};
 use crate::gateway_nginx::{Running, free_port, nginx, start_nginx};
@@ -480,48 +480,6 @@ fn without_postgresql_cached_tokens_last_the_staleness_bound_then_fail_closed_an
     );
 }
 
-/// A webhook on loopback that records every body it receives.
-fn webhook() -> (String, Arc<Mutex<Vec<serde_json::Value>>>, Arc<AtomicBool>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let received = Arc::new(Mutex::new(Vec::new()));
-    let stop = Arc::new(AtomicBool::new(false));
-    let (seen, stopped) = (Arc::clone(&received), Arc::clone(&stop));
-    thread::spawn(move || {
-        while !stopped.load(Ordering::Relaxed) {
-            let Ok((stream, _)) = listener.accept() else {
-                thread::sleep(Duration::from_millis(5));
-                continue;
-            };
-            stream.set_nonblocking(false).unwrap();
-            let mut reader = BufReader::new(stream);
-            let mut length = 0;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                    break;
-                }
-                if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = value.trim().parse().unwrap();
-                }
-                if line == "\r\n" {
-                    break;
-                }
-            }
-            let mut body = vec![0; length];
-            reader.read_exact(&mut body).unwrap();
-            seen.lock()
-                .unwrap()
-                .push(serde_json::from_slice(&body).unwrap());
-            let _ = reader.get_mut().write_all(
-                b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-            );
-        }
-    });
-    (url, received, stop)
-}
-
 #[test]
 #[cfg_attr(
     not(patrol_has_postgres),
@@ -530,8 +488,8 @@ fn webhook() -> (String, Arc<Mutex<Vec<serde_json::Value>>>, Arc<AtomicBool>) {
 fn three_replicas_delivering_the_outbox_send_each_notification_once() {
     let _machine = crate::machine::shared();
     let database = Postgres::shared().create_database("fleet_outbox");
-    let (url, received, stop) = webhook();
-    let fleet = Fleet::start(&database, 3, &["--webhook", &url]);
+    let hook = Webhook::start(0);
+    let fleet = Fleet::start(&database, 3, &["--webhook", hook.url()]);
     let mut ids = HashSet::new();
     for i in 0..24 {
         let (id, _) = create(fleet.address(i % 3), &format!("hook{i}@contoso.com")).unwrap();
@@ -539,18 +497,21 @@ fn three_replicas_delivering_the_outbox_send_each_notification_once() {
     }
     // Each replica delivers every second; give them a few rounds each.
     let started = Instant::now();
-    while received.lock().unwrap().len() < ids.len() {
+    while hook.bodies().len() < ids.len() {
         assert!(
             started.elapsed() < Duration::from_secs(20),
             "only {} of {} notifications delivered",
-            received.lock().unwrap().len(),
+            hook.bodies().len(),
             ids.len()
         );
         thread::sleep(Duration::from_millis(100));
     }
     thread::sleep(Duration::from_secs(3));
-    stop.store(true, Ordering::Relaxed);
-    let received = received.lock().unwrap();
+    let received: Vec<serde_json::Value> = hook
+        .bodies()
+        .iter()
+        .map(|body| serde_json::from_str(body).unwrap())
+        .collect();
     let created: Vec<String> = received
         .iter()
         .filter(|n| n["event"] == "created")

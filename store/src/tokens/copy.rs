@@ -275,31 +275,7 @@ pub(super) async fn select_all(client: &impl GenericClient) -> Result<Rows, toki
     {
         let hash: Vec<u8> = row.get(15);
         rows.tokens.push(TokenRow {
-            token: TokenRecord {
-                id: row.get(0),
-                tenant: row.get(1),
-                owner: row.get(2),
-                display_name: row.get(3),
-                scopes: row
-                    .get::<_, String>(4)
-                    .split_whitespace()
-                    .map(str::to_string)
-                    .collect(),
-                all_orgs: row.get(5),
-                orgs: row
-                    .get::<_, String>(6)
-                    .split_whitespace()
-                    .map(str::to_string)
-                    .collect(),
-                valid_from: row.get(7),
-                valid_to: row.get(8),
-                created_at: row.get(9),
-                last_used_at: row.get(10),
-                last_user_agent: row.get(11),
-                last_address: row.get(12),
-                revoked_at: row.get(13),
-                revocation_reason: row.get(14),
-            },
+            token: super::postgres::record(&row),
             secret_hash: super::format::hex(&hash),
         });
     }

@@ -31,7 +31,7 @@ use super::format::SecretHash;
 use super::store::{
     AuditEntry, AuditEvent, AuditQuery, Change, ChangeKind, Continuation, Notification,
     NotificationEvent, Outcome, Page, PendingNotification, StoreError, TokenFilter, TokenOrder,
-    TokenQuery, TokenRecord, TokenStore, TokenUse,
+    TokenQuery, TokenRecord, TokenStore, TokenUse, words,
 };
 use patrol::timestamp::Timestamp;
 
@@ -50,9 +50,7 @@ const MIGRATION_LOCK: i64 = 0x7061_7472_6f6c_0002;
 /// database unreachable: a gateway waits on some of these.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
-const COLUMNS: &str = "id, tenant, owner, display_name, scopes, all_orgs, orgs, valid_from, \
-     valid_to, created_at, last_used_at, last_user_agent, last_address, revoked_at, \
-     revocation_reason";
+const COLUMNS: &str = super::store::TOKEN_COLUMNS;
 
 /// The PostgreSQL store.
 pub struct PgStore {
@@ -93,10 +91,6 @@ pub struct ReplicaStatus {
     pub applied_seq: i64,
 }
 
-fn words(text: String) -> Vec<String> {
-    text.split_whitespace().map(str::to_string).collect()
-}
-
 /// Whether an error means the database cannot be reached rather than that it refused.
 fn unreachable(error: &tokio_postgres::Error) -> bool {
     match error.code() {
@@ -124,7 +118,7 @@ fn pool_failed(error: deadpool_postgres::PoolError) -> StoreError {
     }
 }
 
-fn record(row: &Row) -> TokenRecord {
+pub(super) fn record(row: &Row) -> TokenRecord {
     TokenRecord {
         id: row.get(0),
         tenant: row.get(1),
@@ -151,17 +145,6 @@ fn outcome_name(outcome: Outcome) -> &'static str {
     }
 }
 
-fn notification_event(name: &str) -> NotificationEvent {
-    match name {
-        "created" => NotificationEvent::Created,
-        "regenerated" => NotificationEvent::Regenerated,
-        "revoked" => NotificationEvent::Revoked,
-        "revoked_by_system" => NotificationEvent::RevokedBySystem,
-        "found_in_public" => NotificationEvent::FoundInPublic,
-        _ => NotificationEvent::ExpiringSoon,
-    }
-}
-
 fn pending_notification(row: &Row) -> PendingNotification {
     let event: String = row.get(3);
     let payload: String = row.get(6);
@@ -170,7 +153,7 @@ fn pending_notification(row: &Row) -> PendingNotification {
         attempts: u32::try_from(row.get::<_, i32>(1)).unwrap_or(0),
         notification: Notification {
             tenant: row.get(2),
-            event: notification_event(&event),
+            event: NotificationEvent::parse(&event).unwrap_or(NotificationEvent::ExpiringSoon),
             token_id: row.get(4),
             owner: row.get(5),
             payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),

@@ -19,7 +19,7 @@ use super::format::SecretHash;
 use super::store::{
     AuditEntry, AuditEvent, AuditQuery, Change, ChangeKind, Continuation, Notification,
     NotificationEvent, Page, PendingNotification, StoreError, TokenFilter, TokenOrder, TokenQuery,
-    TokenRecord, TokenStore, TokenUse,
+    TokenRecord, TokenStore, TokenUse, words,
 };
 use patrol::timestamp::Timestamp;
 
@@ -92,13 +92,7 @@ fn failed(error: rusqlite::Error) -> StoreError {
     StoreError::Backend(Box::new(error))
 }
 
-const COLUMNS: &str = "id, tenant, owner, display_name, scopes, all_orgs, orgs, valid_from, \
-     valid_to, created_at, last_used_at, last_user_agent, last_address, revoked_at, \
-     revocation_reason";
-
-fn words(text: String) -> Vec<String> {
-    text.split_whitespace().map(str::to_string).collect()
-}
+const COLUMNS: &str = super::store::TOKEN_COLUMNS;
 
 fn record(row: &Row<'_>) -> rusqlite::Result<TokenRecord> {
     Ok(TokenRecord {
@@ -106,9 +100,9 @@ fn record(row: &Row<'_>) -> rusqlite::Result<TokenRecord> {
         tenant: row.get(1)?,
         owner: row.get(2)?,
         display_name: row.get(3)?,
-        scopes: words(row.get(4)?),
+        scopes: words(&row.get::<_, String>(4)?),
         all_orgs: row.get(5)?,
-        orgs: words(row.get(6)?),
+        orgs: words(&row.get::<_, String>(6)?),
         valid_from: row.get(7)?,
         valid_to: row.get(8)?,
         created_at: row.get(9)?,
@@ -282,17 +276,6 @@ fn json_value(key: &rusqlite::types::Value) -> serde_json::Value {
         rusqlite::types::Value::Text(text) => serde_json::Value::String(text.clone()),
         rusqlite::types::Value::Integer(n) => serde_json::Value::from(*n),
         _ => serde_json::Value::Null,
-    }
-}
-
-fn notification_event(name: &str) -> NotificationEvent {
-    match name {
-        "created" => NotificationEvent::Created,
-        "regenerated" => NotificationEvent::Regenerated,
-        "revoked" => NotificationEvent::Revoked,
-        "revoked_by_system" => NotificationEvent::RevokedBySystem,
-        "found_in_public" => NotificationEvent::FoundInPublic,
-        _ => NotificationEvent::ExpiringSoon,
     }
 }
 
@@ -856,7 +839,7 @@ fn pending_notification(row: &Row<'_>) -> rusqlite::Result<PendingNotification> 
         attempts: row.get(1)?,
         notification: Notification {
             tenant: row.get(2)?,
-            event: notification_event(&event),
+            event: NotificationEvent::parse(&event).unwrap_or(NotificationEvent::ExpiringSoon),
             token_id: row.get(4)?,
             owner: row.get(5)?,
             payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),

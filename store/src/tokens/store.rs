@@ -301,6 +301,23 @@ pub enum NotificationEvent {
 }
 
 impl NotificationEvent {
+    /// Every event.
+    pub const ALL: [NotificationEvent; 6] = [
+        NotificationEvent::Created,
+        NotificationEvent::Regenerated,
+        NotificationEvent::Revoked,
+        NotificationEvent::RevokedBySystem,
+        NotificationEvent::FoundInPublic,
+        NotificationEvent::ExpiringSoon,
+    ];
+
+    /// The event called `name`.
+    pub fn parse(name: &str) -> Option<NotificationEvent> {
+        NotificationEvent::ALL
+            .into_iter()
+            .find(|event| event.as_str() == name)
+    }
+
     /// The event's name in notifications.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -351,6 +368,16 @@ pub struct TokenUse {
     pub user_agent: Option<String>,
     /// The client's address.
     pub address: Option<String>,
+}
+
+/// The columns of a token record, in the order both stores select them.
+pub(super) const TOKEN_COLUMNS: &str = "id, tenant, owner, display_name, scopes, all_orgs, orgs, \
+     valid_from, valid_to, created_at, last_used_at, last_user_agent, last_address, revoked_at, \
+     revocation_reason";
+
+/// Scopes and organizations as stored: space-separated, as Azure DevOps writes scopes.
+pub(super) fn words(text: &str) -> Vec<String> {
+    text.split_whitespace().map(str::to_string).collect()
 }
 
 /// What a change to the store was about, for replicas that keep some of it in memory.

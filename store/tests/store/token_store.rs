@@ -6,11 +6,9 @@
 //! `patrol_test_support::postgres`). Every test is written once, against the `TokenStore`
 //! contract; the `conformance!` list at the end runs each on both backends.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::thread;
 
 use patrol::{Engine, EngineConfig, Tenant, TenantConfig};
@@ -20,6 +18,7 @@ use patrol_store::tokens::{
     Notifier, NotifierConfig, PgStore, Secret, SqliteStore, TokenFilter, TokenOrder, TokenQuery,
     TokenRecord, TokenStatus, TokenStore, Tokens,
 };
+use patrol_test_support::webhook::Webhook;
 
 const DAY: i64 = 86_400;
 const NOW: i64 = 1_800_000_000;
@@ -114,6 +113,14 @@ fn open_store(dir: &Path, url: Option<&str>) -> Arc<dyn TokenStore> {
         None => Arc::new(SqliteStore::open(&dir.join("patrol.db")).unwrap()),
         Some(url) => Arc::new(PgStore::connect(url).unwrap()),
     }
+}
+
+/// What `hook` received, as JSON.
+fn received(hook: &Webhook) -> Vec<serde_json::Value> {
+    hook.bodies()
+        .iter()
+        .map(|body| serde_json::from_str(body).unwrap())
+        .collect()
 }
 
 fn new_token(owner: &str, org: &str, days: i64) -> NewToken {
@@ -660,62 +667,14 @@ fn leaked_tokens_are_revoked_or_their_owners_notified_as_the_policy_says(backend
 }
 
 /// A webhook receiver on loopback that answers the first `fail` requests with 500.
-fn webhook(fail: usize) -> (String, Arc<Mutex<Vec<serde_json::Value>>>, Arc<AtomicBool>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let received = Arc::new(Mutex::new(Vec::new()));
-    let stop = Arc::new(AtomicBool::new(false));
-    let (seen, stopped) = (Arc::clone(&received), Arc::clone(&stop));
-    thread::spawn(move || {
-        let mut calls = 0;
-        while !stopped.load(Ordering::Relaxed) {
-            let Ok((stream, _)) = listener.accept() else {
-                thread::sleep(std::time::Duration::from_millis(5));
-                continue;
-            };
-            stream.set_nonblocking(false).unwrap();
-            let mut reader = BufReader::new(stream);
-            let mut length = 0;
-            loop {
-                let mut line = String::new();
-                reader.read_line(&mut line).unwrap();
-                if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = value.trim().parse().unwrap();
-                }
-                if line == "\r\n" || line.is_empty() {
-                    break;
-                }
-            }
-            let mut body = vec![0; length];
-            reader.read_exact(&mut body).unwrap();
-            calls += 1;
-            let status = if calls <= fail {
-                "500 Internal Server Error"
-            } else {
-                "204 No Content"
-            };
-            if calls > fail {
-                seen.lock()
-                    .unwrap()
-                    .push(serde_json::from_slice(&body).unwrap());
-            }
-            let _ = reader.get_mut().write_all(
-                format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-                    .as_bytes(),
-            );
-        }
-    });
-    (url, received, stop)
-}
 
 fn notifications_reach_the_webhook_with_retries_and_expiry_notices_go_out_once(backend: Backend) {
     let f = Fixture::new(backend);
-    let (url, received, stop) = webhook(1);
+    let hook = Webhook::start(1);
     let notifier = Notifier::new(
         Arc::clone(f.tokens.store()),
         NotifierConfig {
-            webhook: Some(url),
+            webhook: Some(hook.url().to_string()),
             expiry_notice_days: 7,
         },
     );
@@ -742,8 +701,7 @@ fn notifications_reach_the_webhook_with_retries_and_expiry_notices_go_out_once(b
     assert_eq!(notifier.run_once(now + 1).unwrap(), 1);
     // Round 3: nothing new; the expiry notice is not repeated.
     assert_eq!(notifier.run_once(now + 2).unwrap(), 0);
-    stop.store(true, Ordering::Relaxed);
-    let received = received.lock().unwrap();
+    let received = received(&hook);
     let events: Vec<(&str, &str)> = received
         .iter()
         .map(|n| (n["event"].as_str().unwrap(), n["owner"].as_str().unwrap()))
@@ -975,7 +933,7 @@ fn the_change_log_records_revocations_regenerations_groups_and_retirements_in_or
 
 fn workers_sharing_the_store_deliver_each_notification_once(backend: Backend) {
     let f = Fixture::new(backend);
-    let (url, received, stop) = webhook(0);
+    let hook = Webhook::start(0);
     let now = patrol::timestamp::now();
     for i in 0..30 {
         f.tokens
@@ -992,7 +950,7 @@ fn workers_sharing_the_store_deliver_each_notification_once(backend: Backend) {
             let notifier = Notifier::new(
                 f.open_store(),
                 NotifierConfig {
-                    webhook: Some(url.clone()),
+                    webhook: Some(hook.url().to_string()),
                     expiry_notice_days: 7,
                 },
             );
@@ -1006,8 +964,7 @@ fn workers_sharing_the_store_deliver_each_notification_once(backend: Backend) {
         })
         .collect();
     let delivered: usize = workers.into_iter().map(|w| w.join().unwrap()).sum();
-    stop.store(true, Ordering::Relaxed);
-    let received = received.lock().unwrap();
+    let received = received(&hook);
     let mut owners: Vec<&str> = received
         .iter()
         .map(|n| n["owner"].as_str().unwrap())

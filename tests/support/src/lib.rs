@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 /// A real PostgreSQL server of the test's own, in a temporary folder, stopped and removed after.
 pub mod postgres;
+/// A webhook receiver for the tests of notifications.
+pub mod webhook;
 
 /// The folder the components are built into: `components/` at the workspace's root.
 pub const COMPONENT_DIR: &str = env!("PATROL_COMPONENT_DIR");
