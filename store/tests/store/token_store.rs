@@ -666,8 +666,6 @@ fn leaked_tokens_are_revoked_or_their_owners_notified_as_the_policy_says(backend
     }
 }
 
-/// A webhook receiver on loopback that answers the first `fail` requests with 500.
-
 fn notifications_reach_the_webhook_with_retries_and_expiry_notices_go_out_once(backend: Backend) {
     let f = Fixture::new(backend);
     let hook = Webhook::start(1);
