@@ -14,16 +14,24 @@
 //!   through to the database, and `/readyz` says it is not ready.
 
 use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use patrol::Digest;
-use patrol::files::write_atomically;
 use patrol_store::tokens::{Cache, Change, ChangeKind, PgStore, StoreError, TokenStore};
 
-use crate::state::Shared;
+/// What following the change log changes besides the cache: the tenants being served. (The
+/// service's state implements it; this module knows nothing else of it.)
+pub(crate) trait Follower: Send + Sync + 'static {
+    /// The replica's part in the fleet, if it serves as a replica.
+    fn fleet(&self) -> Option<&Fleet>;
+    /// Where the engine finds components named by digest.
+    fn components_folder(&self) -> PathBuf;
+    /// Brings tenant `name` in line with its configuration in the database.
+    fn reload_tenant_from_database(&self, name: &str) -> Result<(), StoreError>;
+}
 
 /// How often the log is read even when no notification arrives.
 pub(crate) const CATCH_UP_INTERVAL: Duration = Duration::from_millis(250);
@@ -92,13 +100,13 @@ impl Fleet {
 
     /// Follows the change log on a thread of its own until `stop` is set.
     pub(crate) fn follow(
-        state: Arc<Shared>,
+        state: Arc<impl Follower>,
         stop: Arc<AtomicBool>,
     ) -> std::io::Result<JoinHandle<()>> {
         std::thread::Builder::new()
             .name("patrol-fleet".to_string())
             .spawn(move || {
-                let Some(fleet) = state.fleet.as_ref() else {
+                let Some(fleet) = state.fleet() else {
                     return;
                 };
                 let woken = fleet.store.subscribe();
@@ -107,7 +115,7 @@ impl Fleet {
                 while !stop.load(Ordering::Relaxed) {
                     let _ = woken.recv_timeout(CATCH_UP_INTERVAL);
                     while woken.try_recv().is_ok() {}
-                    match fleet.catch_up(&state) {
+                    match fleet.catch_up(&*state) {
                         Ok(advanced) => {
                             fleet.cache.caught_up();
                             if advanced || last_heartbeat.elapsed() >= HEARTBEAT_INTERVAL {
@@ -138,7 +146,7 @@ impl Fleet {
 
     /// Applies the log from the last entry applied to its end. Returns whether anything was
     /// applied.
-    fn catch_up(&self, state: &Shared) -> Result<bool, StoreError> {
+    fn catch_up(&self, state: &impl Follower) -> Result<bool, StoreError> {
         let mut tenants = BTreeSet::new();
         let mut components = false;
         let mut applied = self.applied();
@@ -164,7 +172,7 @@ impl Fleet {
             }
         }
         if components {
-            self.sync_components(state)?;
+            self.sync_components(&state.components_folder())?;
         }
         for tenant in tenants {
             state.reload_tenant_from_database(&tenant)?;
@@ -175,26 +183,9 @@ impl Fleet {
 
     /// Writes every stored component this replica does not have yet into its component
     /// folder, where the engine finds components named by digest.
-    pub(crate) fn sync_components(&self, state: &Shared) -> Result<(), StoreError> {
-        let folder = state.data.components();
-        for digest in self.store.component_digests()? {
-            let Some(parsed) = Digest::parse(&digest) else {
-                continue;
-            };
-            let path = folder.join(parsed.file_name());
-            if path.exists() {
-                continue;
-            }
-            let Some(bytes) = self.store.component(&digest)? else {
-                continue;
-            };
-            if Digest::of(&bytes) != parsed {
-                tracing::error!(%digest, "a stored component does not match its digest; not used");
-                continue;
-            }
-            if let Err(error) = write_atomically(&path, &bytes) {
-                tracing::error!(%digest, %error, path = %path.display(), "cannot write a component to the local folder");
-            }
+    pub(crate) fn sync_components(&self, folder: &Path) -> Result<(), StoreError> {
+        for digest in self.store.fetch_components(folder)? {
+            tracing::info!(%digest, "component fetched from the database");
         }
         Ok(())
     }

@@ -23,7 +23,7 @@ use patrol_store::tokens::Tokens;
 use patrol::files::remove_durably;
 
 use crate::decision_log::DecisionLog;
-use crate::fleet::Fleet;
+use crate::fleet::{Fleet, Follower};
 use crate::metrics::Metrics;
 use patrol_store::{ConfigFormat as Format, DataDir};
 
@@ -267,7 +267,7 @@ impl Shared {
         let Some(fleet) = &self.fleet else {
             return Ok(());
         };
-        fleet.sync_components(self)?;
+        fleet.sync_components(&self.data.components())?;
         let configs = fleet.store.configs()?;
         let _change = lock(&self.changes);
         for config in &configs {
@@ -487,6 +487,23 @@ impl Shared {
 
     fn map(&self) -> Arc<TenantMap> {
         self.tenants.load_full()
+    }
+}
+
+impl Follower for Shared {
+    fn fleet(&self) -> Option<&Fleet> {
+        self.fleet.as_ref()
+    }
+
+    fn components_folder(&self) -> std::path::PathBuf {
+        self.data.components()
+    }
+
+    fn reload_tenant_from_database(
+        &self,
+        name: &str,
+    ) -> Result<(), patrol_store::tokens::StoreError> {
+        Shared::reload_tenant_from_database(self, name)
     }
 }
 

@@ -93,24 +93,8 @@ impl Data {
 
     /// Writes the database's components this machine lacks into the components folder.
     pub fn fetch_components(&self) -> anyhow::Result<()> {
-        let Some(store) = &self.database else {
-            return Ok(());
-        };
-        let folder = self.dir.components();
-        for digest in store.component_digests()? {
-            let Some(parsed) = patrol::Digest::parse(&digest) else {
-                continue;
-            };
-            let path = folder.join(parsed.file_name());
-            if path.exists() {
-                continue;
-            }
-            if let Some(bytes) = store.component(&digest)?
-                && patrol::Digest::of(&bytes) == parsed
-            {
-                patrol::files::write_atomically(&path, &bytes)
-                    .with_context(|| format!("cannot write `{}`", path.display()))?;
-            }
+        if let Some(store) = &self.database {
+            store.fetch_components(&self.dir.components())?;
         }
         Ok(())
     }

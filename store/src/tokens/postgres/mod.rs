@@ -25,18 +25,24 @@ use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{AsyncMessage, GenericClient, NoTls, Row};
+use tokio_postgres::{AsyncMessage, GenericClient, NoTls};
+
+mod copy;
+mod rows;
+
+pub use rows::{ReplicaStatus, StoredConfig};
+use rows::{pending_notification, record, stored_config};
 
 use super::format::SecretHash;
 use super::store::{
     AuditEntry, AuditEvent, AuditQuery, Change, ChangeKind, Continuation, Notification,
     NotificationEvent, Outcome, Page, PendingNotification, StoreError, TokenFilter, TokenOrder,
-    TokenQuery, TokenRecord, TokenStore, TokenUse, words,
+    TokenQuery, TokenRecord, TokenStore, TokenUse,
 };
 use patrol::timestamp::Timestamp;
 
 /// The migrations, in order; the schema's version is how many have been applied.
-const MIGRATIONS: [&str; 1] = [include_str!("../../migrations/postgres/0001_store.sql")];
+const MIGRATIONS: [&str; 1] = [include_str!("../../../migrations/postgres/0001_store.sql")];
 
 /// The channel change-log entries are announced on.
 pub const CHANNEL: &str = "patrol_changes";
@@ -59,36 +65,6 @@ pub struct PgStore {
     config: tokio_postgres::Config,
     /// The URL without its password, for messages.
     shown: String,
-}
-
-/// A version of a tenant's configuration, as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredConfig {
-    /// The tenant.
-    pub tenant: String,
-    /// Its version: 1 for the first, one more for each change (a deletion counts).
-    pub version: i32,
-    /// `toml` or `json`.
-    pub format: String,
-    /// The configuration as authored.
-    pub text: String,
-    /// The SHA-256 of `text`, as `sha256:<hex>`.
-    pub digest: String,
-    /// Who stored it.
-    pub actor: String,
-    /// When.
-    pub created_at: Timestamp,
-}
-
-/// A replica's heartbeat.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ReplicaStatus {
-    /// The replica's id.
-    pub id: String,
-    /// When it last reported, in Unix milliseconds.
-    pub heartbeat_at_ms: i64,
-    /// The change-log entry it has applied up to.
-    pub applied_seq: i64,
 }
 
 /// Whether an error means the database cannot be reached rather than that it refused.
@@ -118,46 +94,10 @@ fn pool_failed(error: deadpool_postgres::PoolError) -> StoreError {
     }
 }
 
-pub(super) fn record(row: &Row) -> TokenRecord {
-    TokenRecord {
-        id: row.get(0),
-        tenant: row.get(1),
-        owner: row.get(2),
-        display_name: row.get(3),
-        scopes: words(row.get(4)),
-        all_orgs: row.get(5),
-        orgs: words(row.get(6)),
-        valid_from: row.get(7),
-        valid_to: row.get(8),
-        created_at: row.get(9),
-        last_used_at: row.get(10),
-        last_user_agent: row.get(11),
-        last_address: row.get(12),
-        revoked_at: row.get(13),
-        revocation_reason: row.get(14),
-    }
-}
-
 fn outcome_name(outcome: Outcome) -> &'static str {
     match outcome {
         Outcome::Success => "success",
         Outcome::Denied => "denied",
-    }
-}
-
-fn pending_notification(row: &Row) -> PendingNotification {
-    let event: String = row.get(3);
-    let payload: String = row.get(6);
-    PendingNotification {
-        seq: row.get(0),
-        attempts: u32::try_from(row.get::<_, i32>(1)).unwrap_or(0),
-        notification: Notification {
-            tenant: row.get(2),
-            event: NotificationEvent::parse(&event).unwrap_or(NotificationEvent::ExpiringSoon),
-            token_id: row.get(4),
-            owner: row.get(5),
-            payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
-        },
     }
 }
 
@@ -566,6 +506,33 @@ impl PgStore {
         })
     }
 
+    /// Writes every stored component that `folder` lacks into it, as `sha256-<hex>.wasm`
+    /// (where the engine finds components named by digest), each checked against its digest
+    /// (one that does not match is left out, and logged). Returns the digests written.
+    pub fn fetch_components(&self, folder: &std::path::Path) -> Result<Vec<String>, StoreError> {
+        let mut written = Vec::new();
+        for digest in self.component_digests()? {
+            let Some(parsed) = patrol::Digest::parse(&digest) else {
+                continue;
+            };
+            let path = folder.join(parsed.file_name());
+            if path.exists() {
+                continue;
+            }
+            let Some(bytes) = self.component(&digest)? else {
+                continue;
+            };
+            if patrol::Digest::of(&bytes) != parsed {
+                tracing::error!(%digest, "a stored component does not match its digest; not used");
+                continue;
+            }
+            patrol::files::write_atomically(&path, &bytes)
+                .map_err(|source| StoreError::WriteFile { path, source })?;
+            written.push(digest);
+        }
+        Ok(written)
+    }
+
     /// Records that replica `id` is alive and has applied the change log up to `applied`.
     pub fn heartbeat(&self, id: &str, applied: i64, at_ms: i64) -> Result<(), StoreError> {
         self.run(async |pool| {
@@ -628,14 +595,14 @@ impl PgStore {
     /// hashes, audit, outbox, expiry notices, groups), in one transaction: what `patrol store
     /// copy` moves. Fails if any of those tables already holds rows, so that nothing is mixed.
     pub fn import(&self, rows: &super::copy::Rows) -> Result<(), StoreError> {
-        self.write(async |transaction| super::copy::insert_all(transaction, rows).await)
+        self.write(async |transaction| copy::insert_all(transaction, rows).await)
     }
 
     /// Counts and digests of the tables `import` fills, to check a copy.
     pub fn export(&self) -> Result<super::copy::Rows, StoreError> {
         self.run(async |pool| {
             let client = pool.get().await.map_err(pool_failed)?;
-            super::copy::select_all(&**client).await.map_err(failed)
+            copy::select_all(&**client).await.map_err(failed)
         })
     }
 
@@ -748,18 +715,6 @@ async fn current_config(
         .filter(|row| !row.get::<_, bool>(4))
         .as_ref()
         .map(stored_config))
-}
-
-fn stored_config(row: &Row) -> StoredConfig {
-    StoredConfig {
-        tenant: row.get(0),
-        version: row.get(1),
-        format: row.get(2),
-        text: row.get(3),
-        digest: row.get(5),
-        actor: row.get(6),
-        created_at: row.get(7),
-    }
 }
 
 /// `url` without its password.

@@ -1,0 +1,90 @@
+//! Reading PostgreSQL rows into the store's types, and the types only this store has.
+
+use tokio_postgres::Row;
+
+use crate::tokens::store::{
+    Notification, NotificationEvent, PendingNotification, TokenRecord, words,
+};
+use patrol::timestamp::Timestamp;
+
+/// A version of a tenant's configuration, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredConfig {
+    /// The tenant.
+    pub tenant: String,
+    /// Its version: 1 for the first, one more for each change (a deletion counts).
+    pub version: i32,
+    /// `toml` or `json`.
+    pub format: String,
+    /// The configuration as authored.
+    pub text: String,
+    /// The SHA-256 of `text`, as `sha256:<hex>`.
+    pub digest: String,
+    /// Who stored it.
+    pub actor: String,
+    /// When.
+    pub created_at: Timestamp,
+}
+
+/// A replica's heartbeat.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ReplicaStatus {
+    /// The replica's id.
+    pub id: String,
+    /// When it last reported, in Unix milliseconds.
+    pub heartbeat_at_ms: i64,
+    /// The change-log entry it has applied up to.
+    pub applied_seq: i64,
+}
+
+/// A token record from a row of `SELECT {TOKEN_COLUMNS}`.
+pub(crate) fn record(row: &Row) -> TokenRecord {
+    TokenRecord {
+        id: row.get(0),
+        tenant: row.get(1),
+        owner: row.get(2),
+        display_name: row.get(3),
+        scopes: words(row.get(4)),
+        all_orgs: row.get(5),
+        orgs: words(row.get(6)),
+        valid_from: row.get(7),
+        valid_to: row.get(8),
+        created_at: row.get(9),
+        last_used_at: row.get(10),
+        last_user_agent: row.get(11),
+        last_address: row.get(12),
+        revoked_at: row.get(13),
+        revocation_reason: row.get(14),
+    }
+}
+
+/// A notification from a row of the outbox (`seq, attempts, tenant, event, token_id, owner,
+/// payload`).
+pub(super) fn pending_notification(row: &Row) -> PendingNotification {
+    let event: String = row.get(3);
+    let payload: String = row.get(6);
+    PendingNotification {
+        seq: row.get(0),
+        attempts: u32::try_from(row.get::<_, i32>(1)).unwrap_or(0),
+        notification: Notification {
+            tenant: row.get(2),
+            event: NotificationEvent::parse(&event).unwrap_or(NotificationEvent::ExpiringSoon),
+            token_id: row.get(4),
+            owner: row.get(5),
+            payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
+        },
+    }
+}
+
+/// A configuration version from a row of `tenant_configs`.
+pub(super) fn stored_config(row: &Row) -> StoredConfig {
+    StoredConfig {
+        tenant: row.get(0),
+        version: row.get(1),
+        format: row.get(2),
+        text: row.get(3),
+        digest: row.get(5),
+        actor: row.get(6),
+        created_at: row.get(7),
+    }
+}
