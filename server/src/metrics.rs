@@ -7,7 +7,11 @@
 //! - `patrol_tenants_loaded`, `patrol_components_loaded`: what is in memory;
 //! - `patrol_reloads_total{outcome}`: configuration changes applied or refused;
 //! - `patrol_authentications_total{tenant, outcome}`: tokens presented at the gateway path,
-//!   `authenticated`, `denied` (by policy), or why they were refused (`unknown_token`, ...).
+//!   `authenticated`, `denied` (by policy), or why they were refused (`unknown_token`, ...);
+//! - as a replica on a shared database: `patrol_token_cache_lookups_total{result}` (`hit`,
+//!   `miss`, `read_through` past the staleness bound), `patrol_replica_applied_change` (the
+//!   change-log entry applied) and `patrol_replica_behind_seconds` (since the log was last read
+//!   to its end).
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -46,6 +50,18 @@ struct ReloadLabels {
     outcome: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LookupLabels {
+    result: String,
+}
+
+/// What a replica reports besides the rest.
+pub(crate) struct ReplicaFigures {
+    pub(crate) lookups: patrol_store::tokens::Lookups,
+    pub(crate) applied: i64,
+    pub(crate) behind: Option<std::time::Duration>,
+}
+
 type HistogramFamily = Family<PolicyLabels, Histogram, fn() -> Histogram>;
 
 /// The registry and every metric in it.
@@ -59,6 +75,9 @@ pub(crate) struct Metrics {
     quarantined: Family<QuarantineLabels, Gauge>,
     reloads: Family<ReloadLabels, Counter>,
     authentications: Family<DecisionLabels, Counter>,
+    lookups: Family<LookupLabels, Counter>,
+    applied: Gauge,
+    behind: Gauge<f64, std::sync::atomic::AtomicU64>,
 }
 
 fn policy_histogram() -> Histogram {
@@ -67,7 +86,8 @@ fn policy_histogram() -> Histogram {
 }
 
 impl Metrics {
-    pub(crate) fn new() -> Metrics {
+    /// The metrics of a service; `replica`: serving as a replica of a fleet, with its own.
+    pub(crate) fn new(replica: bool) -> Metrics {
         let mut registry = Registry::with_prefix("patrol");
         let decisions = Family::<DecisionLabels, Counter>::default();
         registry.register(
@@ -113,8 +133,31 @@ impl Metrics {
             "Tokens presented for authentication, by tenant and outcome",
             authentications.clone(),
         );
+        let lookups = Family::<LookupLabels, Counter>::default();
+        let applied = Gauge::default();
+        let behind = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        if replica {
+            registry.register(
+                "token_cache_lookups",
+                "A replica's token lookups: hit, miss, or read_through (past the staleness bound)",
+                lookups.clone(),
+            );
+            registry.register(
+                "replica_applied_change",
+                "The change-log entry this replica has applied",
+                applied.clone(),
+            );
+            registry.register(
+                "replica_behind_seconds",
+                "Time since this replica last read the change log to its end",
+                behind.clone(),
+            );
+        }
         Metrics {
             registry,
+            lookups,
+            applied,
+            behind,
             authentications,
             decisions,
             policy_duration,
@@ -184,16 +227,35 @@ impl Metrics {
             .inc();
     }
 
-    /// The metrics in the Prometheus text format, with the gauges set to `tenants` and
-    /// `components`.
-    /// The metrics in Prometheus' text format; `quarantined` lists the (tenant, policy) pairs
-    /// quarantined now.
+    /// The metrics in Prometheus' text format, with the gauges set to `tenants` and
+    /// `components`; `quarantined` lists the (tenant, policy) pairs quarantined now, and
+    /// `replica` what a replica of a fleet reports.
     pub(crate) fn render(
         &self,
         tenants: usize,
         components: usize,
         quarantined: &[(String, String)],
+        replica: Option<ReplicaFigures>,
     ) -> String {
+        if let Some(replica) = replica {
+            let lookups = replica.lookups;
+            for (result, total) in [
+                ("hit", lookups.hits),
+                ("miss", lookups.misses),
+                ("read_through", lookups.read_through),
+            ] {
+                let counter = self.lookups.get_or_create(&LookupLabels {
+                    result: result.to_string(),
+                });
+                counter.inc_by(total.saturating_sub(counter.get()));
+            }
+            self.applied.set(replica.applied);
+            self.behind.set(
+                replica
+                    .behind
+                    .map_or(f64::INFINITY, |behind| behind.as_secs_f64()),
+            );
+        }
         self.quarantined.clear();
         for (tenant, policy) in quarantined {
             self.quarantined

@@ -82,9 +82,19 @@ pub(crate) async fn metrics(State(state): State<Arc<Shared>>) -> Response {
         .into_iter()
         .map(|(tenant, policy, _)| (tenant, policy))
         .collect();
-    let text = state
-        .metrics
-        .render(tenants.len(), state.engine.component_count(), &quarantined);
+    let text = state.metrics.render(
+        tenants.len(),
+        state.engine.component_count(),
+        &quarantined,
+        state
+            .fleet
+            .as_ref()
+            .map(|fleet| crate::metrics::ReplicaFigures {
+                lookups: fleet.cache.lookups(),
+                applied: fleet.applied(),
+                behind: fleet.cache.behind(),
+            }),
+    );
     (
         [(
             header::CONTENT_TYPE,

@@ -130,7 +130,7 @@ impl Shared {
             engine,
             data,
             log,
-            metrics: Metrics::new(),
+            metrics: Metrics::new(fleet.is_some()),
             admin_token,
             limits,
             tokens,

@@ -299,6 +299,21 @@ fn replicas_behind_nginx_share_tokens_and_revocations_reach_every_one_within_a_s
     let bad = revoke(addresses[0], &tokens[0].0, "?wait=forever").unwrap();
     assert_eq!(bad.status, 400);
     assert!(bad.body.contains("`wait`"), "{}", bad.body);
+
+    // Each replica says how its lookups went and how far it has applied the log.
+    let metrics = http(addresses[1], "GET", "/metrics", &[], "").unwrap().body;
+    let value = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|line| line.starts_with(name))
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|value| value.parse().ok())
+            .unwrap_or_else(|| panic!("no `{name}` in\n{metrics}"))
+    };
+    assert!(value("patrol_token_cache_lookups_total{result=\"hit\"}") > 0.0);
+    assert!(value("patrol_token_cache_lookups_total{result=\"miss\"}") > 0.0);
+    assert!(value("patrol_replica_applied_change") >= 100.0);
+    assert!(value("patrol_replica_behind_seconds") < 2.0);
 }
 
 #[test]
@@ -651,4 +666,137 @@ settings = { max_days = 7 }
     // And the group directory came along, as the database-backed commands see it.
     let groups = patrol(&["groups", "list", "-t", "contoso", "--database", &database]);
     assert!(groups.contains("pat-admins: ana"), "{groups}");
+}
+
+/// Polls `done` every 10 ms until it holds; panics naming `what` after `within`.
+fn within(within: Duration, what: &str, mut done: impl FnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < within, "{what}: not after {within:?}");
+        thread::sleep(Duration::from_millis(10));
+    }
+    started.elapsed()
+}
+
+#[test]
+#[cfg_attr(
+    not(patrol_has_postgres),
+    ignore = "needs PostgreSQL: apt-get install postgresql"
+)]
+fn tenant_group_and_deletion_changes_through_one_replica_reach_the_other_within_a_second() {
+    let _machine = crate::machine::shared();
+    let database = Postgres::shared().create_database("fleet_admin");
+    let fleet = Fleet::start(&database, 2, &[]);
+    let (a, b) = (fleet.address(0), fleet.address(1));
+    let (name, value) = admin();
+    let auth = [(name, value.as_str())];
+
+    // A global token for erin is refused on B: she is in no allowlisted group.
+    let global = |address: SocketAddr| {
+        let valid_to = patrol::timestamp::format_rfc3339(patrol::timestamp::now() + 7 * 86_400);
+        http(
+            address,
+            "POST",
+            "/v1/tenants/contoso/tokens",
+            &[auth[0], ("content-type", "application/json")],
+            &format!(
+                r#"{{"user": "erin@contoso.com", "displayName": "g", "scope": "vso.code",
+                    "validTo": "{valid_to}", "allOrgs": true, "org": "contoso-main"}}"#
+            ),
+        )
+        .unwrap()
+        .status
+    };
+    assert_eq!(global(b), 403);
+    // Put into `pat-admins` through A: B allows it within a second (its cached groups go).
+    let put = http(
+        a,
+        "PUT",
+        "/v1/admin/tenants/contoso/groups/pat-admins",
+        &[auth[0], ("content-type", "application/json")],
+        r#"{"members": ["erin@contoso.com"]}"#,
+    )
+    .unwrap();
+    assert_eq!(put.status, 200, "{}", put.body);
+    within(Duration::from_secs(1), "B sees the group", || {
+        global(b) == 201
+    });
+
+    // A new configuration through A's admin API: B serves it within a second, and the change
+    // is audited once (by A), not again by B reloading it.
+    let text =
+        std::fs::read_to_string(patrol_test_support::root().join("examples/contoso/tenant.toml"))
+            .unwrap();
+    let current = http(a, "GET", "/v1/admin/tenants/contoso", &auth, "")
+        .unwrap()
+        .body;
+    let changed = current.replace("max_days = 90", "max_days = 45");
+    assert_ne!(
+        changed, current,
+        "the example tenant sets max_days = 90:\n{text}"
+    );
+    let response = http(
+        a,
+        "PUT",
+        "/v1/admin/tenants/contoso",
+        &[auth[0], ("content-type", "application/toml")],
+        &changed,
+    )
+    .unwrap();
+    assert_eq!(response.status, 200, "{}", response.body);
+    within(
+        Duration::from_secs(1),
+        "B serves the new configuration",
+        || {
+            http(b, "GET", "/v1/admin/tenants/contoso", &auth, "")
+                .unwrap()
+                .body
+                == changed
+        },
+    );
+    let audit = http(
+        b,
+        "GET",
+        "/v1/tenants/contoso/audit?event=OrganizationPolicy.PolicyValueUpdated",
+        &auth,
+        "",
+    )
+    .unwrap();
+    let entries = audit.json();
+    let lifespan: Vec<&serde_json::Value> = entries["entries"]
+        .as_array()
+        .or_else(|| entries.as_array())
+        .unwrap_or_else(|| panic!("no entries in {}", audit.body))
+        .iter()
+        .filter(|entry| {
+            entry["details"]["policy"] == "max_pat_lifespan"
+                && entry["details"]["value"]["settings"]["max_days"] == 45
+        })
+        .collect();
+    assert_eq!(lifespan.len(), 1, "audited once: {}", audit.body);
+    assert_eq!(lifespan[0]["actor"], "admin");
+    // A configuration naming a component by file is refused: replicas share no files.
+    let by_file = http(
+        a,
+        "PUT",
+        "/v1/admin/tenants/contoso",
+        &[auth[0], ("content-type", "application/toml")],
+        "tenant = \"contoso\"\n[[custom_policies]]\nname = \"x\"\ncomponent = \"x.wasm\"\n",
+    )
+    .unwrap();
+    assert_eq!(by_file.status, 400, "{}", by_file.body);
+    assert!(by_file.body.contains("by digest"), "{}", by_file.body);
+
+    // Deleted through A: B stops serving it and its tokens are refused there.
+    let (_, secret) = create(a, "dora@contoso.com").unwrap();
+    assert_eq!(authenticate(b, &secret), 200);
+    let deleted = http(a, "DELETE", "/v1/admin/tenants/contoso", &auth, "").unwrap();
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    within(Duration::from_secs(1), "B stops serving the tenant", || {
+        http(b, "GET", "/v1/admin/tenants/contoso", &auth, "")
+            .unwrap()
+            .status
+            == 404
+    });
+    assert_ne!(authenticate(b, &secret), 200);
 }

@@ -22,9 +22,23 @@ use super::store::{Change, ChangeKind, TokenRecord};
 /// Past this many entries, the cache starts again empty rather than grow without bound.
 const MAX_ENTRIES: usize = 200_000;
 
+/// How the gateway path's token lookups went, since the replica started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Lookups {
+    /// Answered from memory.
+    pub hits: u64,
+    /// Read from the database, then kept.
+    pub misses: u64,
+    /// Read from the database because the cache was past the staleness bound.
+    pub read_through: u64,
+}
+
 /// A replica's in-memory view of tokens and groups.
 pub struct Cache {
     staleness: Duration,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    read_through: AtomicU64,
     started: Instant,
     /// When the change log was last read to its end, in milliseconds since `started`
     /// (`u64::MAX`: never).
@@ -71,6 +85,9 @@ impl Cache {
     pub fn new(staleness: Duration) -> Cache {
         Cache {
             staleness,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            read_through: AtomicU64::new(0),
             started: Instant::now(),
             caught_up_ms: AtomicU64::new(u64::MAX),
             entries: RwLock::new(Entries::default()),
@@ -106,6 +123,19 @@ impl Cache {
         self.behind().is_some_and(|behind| behind <= self.staleness)
     }
 
+    /// How lookups went so far.
+    pub fn lookups(&self) -> Lookups {
+        Lookups {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            read_through: self.read_through.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(super) fn count_read_through(&self) {
+        self.read_through.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Forgets what `change` makes stale.
     pub fn apply(&self, change: &Change) {
         let mut entries = self.write();
@@ -132,8 +162,16 @@ impl Cache {
         self.read().generation
     }
 
+    /// The token cached under `hash`; counts a hit or a miss.
     pub(super) fn token(&self, hash: &SecretHash) -> Option<TokenRecord> {
-        self.read().tokens.get(&hash.0).cloned()
+        let found = self.read().tokens.get(&hash.0).cloned();
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
     }
 
     /// Stores what a lookup found, unless something was invalidated since `generation`.

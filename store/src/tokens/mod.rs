@@ -13,7 +13,7 @@ mod sqlite;
 mod store;
 mod view;
 
-pub use cache::Cache;
+pub use cache::{Cache, Lookups};
 pub use format::{FormatError, PREFIX, Secret, SecretHash, TOKEN_LEN, find_tokens, sha256_hex};
 pub use notify::{Notifier, NotifierConfig};
 pub use policy_audit::policy_changes;

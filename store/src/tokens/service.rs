@@ -248,6 +248,9 @@ impl Tokens {
     /// the store (an unreachable store is an error: the gateway path fails closed).
     fn find(&self, hash: &SecretHash) -> Result<Option<TokenRecord>, StoreError> {
         let Some(cache) = self.fresh_cache() else {
+            if let Some(cache) = &self.cache {
+                cache.count_read_through();
+            }
             return self.store.find(hash);
         };
         if let Some(token) = cache.token(hash) {
