@@ -31,6 +31,8 @@ pub(crate) trait Follower: Send + Sync + 'static {
     fn components_folder(&self) -> PathBuf;
     /// Brings tenant `name` in line with its configuration in the database.
     fn reload_tenant_from_database(&self, name: &str) -> Result<(), StoreError>;
+    /// Brings every tenant in line with the database.
+    fn reload_all_from_database(&self) -> Result<(), StoreError>;
 }
 
 /// How often the log is read even when no notification arrives.
@@ -151,6 +153,22 @@ impl Fleet {
         let mut components = false;
         let mut applied = self.applied();
         let start = applied;
+        let pruned = self.store.pruned_upto()?;
+        if applied < pruned {
+            // Entries this replica had not applied were pruned (it was cut off for longer than
+            // the log is kept): start afresh rather than miss them.
+            let last = self.store.last_change()?.max(pruned);
+            tracing::warn!(
+                applied,
+                last,
+                "the change log was pruned past what this replica had applied; reloading everything"
+            );
+            self.cache.clear();
+            self.sync_components(&state.components_folder())?;
+            state.reload_all_from_database()?;
+            self.applied.store(last, Ordering::Release);
+            return Ok(true);
+        }
         loop {
             let changes: Vec<Change> = self.store.changes_since(applied, PAGE)?;
             let Some(last) = changes.last() else {

@@ -505,6 +505,10 @@ impl Follower for Shared {
     ) -> Result<(), patrol_store::tokens::StoreError> {
         Shared::reload_tenant_from_database(self, name)
     }
+
+    fn reload_all_from_database(&self) -> Result<(), patrol_store::tokens::StoreError> {
+        self.reload_from_database()
+    }
 }
 
 /// Locks a mutex whose data stays consistent even if a holder panicked.

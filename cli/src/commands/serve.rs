@@ -88,6 +88,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
         notifications: patrol_store::tokens::NotifierConfig {
             webhook: args.webhook.clone(),
             expiry_notice_days: args.expiry_notice_days,
+            ..patrol_store::tokens::NotifierConfig::default()
         },
         decision_log,
         reload_interval: Duration::from_millis(args.reload_interval_ms.max(100)),

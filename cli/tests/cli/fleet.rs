@@ -800,3 +800,42 @@ fn tenant_group_and_deletion_changes_through_one_replica_reach_the_other_within_
     });
     assert_ne!(authenticate(b, &secret), 200);
 }
+
+#[test]
+#[cfg_attr(
+    not(patrol_has_postgres),
+    ignore = "needs PostgreSQL: apt-get install postgresql"
+)]
+fn a_replica_that_missed_pruned_changes_starts_afresh() {
+    let _machine = crate::machine::shared();
+    let server = Postgres::shared();
+    let database = server.create_database("fleet_pruned");
+    let fleet = Fleet::start(&database, 1, &[]);
+    let replica = fleet.address(0);
+    let (id, secret) = create(replica, "finn@contoso.com").unwrap();
+    assert_eq!(authenticate(replica, &secret), 200, "now cached");
+    // Revoked behind the change log's back, as if its entry had been pruned before the
+    // replica read it: the cached record still says active...
+    server.psql(
+        &database,
+        &format!("UPDATE tokens SET revoked_at = 1, revocation_reason = 'test' WHERE id = '{id}'"),
+    );
+    thread::sleep(Duration::from_millis(600));
+    assert_eq!(
+        authenticate(replica, &secret),
+        200,
+        "the cache does not read the database"
+    );
+    // ...until the log says it was pruned past what the replica applied: it starts afresh.
+    server.psql(
+        &database,
+        "UPDATE change_log_pruned SET upto = (SELECT coalesce(max(seq), 0) + 1000 FROM changes)",
+    );
+    within(Duration::from_secs(2), "the replica starts afresh", || {
+        authenticate(replica, &secret) == 401
+    });
+    // Once: afterwards it follows the log from there.
+    thread::sleep(Duration::from_millis(800));
+    let log = fleet.log(0);
+    assert_eq!(log.matches("pruned past").count(), 1, "{log}");
+}

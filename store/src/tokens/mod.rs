@@ -25,7 +25,7 @@ pub use service::{
 pub use sqlite::SqliteStore;
 pub use store::{
     AuditEntry, AuditEvent, AuditQuery, Change, ChangeKind, Continuation, Notification,
-    NotificationEvent, Outcome, Page, PendingNotification, StoreError, TokenFilter, TokenOrder,
-    TokenQuery, TokenRecord, TokenStatus, TokenStore, TokenUse,
+    NotificationEvent, Outcome, Page, PendingNotification, Pruned, StoreError, TokenFilter,
+    TokenOrder, TokenQuery, TokenRecord, TokenStatus, TokenStore, TokenUse,
 };
 pub use view::PatTokenView;

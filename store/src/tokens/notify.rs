@@ -1,7 +1,9 @@
 //! Delivering notifications: a worker takes what the outbox holds, posts each as JSON to the
 //! configured webhook (if any) and writes it to the log, retrying failed deliveries with
 //! exponential backoff (1 s, 2 s, 4 s, ... up to an hour). It also queues an `expiring_soon`
-//! notification, once, for every token that expires within the configured number of days.
+//! notification, once, for every token that expires within the configured number of days, and
+//! once an hour runs retention: change-log entries older than a week and notifications
+//! delivered more than 30 days ago are deleted (the audit log is kept).
 //!
 //! Because notifications are written to the outbox in the same transaction as the change they
 //! report, none is lost if patrol stops before delivering it: the next worker delivers it.
@@ -12,12 +14,12 @@
 //! nothing crashes.)
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use super::service::notification;
-use super::store::{NotificationEvent, PendingNotification, StoreError, TokenStore};
+use super::store::{NotificationEvent, PendingNotification, Pruned, StoreError, TokenStore};
 use patrol::timestamp::{Timestamp, now};
 
 /// Where notifications go, and when tokens count as expiring soon.
@@ -28,6 +30,11 @@ pub struct NotifierConfig {
     pub webhook: Option<String>,
     /// Tell owners this many days before a token expires. Default 7.
     pub expiry_notice_days: i64,
+    /// Retention: change-log entries are kept this many days. Default 7.
+    pub keep_changes_days: i64,
+    /// Retention: delivered notifications are kept this many days (the audit log, which is
+    /// never pruned, records what happened). Default 30.
+    pub keep_delivered_days: i64,
 }
 
 impl Default for NotifierConfig {
@@ -35,9 +42,14 @@ impl Default for NotifierConfig {
         NotifierConfig {
             webhook: None,
             expiry_notice_days: 7,
+            keep_changes_days: 7,
+            keep_delivered_days: 30,
         }
     }
 }
+
+/// How often retention runs.
+const RETENTION_INTERVAL_SECONDS: i64 = 3600;
 
 /// The longest wait between attempts to deliver one notification.
 const MAX_BACKOFF_SECONDS: i64 = 3600;
@@ -47,11 +59,13 @@ const BATCH: usize = 20;
 /// that times out (10 s each), after which another worker may take what is left.
 const LEASE_SECONDS: i64 = BATCH as i64 * 10 + 60;
 
-/// Delivers the outbox.
+/// Delivers the outbox, and runs retention.
 pub struct Notifier {
     store: Arc<dyn TokenStore>,
     config: NotifierConfig,
     agent: ureq::Agent,
+    /// When retention last ran (`i64::MIN`: not yet).
+    pruned_at: AtomicI64,
 }
 
 impl Notifier {
@@ -65,7 +79,32 @@ impl Notifier {
             store,
             config,
             agent,
+            pruned_at: AtomicI64::new(i64::MIN),
         }
+    }
+
+    /// Retention, at most once an hour: deletes old change-log entries and old delivered
+    /// notifications (see [`TokenStore::prune`]). Returns what it deleted, if it ran.
+    pub fn prune_if_due(&self, now: Timestamp) -> Result<Option<Pruned>, StoreError> {
+        let last = self.pruned_at.load(Ordering::Relaxed);
+        if last != i64::MIN && now - last < RETENTION_INTERVAL_SECONDS {
+            return Ok(None);
+        }
+        self.pruned_at.store(now, Ordering::Relaxed);
+        let pruned = self.store.prune(
+            now - self.config.keep_changes_days.max(1) * 86_400,
+            now - self.config.keep_delivered_days.max(1) * 86_400,
+        )?;
+        if let Some(pruned) = pruned
+            && (pruned.changes > 0 || pruned.notifications > 0)
+        {
+            tracing::info!(
+                changes = pruned.changes,
+                notifications = pruned.notifications,
+                "retention: deleted old change-log entries and delivered notifications"
+            );
+        }
+        Ok(pruned)
     }
 
     /// One round: queue expiry notices, then deliver what is due. Returns how many were
@@ -133,6 +172,12 @@ impl Notifier {
             .name("patrol-notifier".to_string())
             .spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
+                    if let Err(error) = self.prune_if_due(now()) {
+                        tracing::error!(
+                            error = %patrol::with_causes(&error),
+                            "retention failed; it is tried again in an hour"
+                        );
+                    }
                     if let Err(error) = self.run_once(now()) {
                         tracing::error!(
                             error = %patrol::with_causes(&error),

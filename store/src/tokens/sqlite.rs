@@ -18,15 +18,16 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 use super::format::SecretHash;
 use super::store::{
     AuditEntry, AuditEvent, AuditQuery, Change, ChangeKind, Continuation, Notification,
-    NotificationEvent, Page, PendingNotification, StoreError, TokenFilter, TokenOrder, TokenQuery,
-    TokenRecord, TokenStore, TokenUse, words,
+    NotificationEvent, Page, PendingNotification, Pruned, StoreError, TokenFilter, TokenOrder,
+    TokenQuery, TokenRecord, TokenStore, TokenUse, words,
 };
 use patrol::timestamp::Timestamp;
 
 /// The migrations, in order; the schema's version is how many have been applied.
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 3] = [
     include_str!("../../migrations/sqlite/0001_tokens.sql"),
     include_str!("../../migrations/sqlite/0002_changes.sql"),
+    include_str!("../../migrations/sqlite/0003_retention.sql"),
 ];
 
 /// How many idle reading connections are kept.
@@ -827,6 +828,47 @@ impl TokenStore for SqliteStore {
             .query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |row| {
                 row.get(0)
             })
+            .map_err(failed)
+    }
+
+    fn prune(
+        &self,
+        changes_before: Timestamp,
+        delivered_before: Timestamp,
+    ) -> Result<Option<Pruned>, StoreError> {
+        // One writer at a time already: nothing else to claim.
+        self.write(|transaction| {
+            let upto: Option<i64> = transaction.query_row(
+                "SELECT max(seq) FROM changes
+                 WHERE at < ?1 AND seq < (SELECT max(seq) FROM changes)",
+                params![changes_before],
+                |row| row.get(0),
+            )?;
+            let mut pruned = Pruned::default();
+            if let Some(upto) = upto {
+                pruned.changes = transaction
+                    .execute("DELETE FROM changes WHERE seq <= ?1", params![upto])?
+                    as u64;
+                transaction.execute(
+                    "UPDATE change_log_pruned SET upto = max(upto, ?1) WHERE id = 1",
+                    params![upto],
+                )?;
+            }
+            pruned.notifications = transaction.execute(
+                "DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?1",
+                params![delivered_before],
+            )? as u64;
+            Ok(Some(pruned))
+        })
+    }
+
+    fn pruned_upto(&self) -> Result<i64, StoreError> {
+        self.read()?
+            .query_row(
+                "SELECT upto FROM change_log_pruned WHERE id = 1",
+                [],
+                |row| row.get(0),
+            )
             .map_err(failed)
     }
 }

@@ -632,4 +632,27 @@ pub trait TokenStore: Send + Sync {
 
     /// The position of the latest change (0 when there is none).
     fn last_change(&self) -> Result<i64, StoreError>;
+
+    /// Retention: deletes change-log entries written before `changes_before` (always keeping
+    /// the latest) and notifications delivered before `delivered_before`. Of several workers
+    /// sharing the store, one prunes at a time; the others get `None`. The audit log is never
+    /// pruned.
+    fn prune(
+        &self,
+        changes_before: Timestamp,
+        delivered_before: Timestamp,
+    ) -> Result<Option<Pruned>, StoreError>;
+
+    /// The change-log entry up to which the log has been pruned (0: never): a follower that
+    /// has applied less than this has missed entries and must start afresh.
+    fn pruned_upto(&self) -> Result<i64, StoreError>;
+}
+
+/// What a round of retention deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// Change-log entries.
+    pub changes: u64,
+    /// Delivered notifications.
+    pub notifications: u64,
 }

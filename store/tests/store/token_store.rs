@@ -674,6 +674,7 @@ fn notifications_reach_the_webhook_with_retries_and_expiry_notices_go_out_once(b
         NotifierConfig {
             webhook: Some(hook.url().to_string()),
             expiry_notice_days: 7,
+            ..NotifierConfig::default()
         },
     );
     let now = patrol::timestamp::now();
@@ -950,6 +951,7 @@ fn workers_sharing_the_store_deliver_each_notification_once(backend: Backend) {
                 NotifierConfig {
                     webhook: Some(hook.url().to_string()),
                     expiry_notice_days: 7,
+                    ..NotifierConfig::default()
                 },
             );
             thread::spawn(move || {
@@ -973,6 +975,73 @@ fn workers_sharing_the_store_deliver_each_notification_once(backend: Backend) {
     assert_eq!(before, 30, "each creation delivered once: {owners:?}");
     assert_eq!(owners.len(), 30);
     assert_eq!(delivered, 30);
+}
+
+fn retention_prunes_old_changes_and_delivered_notifications_and_says_how_far(backend: Backend) {
+    let f = Fixture::new(backend);
+    let store = f.tokens.store();
+    assert_eq!(store.pruned_upto().unwrap(), 0);
+    let now = patrol::timestamp::now();
+    let mut ids = Vec::new();
+    for user in ["oli", "pam", "quin"] {
+        let issued = f
+            .tokens
+            .create(&f.acme, new_token_at(user, "contoso", now, 30), now)
+            .unwrap();
+        f.tokens
+            .revoke("acme", &issued.token.id, "admin", "test", now)
+            .unwrap();
+        ids.push(issued.token.id);
+    }
+    // Deliver everything queued (three creations, three revocations).
+    let hook = Webhook::start(0);
+    let notifier = Notifier::new(
+        Arc::clone(store),
+        NotifierConfig {
+            webhook: Some(hook.url().to_string()),
+            ..NotifierConfig::default()
+        },
+    );
+    assert_eq!(notifier.run_once(now).unwrap(), 6);
+    let changes = store.changes_since(0, 100).unwrap();
+    assert_eq!(changes.len(), 3);
+    // Nothing is old yet.
+    assert_eq!(
+        store.prune(now - 86_400, now - 86_400).unwrap(),
+        Some(patrol_store::tokens::Pruned::default())
+    );
+    // Everything is old: every change but the latest goes, and every delivered notification.
+    let pruned = store.prune(now + 1, now + 1).unwrap().unwrap();
+    assert_eq!(pruned.changes, 2);
+    assert_eq!(pruned.notifications, 6);
+    assert_eq!(store.pruned_upto().unwrap(), changes[1].seq);
+    assert_eq!(store.changes_since(0, 100).unwrap(), changes[2..]);
+    assert_eq!(store.last_change().unwrap(), changes[2].seq);
+    // The audit log is kept whole.
+    let audit = f
+        .tokens
+        .audit_log(
+            "acme",
+            &AuditQuery {
+                limit: 100,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(audit.len(), 6);
+    // A notification not yet delivered is never pruned.
+    f.tokens
+        .create(&f.acme, new_token_at("rae", "contoso", now, 30), now)
+        .unwrap();
+    assert_eq!(
+        store
+            .prune(now + 10, now + 10)
+            .unwrap()
+            .unwrap()
+            .notifications,
+        0
+    );
+    assert_eq!(store.claim_notifications(now, now, 10).unwrap().len(), 1);
 }
 
 /// Each test, once per backend.
@@ -1006,4 +1075,5 @@ conformance!(
     the_store_survives_reopening_refuses_a_newer_schema_and_never_holds_a_secret,
     the_change_log_records_revocations_regenerations_groups_and_retirements_in_order,
     workers_sharing_the_store_deliver_each_notification_once,
+    retention_prunes_old_changes_and_delivered_notifications_and_says_how_far,
 );

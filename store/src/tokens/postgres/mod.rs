@@ -36,13 +36,16 @@ use rows::{pending_notification, record, stored_config};
 use super::format::SecretHash;
 use super::store::{
     AuditEntry, AuditEvent, AuditQuery, Change, ChangeKind, Continuation, Notification,
-    NotificationEvent, Outcome, Page, PendingNotification, StoreError, TokenFilter, TokenOrder,
-    TokenQuery, TokenRecord, TokenStore, TokenUse,
+    NotificationEvent, Outcome, Page, PendingNotification, Pruned, StoreError, TokenFilter,
+    TokenOrder, TokenQuery, TokenRecord, TokenStore, TokenUse,
 };
 use patrol::timestamp::Timestamp;
 
 /// The migrations, in order; the schema's version is how many have been applied.
-const MIGRATIONS: [&str; 1] = [include_str!("../../../migrations/postgres/0001_store.sql")];
+const MIGRATIONS: [&str; 2] = [
+    include_str!("../../../migrations/postgres/0001_store.sql"),
+    include_str!("../../../migrations/postgres/0002_retention.sql"),
+];
 
 /// The channel change-log entries are announced on.
 pub const CHANNEL: &str = "patrol_changes";
@@ -51,6 +54,8 @@ pub const CHANNEL: &str = "patrol_changes";
 const CHANGE_LOCK: i64 = 0x7061_7472_6f6c_0001;
 /// Serialises migrations of replicas starting together.
 const MIGRATION_LOCK: i64 = 0x7061_7472_6f6c_0002;
+/// Held by the replica pruning old entries, so that one prunes at a time.
+const RETENTION_LOCK: i64 = 0x7061_7472_6f6c_0003;
 
 /// How long to wait for a connection, to connect, or for a statement, before calling the
 /// database unreachable: a gateway waits on some of these.
@@ -1363,6 +1368,59 @@ impl TokenStore for PgStore {
                 .query_one("SELECT coalesce(max(seq), 0) FROM changes", &[])
                 .await?
                 .get(0))
+        })
+    }
+
+    fn prune(
+        &self,
+        changes_before: Timestamp,
+        delivered_before: Timestamp,
+    ) -> Result<Option<Pruned>, StoreError> {
+        self.write(async |transaction| {
+            let claimed: bool = transaction
+                .query_one("SELECT pg_try_advisory_xact_lock($1)", &[&RETENTION_LOCK])
+                .await?
+                .get(0);
+            if !claimed {
+                return Ok(None);
+            }
+            let upto: Option<i64> = transaction
+                .query_one(
+                    "SELECT max(seq) FROM changes
+                     WHERE at < $1 AND seq < (SELECT max(seq) FROM changes)",
+                    &[&changes_before],
+                )
+                .await?
+                .get(0);
+            let mut pruned = Pruned::default();
+            if let Some(upto) = upto {
+                // The marker first: a follower that reads it after this commits starts afresh.
+                transaction
+                    .execute(
+                        "UPDATE change_log_pruned SET upto = greatest(upto, $1)",
+                        &[&upto],
+                    )
+                    .await?;
+                pruned.changes = transaction
+                    .execute("DELETE FROM changes WHERE seq <= $1", &[&upto])
+                    .await?;
+            }
+            pruned.notifications = transaction
+                .execute(
+                    "DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < $1",
+                    &[&delivered_before],
+                )
+                .await?;
+            Ok(Some(pruned))
+        })
+    }
+
+    fn pruned_upto(&self) -> Result<i64, StoreError> {
+        self.read(async |client| {
+            let statement = client
+                .prepare_cached("SELECT upto FROM change_log_pruned")
+                .await?;
+            Ok(client.query_one(&statement, &[]).await?.get(0))
         })
     }
 }
