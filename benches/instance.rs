@@ -1,6 +1,7 @@
-//! One policy taken apart: creating and dropping a fresh instance, a call on a warm instance,
-//! and both together as patrol runs them (a tenant with only that policy). The policy is the
-//! custom `write_scopes_short_lived` component.
+//! One policy taken apart: creating and dropping a fresh instance (and creating one alone, its
+//! drop left outside the measurement), a call on a warm instance, and both together as patrol
+//! runs them (a tenant with only that policy). The policy is the custom
+//! `write_scopes_short_lived` component.
 //!
 //! Run with `cargo bench -p patrol-benches --bench instance`.
 
@@ -10,8 +11,8 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, criterion_group, criterion_main};
-use patrol::profiling::{WarmInstance, compile, instantiate_and_drop};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use patrol::profiling::{WarmInstance, compile, instantiate, instantiate_and_drop};
 use patrol::{Engine, EngineConfig, TenantConfig};
 
 fn instance(c: &mut Criterion) {
@@ -31,6 +32,15 @@ fn instance(c: &mut Criterion) {
     let mut group = c.benchmark_group("instance");
     group.bench_function("instantiate and drop", |b| {
         b.iter(|| instantiate_and_drop(&engine, &compiled))
+    });
+    // What the request path would keep if the drop happened elsewhere: one instance at a time
+    // (the pool has a few slots per core), dropped outside the timing.
+    group.bench_function("instantiate, drop not timed", |b| {
+        b.iter_batched(
+            || (),
+            |()| instantiate(&engine, &compiled),
+            BatchSize::PerIteration,
+        )
     });
     // The guest's allocator never frees (its instances live for one call), so a warm
     // instance is replaced every thousand calls, outside the measurement.

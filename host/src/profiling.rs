@@ -33,6 +33,23 @@ pub fn instantiate_and_drop(engine: &Engine, component: &CompiledComponent) {
     outcome.unwrap_or_else(|failure| panic!("{failure}"));
 }
 
+/// A fresh store and instance, for the caller to drop when it chooses: creating one can then be
+/// measured apart from dropping it.
+pub struct FreshInstance {
+    _store: Store<StoreState>,
+}
+
+/// Creates a fresh store and instance of `component` (as [`instantiate_and_drop`] does) and
+/// hands them over undropped.
+pub fn instantiate(engine: &Engine, component: &CompiledComponent) -> FreshInstance {
+    let limits = engine.config().limits;
+    let (store, _instance) = engine
+        .sandbox()
+        .keep(component.pre(), &limits)
+        .unwrap_or_else(|failure| panic!("{failure}"));
+    FreshInstance { _store: store }
+}
+
 /// An instance kept across calls, so that a call can be measured alone.
 pub struct WarmInstance {
     component: Arc<CompiledComponent>,
