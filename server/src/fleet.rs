@@ -153,22 +153,6 @@ impl Fleet {
         let mut components = false;
         let mut applied = self.applied();
         let start = applied;
-        let pruned = self.store.pruned_upto()?;
-        if applied < pruned {
-            // Entries this replica had not applied were pruned (it was cut off for longer than
-            // the log is kept): start afresh rather than miss them.
-            let last = self.store.last_change()?.max(pruned);
-            tracing::warn!(
-                applied,
-                last,
-                "the change log was pruned past what this replica had applied; reloading everything"
-            );
-            self.cache.clear();
-            self.sync_components(&state.components_folder())?;
-            state.reload_all_from_database()?;
-            self.applied.store(last, Ordering::Release);
-            return Ok(true);
-        }
         loop {
             let changes: Vec<Change> = self.store.changes_since(applied, PAGE)?;
             let Some(last) = changes.last() else {
@@ -188,6 +172,24 @@ impl Fleet {
             if changes.len() < PAGE {
                 break;
             }
+        }
+        // Read after the log: a prune that deleted entries before the read above had committed
+        // its mark by then, so it shows here.
+        let pruned = self.store.pruned_upto()?;
+        if start < pruned {
+            // Entries this replica had not applied were pruned (it was cut off for longer than
+            // the log is kept): start afresh rather than miss them.
+            let last = self.store.last_change()?.max(pruned);
+            tracing::warn!(
+                applied = start,
+                last,
+                "the change log was pruned past what this replica had applied; reloading everything"
+            );
+            self.cache.clear();
+            self.sync_components(&state.components_folder())?;
+            state.reload_all_from_database()?;
+            self.applied.store(last, Ordering::Release);
+            return Ok(true);
         }
         if components {
             self.sync_components(&state.components_folder())?;
