@@ -3,4 +3,5 @@
 
 mod inventory;
 mod reports;
+mod tls;
 mod token_store;

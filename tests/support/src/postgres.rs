@@ -87,6 +87,101 @@ impl Postgres {
         unreachable!("the last attempt returns or panics")
     }
 
+    /// Starts a new server (as [`Postgres::start`]) that also offers TLS, with a certificate
+    /// for `localhost` and `127.0.0.1` signed by a CA of its own; returns it and the CA's
+    /// certificate (PEM), for clients to trust. Needs the `openssl` program.
+    pub fn start_with_tls() -> (Postgres, PathBuf) {
+        let server = Postgres::start();
+        let tls = server.dir.join("tls");
+        std::fs::create_dir_all(&tls)
+            .unwrap_or_else(|error| panic!("cannot create `{}`: {error}", tls.display()));
+        let openssl = |args: &[&str]| {
+            let output = Command::new("openssl")
+                .args(args)
+                .current_dir(&tls)
+                .output();
+            check(output, &format!("openssl {}", args.join(" ")));
+        };
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=patrol test CA",
+        ]);
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=localhost",
+        ]);
+        std::fs::write(
+            tls.join("server.ext"),
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
+             keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+        )
+        .expect("the extensions file");
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+        ]);
+        if server.as_postgres {
+            run(Command::new("chown")
+                .arg("-R")
+                .arg("postgres:postgres")
+                .arg(&tls));
+        }
+        run(Command::new("chmod").arg("600").arg(tls.join("server.key")));
+        let path = |name: &str| sql_quote(tls.join(name).to_str().expect("UTF-8 paths"));
+        let url = server.url("postgres");
+        server.psql(
+            &url,
+            &format!("ALTER SYSTEM SET ssl_cert_file = {}", path("server.crt")),
+        );
+        server.psql(
+            &url,
+            &format!("ALTER SYSTEM SET ssl_key_file = {}", path("server.key")),
+        );
+        server.psql(&url, "ALTER SYSTEM SET ssl = on");
+        server.psql(&url, "SELECT pg_reload_conf()");
+        // The reload is asynchronous: wait until new connections are offered TLS.
+        for _ in 0..100 {
+            if server.psql(&url, "SHOW ssl") == "on" {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let ca = tls.join("ca.crt");
+        (server, ca)
+    }
+
     /// The server shared by every test of this process, started on first use. Tests isolate
     /// themselves by creating their own database on it ([`Postgres::create_database`]).
     pub fn shared() -> &'static Postgres {

@@ -25,10 +25,11 @@ use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{AsyncMessage, GenericClient, NoTls};
+use tokio_postgres::{AsyncMessage, GenericClient};
 
 mod copy;
 mod rows;
+mod tls;
 
 pub use rows::{ReplicaStatus, StoredConfig};
 use rows::{pending_notification, record, stored_config};
@@ -68,6 +69,8 @@ pub struct PgStore {
     runtime: tokio::runtime::Runtime,
     pool: Pool,
     config: tokio_postgres::Config,
+    /// How connections (the pool's and the listening one) do TLS.
+    tls: tokio_postgres_rustls::MakeRustlsConnect,
     /// The URL without its password, for messages.
     shown: String,
 }
@@ -217,9 +220,12 @@ impl Arguments {
 
 impl PgStore {
     /// Connects to the database at `url` (`postgres://user:password@host:port/database`, or
-    /// the key-value form libpq accepts), and brings its schema up to date.
+    /// the key-value form libpq accepts, with `sslmode` and `sslrootcert` as libpq reads them:
+    /// see [`tls`]), and brings its schema up to date.
     pub fn connect(url: &str) -> Result<PgStore, StoreError> {
         let shown = redact(url);
+        let (url, root_cert) = tls::split_root_cert(url);
+        let url = url.as_str();
         let path: std::path::PathBuf = shown.clone().into();
         let open_error = move |source: Box<dyn std::error::Error + Send + Sync>| StoreError::Open {
             path: path.clone(),
@@ -234,6 +240,8 @@ impl PgStore {
         if config.get_application_name().is_none() {
             config.application_name("patrol");
         }
+        let tls =
+            tls::connector(root_cert.as_deref()).map_err(|problem| open_error(problem.into()))?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("patrol-postgres")
@@ -242,7 +250,7 @@ impl PgStore {
             .map_err(|error| open_error(Box::new(error)))?;
         let manager = Manager::from_config(
             config.clone(),
-            NoTls,
+            tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -259,6 +267,7 @@ impl PgStore {
             runtime,
             pool,
             config,
+            tls,
             shown,
         };
         store.migrate().map_err(|error| match error {
@@ -349,10 +358,11 @@ impl PgStore {
     pub fn subscribe(&self) -> mpsc::Receiver<()> {
         let (wake, woken) = mpsc::sync_channel(1);
         let config = self.config.clone();
+        let tls = self.tls.clone();
         self.runtime.spawn(async move {
             let mut backoff = Duration::from_millis(100);
             loop {
-                match listen(&config, &wake).await {
+                match listen(&config, &tls, &wake).await {
                     Listened::ReceiverGone => return,
                     Listened::Connected => backoff = Duration::from_millis(100),
                     Listened::Failed => {}
@@ -648,9 +658,13 @@ enum Listened {
 
 /// Listens on one connection until it ends, waking `wake` on each notification and once when
 /// listening starts.
-async fn listen(config: &tokio_postgres::Config, wake: &mpsc::SyncSender<()>) -> Listened {
+async fn listen(
+    config: &tokio_postgres::Config,
+    tls: &tokio_postgres_rustls::MakeRustlsConnect,
+    wake: &mpsc::SyncSender<()>,
+) -> Listened {
     use futures_util::StreamExt as _;
-    let Ok((client, mut connection)) = config.connect(NoTls).await else {
+    let Ok((client, mut connection)) = config.connect(tls.clone()).await else {
         return Listened::Failed;
     };
     let (notified, mut notifications) = tokio::sync::mpsc::unbounded_channel();
