@@ -2,7 +2,7 @@
 
 use tokio_postgres::GenericClient;
 
-use super::rows::record;
+use super::rows::{insert_token, record};
 use crate::tokens::copy::{AuditRow, OutboxRow, Rows, TokenRow};
 
 fn unhex(text: &str) -> Vec<u8> {
@@ -41,33 +41,7 @@ pub(super) async fn insert_all(
         }
     }
     for row in &rows.tokens {
-        let t = &row.token;
-        client
-            .execute(
-                "INSERT INTO tokens (id, tenant, owner, display_name, scopes, all_orgs, orgs,
-                   valid_from, valid_to, created_at, last_used_at, last_user_agent, last_address,
-                   revoked_at, revocation_reason, secret_hash)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-                &[
-                    &t.id,
-                    &t.tenant,
-                    &t.owner,
-                    &t.display_name,
-                    &t.scopes.join(" "),
-                    &t.all_orgs,
-                    &t.orgs.join(" "),
-                    &t.valid_from,
-                    &t.valid_to,
-                    &t.created_at,
-                    &t.last_used_at,
-                    &t.last_user_agent,
-                    &t.last_address,
-                    &t.revoked_at,
-                    &t.revocation_reason,
-                    &unhex(&row.secret_hash),
-                ],
-            )
-            .await?;
+        insert_token(client, &row.token, &unhex(&row.secret_hash)).await?;
     }
     for a in &rows.audit {
         client

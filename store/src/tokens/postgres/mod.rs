@@ -32,7 +32,7 @@ mod rows;
 mod tls;
 
 pub use rows::{ReplicaStatus, StoredConfig};
-use rows::{pending_notification, record, stored_config};
+use rows::{insert_token, pending_notification, record, stored_config};
 
 use super::format::SecretHash;
 use super::store::{
@@ -773,37 +773,11 @@ impl TokenStore for PgStore {
         audit: &AuditEntry,
         notification: &Notification,
     ) -> Result<(), StoreError> {
-        let hash = hash.0.to_vec();
         self.write(async |transaction| {
-                transaction
-                    .execute(
-                        &format!(
-                            "INSERT INTO tokens ({COLUMNS}, secret_hash) VALUES
-                             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
-                        ),
-                        &[
-                            &token.id,
-                            &token.tenant,
-                            &token.owner,
-                            &token.display_name,
-                            &token.scopes.join(" "),
-                            &token.all_orgs,
-                            &token.orgs.join(" "),
-                            &token.valid_from,
-                            &token.valid_to,
-                            &token.created_at,
-                            &token.last_used_at,
-                            &token.last_user_agent,
-                            &token.last_address,
-                            &token.revoked_at,
-                            &token.revocation_reason,
-                            &hash,
-                        ],
-                    )
-                    .await?;
-                insert_audit(transaction, audit).await?;
-                insert_notification(transaction, notification, token.created_at).await
-            })
+            insert_token(transaction, token, &hash.0).await?;
+            insert_audit(transaction, audit).await?;
+            insert_notification(transaction, notification, token.created_at).await
+        })
     }
 
     fn regenerate(

@@ -1,6 +1,7 @@
-//! Reading PostgreSQL rows into the store's types, and the types only this store has.
+//! Reading PostgreSQL rows into the store's types (and writing a token's row), and the types
+//! only this store has.
 
-use tokio_postgres::Row;
+use tokio_postgres::{GenericClient, Row};
 
 use crate::tokens::store::{
     Notification, NotificationEvent, PendingNotification, TokenRecord, words,
@@ -35,6 +36,42 @@ pub struct ReplicaStatus {
     pub heartbeat_at_ms: i64,
     /// The change-log entry it has applied up to.
     pub applied_seq: i64,
+}
+
+/// Inserts `token`, with the SHA-256 of its secret, as a row of `tokens`.
+pub(super) async fn insert_token(
+    client: &impl GenericClient,
+    token: &TokenRecord,
+    secret_hash: &[u8],
+) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute(
+            &format!(
+                "INSERT INTO tokens ({}, secret_hash) VALUES
+                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                crate::tokens::store::TOKEN_COLUMNS
+            ),
+            &[
+                &token.id,
+                &token.tenant,
+                &token.owner,
+                &token.display_name,
+                &token.scopes.join(" "),
+                &token.all_orgs,
+                &token.orgs.join(" "),
+                &token.valid_from,
+                &token.valid_to,
+                &token.created_at,
+                &token.last_used_at,
+                &token.last_user_agent,
+                &token.last_address,
+                &token.revoked_at,
+                &token.revocation_reason,
+                &secret_hash,
+            ],
+        )
+        .await?;
+    Ok(())
 }
 
 /// A token record from a row of `SELECT {TOKEN_COLUMNS}`.
