@@ -11,8 +11,9 @@
 use std::fmt;
 use std::sync::Arc;
 
-use wasmtime::component::{ComponentExportIndex, InstancePre};
+use wasmtime::component::ComponentExportIndex;
 
+use crate::ahead::Instantiable;
 use crate::cache::Compiler;
 use crate::component::{
     ComponentError, call_export, check_export_type, export_function, instantiate_pre, loading,
@@ -21,7 +22,7 @@ use crate::contract::{self, ComponentMetadata};
 use crate::decision::ErrorClass;
 use crate::digest::Digest;
 use crate::limits::Limits;
-use crate::sandbox::{PolicyFailure, Sandbox, StoreState};
+use crate::sandbox::{PolicyFailure, Sandbox};
 use crate::wit::{self, BundledCall, RequestRef, SeedBundlePre};
 
 /// The bundle's interface in a component's exports.
@@ -30,7 +31,7 @@ const BUNDLE_INTERFACE: &str = "patrol:policy/bundle@0.1.0";
 /// The seed bundle, compiled and ready to instantiate.
 pub(crate) struct CompiledBundle {
     digest: Digest,
-    pre: InstancePre<StoreState>,
+    pre: Instantiable,
     /// The `validate-settings` export, resolved and type-checked once.
     validate_settings: ComponentExportIndex,
     /// The `evaluate` export, resolved and type-checked once.
@@ -55,7 +56,7 @@ impl CompiledBundle {
         bytes: &[u8],
         max_size: usize,
         limits: &Limits,
-        sandbox: &Sandbox,
+        sandbox: &Arc<Sandbox>,
     ) -> Result<Self, ComponentError> {
         let pre = instantiate_pre(compiler, bytes, max_size, BUNDLE_INTERFACE)?;
         // The generated bindings check the whole interface's types against the contract; the
@@ -90,6 +91,7 @@ impl CompiledBundle {
                 BUNDLE_INTERFACE,
             )?;
         }
+        let pre = Instantiable::new(pre);
         let raw = sandbox
             .run(&pre, limits, &loading(), |store, instance| {
                 // SAFETY: checked above.
@@ -145,7 +147,7 @@ impl CompiledBundle {
         settings_json: &str,
         limits: &Limits,
         tenant: &Arc<str>,
-        sandbox: &Sandbox,
+        sandbox: &Arc<Sandbox>,
     ) -> Result<Result<wit::PreparedSettings, String>, PolicyFailure> {
         let answer = sandbox.run(&self.pre, limits, tenant, |store, instance| {
             // SAFETY: `compile` checked the export's type, and `instance` is of the bundle.
@@ -170,7 +172,7 @@ impl CompiledBundle {
         request: &RequestRef<'_>,
         limits: &Limits,
         tenant: &Arc<str>,
-        sandbox: &Sandbox,
+        sandbox: &Arc<Sandbox>,
     ) -> Result<Vec<wit::Verdict>, PolicyFailure> {
         let verdicts = sandbox.run(&self.pre, limits, tenant, |store, instance| {
             // SAFETY: `compile` checked the export's type, and `instance` is of the bundle.

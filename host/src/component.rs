@@ -14,12 +14,14 @@ use wasmtime::component::{
     ComponentExportIndex, ComponentNamedList, Instance, InstancePre, Lift, Linker, Lower, TypedFunc,
 };
 
+use crate::ahead::Instantiable;
 use crate::cache::Compiler;
+use crate::clock::StoreState;
 use crate::contract::{self, ComponentMetadata};
 use crate::digest::Digest;
 use crate::limits::Limits;
 use crate::request::Operation;
-use crate::sandbox::{PolicyFailure, Sandbox, StoreState};
+use crate::sandbox::{PolicyFailure, Sandbox};
 use crate::wit::{self, POLICY_INTERFACE, PolicyComponentPre, RequestRef, TYPES_INTERFACE};
 
 /// Why a component cannot be loaded.
@@ -69,7 +71,7 @@ pub enum ComponentError {
 pub struct CompiledComponent {
     digest: Digest,
     size: usize,
-    pre: InstancePre<StoreState>,
+    pre: Instantiable,
     /// The interface's functions, resolved and type-checked once.
     functions: Functions,
     metadata: ComponentMetadata,
@@ -92,7 +94,7 @@ impl CompiledComponent {
         bytes: &[u8],
         max_size: usize,
         limits: &Limits,
-        sandbox: &Sandbox,
+        sandbox: &Arc<Sandbox>,
     ) -> Result<Self, ComponentError> {
         let pre = instantiate_pre(compiler, bytes, max_size, POLICY_INTERFACE)?;
         // The generated bindings check the whole interface's types against the contract; the
@@ -101,6 +103,7 @@ impl CompiledComponent {
             ComponentError::WrongExport(POLICY_INTERFACE.to_string(), format!("{error:#}"))
         })?;
         let functions = Functions::resolve(&pre, limits, sandbox)?;
+        let pre = Instantiable::new(pre);
         let raw = sandbox
             .run(&pre, limits, &loading(), |store, instance| {
                 // SAFETY: `Functions::resolve` checked the export's type.
@@ -126,13 +129,13 @@ impl CompiledComponent {
     }
 
     /// Its pre-instantiated form.
-    pub(crate) fn pre(&self) -> &InstancePre<StoreState> {
+    pub(crate) fn pre(&self) -> &Instantiable {
         &self.pre
     }
 
     /// Whether its memories and tables fit a slot of the instance pool.
     pub(crate) fn fits_pool(&self) -> bool {
-        crate::runtime::fits_pool(self.pre.component())
+        crate::runtime::fits_pool(self.pre.pre().component())
     }
 
     /// The component's digest.
@@ -157,7 +160,7 @@ impl CompiledComponent {
         settings_json: &str,
         limits: &Limits,
         tenant: &Arc<str>,
-        sandbox: &Sandbox,
+        sandbox: &Arc<Sandbox>,
     ) -> Result<Result<wit::PreparedSettings, String>, PolicyFailure> {
         let answer = sandbox.run(&self.pre, limits, tenant, |store, instance| {
             // SAFETY: `Functions::resolve` checked the export's type.
@@ -183,7 +186,7 @@ impl CompiledComponent {
         request: &RequestRef<'_>,
         limits: &Limits,
         tenant: &Arc<str>,
-        sandbox: &Sandbox,
+        sandbox: &Arc<Sandbox>,
     ) -> Result<wit::Verdict, PolicyFailure> {
         let verdict = sandbox.run(&self.pre, limits, tenant, |store, instance| {
             self.call_evaluate(store, instance, settings, request)
@@ -227,7 +230,7 @@ impl Functions {
     fn resolve(
         pre: &InstancePre<StoreState>,
         limits: &Limits,
-        sandbox: &Sandbox,
+        sandbox: &Arc<Sandbox>,
     ) -> Result<Functions, ComponentError> {
         let functions = Functions {
             metadata: export_function(pre, POLICY_INTERFACE, "metadata")?,

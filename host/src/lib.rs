@@ -32,10 +32,12 @@
 
 #![warn(missing_docs)]
 
+mod ahead;
 mod builtin;
 mod bundle;
 mod cache;
 pub mod cases;
+mod clock;
 mod component;
 pub mod config;
 mod contract;
@@ -64,6 +66,7 @@ mod tenant;
 pub mod timestamp;
 mod wit;
 
+pub use ahead::EvaluationThread;
 pub use builtin::{BUILTIN_POLICIES, BuiltinPolicy, PolicyLevel, builtin_policy};
 pub use component::{CompiledComponent, ComponentError};
 pub use config::{ConfigError, TenantConfig};

@@ -112,6 +112,12 @@ impl Admission {
         }
     }
 
+    /// Whether a call for `tenant` would wait for its turn or a slot, were it made now.
+    pub(crate) fn would_wait(&self, tenant: &Arc<str>) -> bool {
+        let state = self.lock();
+        !(state.turn.is_empty() && self.has_room(&state, tenant))
+    }
+
     /// Calls running now, for metrics and tests.
     pub(crate) fn running(&self) -> usize {
         self.lock().running

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use wasmtime::Store;
 use wasmtime::component::Instance;
 
+use crate::clock::StoreState;
 use crate::component::CompiledComponent;
 use crate::engine::Engine;
 use crate::request::Request;
-use crate::sandbox::{PolicyFailure, StoreState};
+use crate::sandbox::PolicyFailure;
 use crate::wit::RequestRef;
 
 /// Compiles `bytes` for the engine's default limits.
@@ -45,7 +46,7 @@ pub fn instantiate(engine: &Engine, component: &CompiledComponent) -> FreshInsta
     let limits = engine.config().limits;
     let (store, _instance) = engine
         .sandbox()
-        .keep(component.pre(), &limits)
+        .keep(component.pre().pre(), &limits)
         .unwrap_or_else(|failure| panic!("{failure}"));
     FreshInstance { _store: store }
 }
@@ -73,7 +74,7 @@ impl WarmInstance {
             .unwrap_or_else(|problem| panic!("{problem}"));
         let (store, instance) = engine
             .sandbox()
-            .keep(component.pre(), &limits)
+            .keep(component.pre().pre(), &limits)
             .unwrap_or_else(|failure| panic!("{failure}"));
         WarmInstance {
             component: Arc::clone(component),

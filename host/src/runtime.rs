@@ -169,9 +169,12 @@ pub(crate) fn build(
         },
     ) = (variant.pooled, allocation)
     {
-        // A few slots per core: calls hold a slot only while they run, one per core at most.
+        // A few slots per core: calls hold a slot only while they run, one per core at most;
+        // and as many again as evaluation threads may hold, prepared or waiting to be dropped
+        // (see `crate::ahead`). A slot is address space until it is used.
         let cores = thread::available_parallelism().map_or(2, |n| n.get());
-        let slots = u32::try_from(cores * 2 + 2).unwrap_or(u32::MAX);
+        let slots =
+            u32::try_from(cores * 2 + 2 + crate::ahead::held_instances()).unwrap_or(u32::MAX);
         let mut pool = PoolingAllocationConfig::new();
         pool.total_component_instances(slots)
             .max_core_instances_per_component(POOL.core_instances)

@@ -23,14 +23,16 @@
 //! holding every slot (see [`crate::permits`]). Whatever goes wrong comes back as a
 //! [`PolicyFailure`] with an [`ErrorClass`], never as a panic.
 
-use std::cell::Cell;
 use std::fmt;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{Instance, InstancePre};
-use wasmtime::{Store, StoreContextMut, Trap, UpdateDeadline};
+use wasmtime::{Store, Trap};
 
+use crate::ahead::{self, Held, HeldBudget, Instantiable};
+use crate::clock::{CallClock, Stopped, StoreState, on_tick, thread_cpu_at};
 use crate::decision::ErrorClass;
 use crate::describe::describe_duration;
 use crate::limiter::{LimitExceeded, Limiter};
@@ -42,126 +44,6 @@ use crate::runtime::Interruption;
 pub const BACKSTOP_FACTOR: u32 = 20;
 /// ...and at least this long: the backstop is for machines starved of CPU, not for busy ones.
 pub const MIN_BACKSTOP: Duration = Duration::from_secs(1);
-
-/// What a policy's store holds: its limiter and its clock. Policies import nothing, so there is
-/// no host state for them to reach.
-pub(crate) struct StoreState {
-    limiter: Limiter,
-    clock: CallClock,
-}
-
-/// A call's running time, counted in epoch ticks and measured as the thread's CPU time, and its
-/// wall-clock backstop.
-struct CallClock {
-    /// Ticks the call may still observe while running: its deadline where the platform has no
-    /// per-thread CPU clock (see `on_tick`).
-    ticks_left: u64,
-    deadline: Duration,
-    /// How long past the deadline the call may end: a tick, since the deadline is observed at
-    /// ticks, and a millisecond for the host's own work around the call.
-    grace: Duration,
-    started: Instant,
-    /// The thread's CPU time when the call started, where the platform measures it; `None`
-    /// under fuel, whose budget is the deadline.
-    cpu_started: Option<Duration>,
-    backstop: Duration,
-}
-
-impl CallClock {
-    /// Whether the call has used more CPU time than its deadline allows. Epoch ticks interrupt
-    /// a call only between instructions, so one instruction (a `memory.fill` of gigabytes) can
-    /// run long without observing one: this catches it once it ends.
-    fn overran(&self) -> Option<Stopped> {
-        // A thread cannot use more CPU time than wall-clock time: a call that ended within its
-        // deadline (and grace) of wall-clock time did not overrun it, and needs no CPU clock
-        // reading, which is a system call (about 1.2 µs more than a wall-clock reading on
-        // the two-core machine the benchmarks run on).
-        if self.started.elapsed() <= self.deadline + self.grace {
-            return None;
-        }
-        let used = self.cpu_used()?;
-        (used > self.deadline + self.grace).then_some(Stopped::Overran {
-            used,
-            deadline: self.deadline,
-        })
-    }
-
-    /// The CPU time the call has used so far.
-    fn cpu_used(&self) -> Option<Duration> {
-        Some(thread_cpu_time()?.saturating_sub(self.cpu_started?))
-    }
-}
-
-/// How recent a reading of the thread's CPU clock [`thread_cpu_at`] may reuse instead of
-/// reading the clock again: the most by which a call's CPU time can be undercounted.
-const CPU_READING_REUSED_WITHIN: Duration = Duration::from_micros(200);
-
-/// The calling thread's CPU time at `now` (just taken), or an overestimate of it by at most
-/// [`CPU_READING_REUSED_WITHIN`]. Reading the CPU clock is a system call (about 1.2 µs on the
-/// two-core machine the benchmarks run on, a quarter of a decision's cost when every call read
-/// it), so a reading taken less than that long ago is reused: the thread cannot have run for
-/// longer than the wall-clock time since, so that reading plus the time since is at least the
-/// CPU time now. A call's CPU time counted from that estimate is short by at most the reuse
-/// window, well within the deadline's grace. A thread judging decisions back to back reads the
-/// clock about once per 200 µs instead of twice per decision.
-fn thread_cpu_at(now: Instant) -> Option<Duration> {
-    thread_local! {
-        static LAST_READING: Cell<Option<(Duration, Instant)>> = const { Cell::new(None) };
-    }
-    LAST_READING.with(|last| {
-        if let Some((cpu, at)) = last.get() {
-            let since = now.saturating_duration_since(at);
-            if since <= CPU_READING_REUSED_WITHIN {
-                return Some(cpu + since);
-            }
-        }
-        // Read after `now`: at `now` the thread's CPU time was at most this.
-        let cpu = thread_cpu_time()?;
-        last.set(Some((cpu, now)));
-        Some(cpu)
-    })
-}
-
-/// The calling thread's CPU time: time it spent running, not waiting.
-#[cfg(unix)]
-fn thread_cpu_time() -> Option<Duration> {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `now` is a valid `timespec` for the call to write.
-    let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
-    (status == 0).then(|| {
-        Duration::new(
-            u64::try_from(now.tv_sec).unwrap_or(0),
-            u32::try_from(now.tv_nsec).unwrap_or(0),
-        )
-    })
-}
-
-#[cfg(not(unix))]
-fn thread_cpu_time() -> Option<Duration> {
-    None
-}
-
-/// Why a call was stopped by its clock.
-#[derive(Debug, thiserror::Error)]
-enum Stopped {
-    #[error("ran for longer than its deadline of {}", describe_duration(*deadline))]
-    Deadline { deadline: Duration },
-    #[error(
-        "took longer than {} of wall-clock time, the backstop for a machine starved of CPU",
-        describe_duration(*backstop)
-    )]
-    Backstop { backstop: Duration },
-    #[error(
-        "ran for {} past its deadline of {} (in one long instruction, such as a bulk memory \
-         operation, which cannot be interrupted); its answer is not used",
-        describe_duration(used.saturating_sub(*deadline)),
-        describe_duration(*deadline)
-    )]
-    Overran { used: Duration, deadline: Duration },
-}
 
 /// Why a policy call produced no answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -187,6 +69,7 @@ pub(crate) struct Sandbox {
     interruption: Interruption,
     epoch_tick: Duration,
     admission: Admission,
+    held: Arc<HeldBudget>,
 }
 
 impl Sandbox {
@@ -202,30 +85,55 @@ impl Sandbox {
             interruption,
             epoch_tick,
             admission: Admission::new(calls_at_once, calls_per_tenant),
+            held: HeldBudget::new(ahead::held_instances()),
         }
     }
 
     /// Runs `call` for `tenant` against a fresh instance of `pre` under `limits`, once it is
-    /// the tenant's turn and a call slot is free (see [`crate::permits`]). The clock starts
-    /// when the slot is taken, before instantiation: instantiating runs guest code too (start
-    /// functions).
+    /// the tenant's turn and a call slot is free (see [`crate::permits`]). On an
+    /// [`EvaluationThread`](crate::EvaluationThread) the instance may have been prepared
+    /// before (it has run nothing but its instantiation), and is dropped at the thread's next
+    /// tidy rather than now. The clock starts when the instance is ready for the call; a cold
+    /// instance's instantiation runs under the clock's ticks too (start functions).
     pub(crate) fn run<R>(
-        &self,
-        pre: &InstancePre<StoreState>,
+        self: &Arc<Self>,
+        pre: &Instantiable,
         limits: &Limits,
         tenant: &Arc<str>,
         call: impl FnOnce(&mut Store<StoreState>, &Instance) -> wasmtime::Result<R>,
     ) -> Result<R, PolicyFailure> {
         let _slot = self.admission.acquire(tenant);
-        let (mut store, instance) = self.keep(pre, limits)?;
-        let answer = call(&mut store, &instance).map_err(|error| classify(&error, limits));
+        let prepare = || -> ahead::Prepare {
+            let (sandbox, pre, limits) = (Arc::clone(self), pre.pre().clone(), *limits);
+            Rc::new(move || sandbox.keep(&pre, &limits).ok())
+        };
+        let mut held = match ahead::take(pre, limits, &self.held, prepare) {
+            Some(mut held) => {
+                self.arm(&mut held.store, limits)?;
+                held
+            }
+            None => {
+                let (store, instance) = self.keep(pre.pre(), limits)?;
+                Held::inline(store, instance)
+            }
+        };
+        let answer =
+            call(&mut held.store, &held.instance).map_err(|error| classify(&error, limits));
         // An answer that came too late is not used, however the call got past its deadline.
-        if answer.is_ok()
-            && let Some(overran) = store.data().clock.overran()
-        {
+        let overran = answer
+            .is_ok()
+            .then(|| held.store.data().clock.overran())
+            .flatten();
+        ahead::spend(held, &self.held);
+        if let Some(overran) = overran {
             return Err(PolicyFailure::new(ErrorClass::Timeout, overran.to_string()));
         }
         answer
+    }
+
+    /// Whether a call for `tenant` would wait for its turn or a slot, were it made now.
+    pub(crate) fn would_wait(&self, tenant: &Arc<str>) -> bool {
+        self.admission.would_wait(tenant)
     }
 
     /// A fresh store and instance of `pre` under `limits`, with its clock started, for the
@@ -235,15 +143,8 @@ impl Sandbox {
         pre: &InstancePre<StoreState>,
         limits: &Limits,
     ) -> Result<(Store<StoreState>, Instance), PolicyFailure> {
-        let ticks = match self.interruption {
-            Interruption::Epoch => deadline_ticks(limits.deadline, self.epoch_tick),
-            Interruption::Fuel { .. } => u64::MAX,
-        };
-        // The CPU clock starts once the instance exists (see below): instantiating is the
-        // host's work, which under memory pressure can cost milliseconds of kernel time that
-        // are no fault of the guest's. A start function that loops is still stopped by ticks.
         let clock = CallClock {
-            ticks_left: ticks,
+            ticks_left: self.deadline_ticks(limits),
             deadline: limits.deadline,
             grace: self.epoch_tick + Duration::from_millis(1),
             started: Instant::now(),
@@ -258,23 +159,14 @@ impl Sandbox {
             },
         );
         store.limiter(|state| &mut state.limiter);
-        // What the host copies out of the guest is bounded as it is copied: wasmtime charges
-        // every string's bytes and every list's items (at their size in the host) against this
-        // fuel before copying them, and fails the call when it runs out. So a guest returning
-        // sixteen million actions costs one comparison, not a copy outside its deadline.
-        store.set_hostcall_fuel(limits.output_bytes);
         store.epoch_deadline_callback(on_tick);
-        store.set_epoch_deadline(1);
-        if let Interruption::Fuel { units_per_ms } = self.interruption {
-            store
-                .set_fuel(fuel_budget(limits.deadline, units_per_ms))
-                .map_err(|error| {
-                    PolicyFailure::new(ErrorClass::Unavailable, format!("{error:#}"))
-                })?;
-        }
+        self.set_budgets(&mut store, limits)?;
         let instance = pre
             .instantiate(&mut store)
             .map_err(|error| classify(&error, limits))?;
+        // The CPU clock starts once the instance exists: instantiating is the host's work,
+        // which under memory pressure can cost milliseconds of kernel time that are no fault of
+        // the guest's. A start function that loops is still stopped by ticks.
         if let Interruption::Epoch = self.interruption {
             let now = Instant::now();
             let clock = &mut store.data_mut().clock;
@@ -283,35 +175,53 @@ impl Sandbox {
         }
         Ok((store, instance))
     }
-}
 
-/// Called at each epoch tick a running call observes.
-fn on_tick(mut store: StoreContextMut<'_, StoreState>) -> wasmtime::Result<UpdateDeadline> {
-    let clock = &mut store.data_mut().clock;
-    // A call is stopped when it has observed its deadline's worth of ticks while running
-    // WebAssembly and, where the thread's CPU time is measured, has used its deadline's worth
-    // of CPU time too. Each guards the other's blind spot: a call descheduled again and again
-    // observes a tick at every resumption while barely using CPU, and the CPU clock counts the
-    // host's own work in the call (lowering, lifting, page faults) that no tick sees. A call
-    // that saw few ticks in one long instruction is refused when it returns (`overran`).
-    clock.ticks_left = clock.ticks_left.saturating_sub(1);
-    let ticks_say_past = clock.ticks_left == 0;
-    let past_deadline = match clock.cpu_used() {
-        Some(used) => ticks_say_past && used >= clock.deadline,
-        None => ticks_say_past,
-    };
-    if past_deadline {
-        return Err(wasmtime::Error::new(Stopped::Deadline {
-            deadline: clock.deadline,
-        }));
+    /// Readies a prepared instance's store for its call: the call's budgets, set afresh as
+    /// though the instance had just been made, and its clock started now.
+    fn arm(&self, store: &mut Store<StoreState>, limits: &Limits) -> Result<(), PolicyFailure> {
+        self.set_budgets(store, limits)?;
+        let now = Instant::now();
+        let ticks_left = self.deadline_ticks(limits);
+        let interruption = self.interruption;
+        let clock = &mut store.data_mut().clock;
+        clock.ticks_left = ticks_left;
+        clock.started = now;
+        clock.cpu_started = match interruption {
+            Interruption::Epoch => thread_cpu_at(now),
+            Interruption::Fuel { .. } => None,
+        };
+        Ok(())
     }
-    // Only a call that has not used its deadline is starved of CPU when the backstop strikes.
-    if clock.started.elapsed() > clock.backstop {
-        return Err(wasmtime::Error::new(Stopped::Backstop {
-            backstop: clock.backstop,
-        }));
+
+    /// Sets a store's budgets for one call: output, epoch deadline and fuel.
+    fn set_budgets(
+        &self,
+        store: &mut Store<StoreState>,
+        limits: &Limits,
+    ) -> Result<(), PolicyFailure> {
+        // What the host copies out of the guest is bounded as it is copied: wasmtime charges
+        // every string's bytes and every list's items (at their size in the host) against this
+        // fuel before copying them, and fails the call when it runs out. So a guest returning
+        // sixteen million actions costs one comparison, not a copy outside its deadline.
+        store.set_hostcall_fuel(limits.output_bytes);
+        store.set_epoch_deadline(1);
+        if let Interruption::Fuel { units_per_ms } = self.interruption {
+            store
+                .set_fuel(fuel_budget(limits.deadline, units_per_ms))
+                .map_err(|error| {
+                    PolicyFailure::new(ErrorClass::Unavailable, format!("{error:#}"))
+                })?;
+        }
+        Ok(())
     }
-    Ok(UpdateDeadline::Continue(1))
+
+    /// The ticks a call may observe.
+    fn deadline_ticks(&self, limits: &Limits) -> u64 {
+        match self.interruption {
+            Interruption::Epoch => deadline_ticks(limits.deadline, self.epoch_tick),
+            Interruption::Fuel { .. } => u64::MAX,
+        }
+    }
 }
 
 /// The deadline in ticks: rounded up to whole ticks, plus one for the tick in progress when
@@ -395,12 +305,6 @@ impl fmt::Debug for Sandbox {
             .field("epoch_tick", &self.epoch_tick)
             .field("running", &self.admission.running())
             .finish()
-    }
-}
-
-impl fmt::Debug for StoreState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("StoreState")
     }
 }
 

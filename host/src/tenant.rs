@@ -311,6 +311,15 @@ impl Tenant {
         })
     }
 
+    /// Whether this tenant's next policy call would wait for its turn or for a free call slot
+    /// (see the crate's `permits` module), were it made now: other tenants are waiting, or
+    /// this one holds its share. A hint, true at the moment it is asked: a pool of
+    /// [`EvaluationThread`](crate::EvaluationThread)s uses it to hand a request that would
+    /// wait to a thread that may wait, rather than wait itself while others queue behind it.
+    pub fn calls_would_wait(&self) -> bool {
+        self.sandbox.would_wait(&self.name)
+    }
+
     /// Judges one request. Never fails: a policy that cannot answer is reported in the decision.
     pub fn evaluate(&self, request: &Request) -> Decision {
         let mut judgement = Judgement::default();

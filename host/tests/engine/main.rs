@@ -4,6 +4,7 @@
 mod artifact_cache;
 mod config_errors;
 mod decision_cases;
+mod evaluation_thread;
 mod fuzz_regressions;
 mod isolation;
 mod layering;

@@ -73,6 +73,17 @@ fn roomy_engine() -> Engine {
 
 #[test]
 fn every_misbehaviour_becomes_a_policy_error_and_the_host_keeps_serving() {
+    misbehaviours_become_policy_errors(None);
+}
+
+/// The same on an evaluation thread, tidying between requests: the second and third attempts
+/// run in instances prepared ahead, with the same limits and the same outcomes.
+#[test]
+fn every_misbehaviour_in_a_prepared_instance_becomes_the_same_policy_error() {
+    misbehaviours_become_policy_errors(Some(&patrol::EvaluationThread::start()));
+}
+
+fn misbehaviours_become_policy_errors(evaluation: Option<&patrol::EvaluationThread>) {
     let _machine = crate::machine::shared();
     let engine = roomy_engine();
     // The endless loop runs into the default 5 ms deadline; every other case gets a roomy one,
@@ -124,8 +135,11 @@ fn every_misbehaviour_becomes_a_policy_error_and_the_host_keeps_serving() {
             _ => (roomy, Duration::from_secs(2)),
         };
         let tenant = hostile(&engine, behaviour, extra);
-        // Twice: the second evaluation shows the first left nothing broken behind.
-        for attempt in 1..=2 {
+        // Again and again: later evaluations show the first left nothing broken behind.
+        for attempt in 1..=3 {
+            if let Some(evaluation) = evaluation {
+                evaluation.tidy();
+            }
             let started = Instant::now();
             let decision = tenant.evaluate(&request);
             let elapsed = started.elapsed();
