@@ -12,10 +12,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -118,31 +117,50 @@ async fn judge_request(
         )
         .with_field(error.field)
     })?;
-    // Evaluation blocks: it waits for a call slot and runs WebAssembly for up to a deadline.
-    let (decision, request, elapsed) = blocking(move || {
-        let started = Instant::now();
-        let decision = served.tenant.evaluate(&request);
-        (decision, request, started.elapsed())
-    })
-    .await?;
-    state.metrics.record_decision(&tenant_name, &decision);
-    state.log.record(&DecisionRecord::new(
-        decision_id,
-        "api",
-        &tenant_name,
-        &request,
-        &decision,
-        elapsed,
-    ));
-    let code = match (status, decision.allowed) {
-        (Status::Enforce, false) => StatusCode::FORBIDDEN,
-        _ => StatusCode::OK,
-    };
-    let body = DecisionBody {
-        decision_id,
-        decision: &decision,
-    };
-    Ok((code, Json(body)).into_response())
+    // Judged on an evaluation thread, which answers first and logs afterwards.
+    let tenant = Arc::clone(&served.tenant);
+    let shared = Arc::clone(state);
+    let decision_id = decision_id.to_string();
+    let (code, body) = state
+        .evaluators
+        .run_then(&tenant, move || {
+            let started = Instant::now();
+            let decision = served.tenant.evaluate(&request);
+            let elapsed = started.elapsed();
+            shared.metrics.record_decision(&tenant_name, &decision);
+            let code = match (status, decision.allowed) {
+                (Status::Enforce, false) => StatusCode::FORBIDDEN,
+                _ => StatusCode::OK,
+            };
+            let body = serde_json::to_vec(&DecisionBody {
+                decision_id: &decision_id,
+                decision: &decision,
+            });
+            let log = move || {
+                shared.log.record(&DecisionRecord::new(
+                    &decision_id,
+                    "api",
+                    &tenant_name,
+                    &request,
+                    &decision,
+                    elapsed,
+                ));
+            };
+            ((code, body), log)
+        })
+        .await?;
+    let body = body.map_err(|error| {
+        ApiError::internal(format!("cannot write the decision as JSON: {error}"))
+    })?;
+    Ok((
+        code,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response())
 }
 
 /// Runs blocking work (the store, the policies) off the async threads.

@@ -20,6 +20,7 @@ mod api;
 mod decision_log;
 mod directory;
 mod error;
+mod evaluation;
 mod extract;
 mod fleet;
 mod gateway;
@@ -130,6 +131,9 @@ pub enum ServeError {
     /// The decision log cannot be opened.
     #[error("cannot open the decision log: {0}")]
     DecisionLog(std::io::Error),
+    /// The threads that judge decisions could not be started.
+    #[error("cannot start the evaluation threads: {0}")]
+    Evaluators(std::io::Error),
     /// The token store cannot be opened.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -199,15 +203,10 @@ impl Server {
                 (Arc::new(tokens), Some(fleet))
             }
         };
-        let state = Arc::new(Shared::new(
-            engine,
-            data,
-            log,
-            config.admin_token,
-            limits,
-            tokens,
-            fleet,
-        ));
+        let state = Arc::new(
+            Shared::new(engine, data, log, config.admin_token, limits, tokens, fleet)
+                .map_err(ServeError::Evaluators)?,
+        );
         state.reload();
         if let Some(fleet) = &state.fleet {
             fleet.caught_up()?;
@@ -285,6 +284,8 @@ impl Server {
             if let Err(error) = state.tokens.flush_uses() {
                 tracing::error!(error = %patrol::with_causes(&error), "cannot record the last token uses");
             }
+            // Decisions answered are logged after their answer: wait for those still logging.
+            state.evaluators.wait_finished();
             state.log.close();
             let _ = notifier.join();
             let _ = follower.join();

@@ -23,6 +23,7 @@ use patrol_store::tokens::Tokens;
 use patrol::files::remove_durably;
 
 use crate::decision_log::DecisionLog;
+use crate::evaluation::Evaluators;
 use crate::fleet::{Fleet, Follower};
 use crate::metrics::Metrics;
 use patrol_store::{ConfigFormat as Format, DataDir};
@@ -91,6 +92,8 @@ pub(crate) struct Shared {
     /// When serving as one of several replicas on PostgreSQL: the database holds the tenant
     /// configurations and components, and the change log keeps this replica's memory true.
     pub(crate) fleet: Option<Fleet>,
+    /// Where decisions are judged.
+    pub(crate) evaluators: Evaluators,
     tenants: ArcSwap<TenantMap>,
     /// Serialises configuration changes.
     changes: Mutex<()>,
@@ -117,6 +120,7 @@ pub(crate) struct BodyLimits {
 }
 
 impl Shared {
+    /// The service's state, with its evaluation threads started.
     pub(crate) fn new(
         engine: Engine,
         data: DataDir,
@@ -125,8 +129,9 @@ impl Shared {
         limits: BodyLimits,
         tokens: Arc<Tokens>,
         fleet: Option<Fleet>,
-    ) -> Shared {
-        Shared {
+    ) -> std::io::Result<Shared> {
+        Ok(Shared {
+            evaluators: Evaluators::start(engine.config().calls_at_once)?,
             engine,
             data,
             log,
@@ -140,7 +145,7 @@ impl Shared {
             refusals: Mutex::new(BTreeMap::new()),
             ready: AtomicBool::new(false),
             shutting_down: AtomicBool::new(false),
-        }
+        })
     }
 
     /// The tenant called `name`, as it is now.
