@@ -48,10 +48,6 @@ impl Cedar {
 }
 
 impl Judge for Cedar {
-    fn name(&self) -> &'static str {
-        "Cedar"
-    }
-
     fn judge(&mut self, request: &patrol::Request) -> Vec<String> {
         let parents: HashSet<EntityUid> = request
             .user

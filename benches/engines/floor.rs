@@ -60,10 +60,6 @@ fn apply<P: Policy>(
 }
 
 impl Judge for Floor {
-    fn name(&self) -> &'static str {
-        "plain Rust"
-    }
-
     fn judge(&mut self, request: &patrol::Request) -> Vec<String> {
         let request = Request {
             operation: match request.operation {

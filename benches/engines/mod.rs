@@ -11,8 +11,6 @@ use patrol::Request;
 
 /// An engine that judges requests against the six rules.
 pub trait Judge {
-    /// Its name in the benchmark.
-    fn name(&self) -> &'static str;
     /// The codes of the rules `request` breaks, in any order.
     fn judge(&mut self, request: &Request) -> Vec<String>;
 }

@@ -80,10 +80,6 @@ impl Rego {
 }
 
 impl Judge for Rego {
-    fn name(&self) -> &'static str {
-        "Rego (regorus RVM)"
-    }
-
     fn judge(&mut self, request: &patrol::Request) -> Vec<String> {
         self.vm.set_input(Rego::input(request));
         let result = self.vm.execute().expect("evaluation");

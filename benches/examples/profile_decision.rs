@@ -5,7 +5,11 @@
 //! valgrind --tool=callgrind target/release/examples/profile_decision create 2000
 //! valgrind --tool=callgrind target/release/examples/profile_decision instantiate 2000
 //! perf record -e cpu-clock -g target/release/examples/profile_decision create 200000
+//! perf record -e cpu-clock -g target/release/examples/profile_decision create 200000 prepared
 //! ```
+//!
+//! `prepared` runs on an evaluation thread, tidying after each decision, as `patrol serve`
+//! does: the decision then uses instances prepared ahead (`patrol::EvaluationThread`).
 
 #[path = "../fixtures.rs"]
 mod fixtures;
@@ -30,7 +34,15 @@ fn main() {
         return;
     }
     let request = fixtures::benchmark_request(&request);
+    let evaluation = match args.next().as_deref() {
+        None => None,
+        Some("prepared") => Some(patrol::EvaluationThread::start()),
+        Some(other) => panic!("the third argument is `prepared` or nothing, not `{other}`"),
+    };
     for _ in 0..count {
         black_box(tenant.evaluate(black_box(&request)));
+        if let Some(evaluation) = &evaluation {
+            evaluation.tidy();
+        }
     }
 }
