@@ -98,6 +98,18 @@ fn comparison(c: &mut Criterion) {
                 })
             },
         );
+        group.bench_function(
+            format!("patrol, cold, {cores} threads, time per decision"),
+            |b| {
+                b.iter_custom(|decisions| {
+                    on_every_core(cores, decisions, || {
+                        move || {
+                            black_box(tenant.evaluate(black_box(request)));
+                        }
+                    })
+                })
+            },
+        );
         for (label, make) in PEERS {
             group.bench_function(
                 format!("{label}, {cores} threads, time per decision"),

@@ -51,8 +51,14 @@ if [ -n "$rate" ]; then
   per_connection=$(( (rate + connections - 1) / connections ))
   hey -z "${seconds}s" -c "$connections" -q "$per_connection" -m POST \
     -T application/json -D "$body" "$url" |
-    grep -E 'Requests/sec|  (50|90|99)% in|\[[0-9]+\]' | sed 's/^ *//' | tr '\n' ' '
-  echo
+    awk '/Requests\/sec/ { rate = $2 }
+         /^ +(50|90|99)% in/ { sub("%", "", $1); p[$1] = $3 * 1e6 }
+         /^ +\[[0-9]+\]/ { status[$1] += $2 }
+         END {
+           printf "requests: %.0f per second; p50 %.0f µs, p90 %.0f µs, p99 %.0f µs; status", rate, p[50], p[90], p[99]
+           for (s in status) printf " %s x%d", s, status[s]
+           print ""
+         }'
 else
   echo "patrol $("$patrol" --version | cut -d' ' -f2) on $address; $(nproc) cores;" \
     "wrk -t2 -c$connections -d${seconds}s; request $request"

@@ -12,8 +12,9 @@
 //! blocking pool, where requests wait their turn fairly, as they all did before these threads.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+use crossbeam_channel::{Receiver, SendError, Sender};
 use std::thread;
 
 use patrol::{EvaluationThread, Tenant};
@@ -75,10 +76,9 @@ impl Drop for Counted {
 impl Evaluators {
     /// Starts `threads` evaluation threads (at least one).
     pub(crate) fn start(threads: usize) -> std::io::Result<Evaluators> {
-        let (sender, receiver) = mpsc::channel::<Job>();
-        let receiver = Arc::new(Mutex::new(receiver));
+        let (sender, receiver) = crossbeam_channel::unbounded::<Job>();
         for index in 0..threads.max(1) {
-            let receiver = Arc::clone(&receiver);
+            let receiver = receiver.clone();
             thread::Builder::new()
                 .name(format!("patrol-evaluation-{index}"))
                 .spawn(move || evaluate_jobs(&receiver))?;
@@ -111,7 +111,7 @@ impl Evaluators {
                 drop(counted);
             }),
         };
-        if let Err(mpsc::SendError(job)) = self.jobs.send(job) {
+        if let Err(SendError(job)) = self.jobs.send(job) {
             // Every evaluation thread has stopped (which should not happen: a panic is caught):
             // the work still gets done, on the blocking pool.
             tracing::error!("the evaluation threads have stopped; judging on the blocking pool");
@@ -138,16 +138,9 @@ impl Evaluators {
 
 /// An evaluation thread's loop: until the queue is closed, take a job, run it (or pass it on,
 /// if it would wait), then tidy while nobody waits for this thread.
-fn evaluate_jobs(jobs: &Mutex<Receiver<Job>>) {
+fn evaluate_jobs(jobs: &Receiver<Job>) {
     let evaluation = EvaluationThread::start();
-    loop {
-        let job = {
-            let jobs = jobs.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            match jobs.recv() {
-                Ok(job) => job,
-                Err(mpsc::RecvError) => return,
-            }
-        };
+    while let Ok(job) = jobs.recv() {
         if job.tenant.calls_would_wait() {
             job.runtime.spawn_blocking(job.work);
             continue;
