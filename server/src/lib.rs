@@ -21,6 +21,7 @@ mod decision_log;
 mod directory;
 mod error;
 mod evaluation;
+mod ext_authz;
 mod extract;
 mod fleet;
 mod gateway;
@@ -47,10 +48,11 @@ use patrol_store::tokens::{Notifier, NotifierConfig, PgStore, SqliteStore, Store
 
 pub use api::DECISION_ID_HEADER;
 pub use decision_log::DecisionLogTarget;
-pub use gateway::{
+pub use ext_authz::{ExtAuthzConfig, Source as ExtAuthzSource};
+pub use ops::OPENAPI;
+pub use patrol_gate::{
     ORG_HEADER, REASON_HEADER, SCOPES_HEADER, TENANT_HEADER, TOKEN_ID_HEADER, USER_HEADER,
 };
-pub use ops::OPENAPI;
 pub use patrol_store::{ConfigFormat, DataDir, NotADataDir};
 
 use decision_log::DecisionLog;
@@ -94,6 +96,9 @@ pub struct ServeConfig {
     /// With a database: this replica's id in the heartbeat table. Default: the host's name and
     /// a random suffix.
     pub replica_id: Option<String>,
+    /// Where Envoy's ext_authz requests name the tenant and the organization (served on the
+    /// gRPC listener given to [`Server::run_with_grpc`]).
+    pub ext_authz: ExtAuthzConfig,
 }
 
 impl ServeConfig {
@@ -113,6 +118,7 @@ impl ServeConfig {
             database: None,
             staleness: Duration::from_secs(2),
             replica_id: None,
+            ext_authz: ExtAuthzConfig::default(),
         }
     }
 }
@@ -152,6 +158,7 @@ pub struct Server {
     notifications: NotifierConfig,
     notify_interval: Duration,
     use_flush_interval: Duration,
+    ext_authz: ExtAuthzConfig,
 }
 
 impl Server {
@@ -218,6 +225,7 @@ impl Server {
             notifications: config.notifications,
             notify_interval: config.notify_interval,
             use_flush_interval: config.use_flush_interval,
+            ext_authz: config.ext_authz,
         })
     }
 
@@ -238,6 +246,13 @@ impl Server {
         self.state.reload();
     }
 
+    /// The service's authentication path, for a front end in the same process (such as
+    /// `patrol-tower`'s layer): its served tenants (reloaded as they change), its token store,
+    /// its metrics and decision log.
+    pub fn gate(&self) -> patrol_gate::Gate {
+        self.state.gate()
+    }
+
     /// The token lifecycle the service runs on, for calling in process.
     pub fn tokens(&self) -> &Arc<Tokens> {
         &self.state.tokens
@@ -249,6 +264,16 @@ impl Server {
     pub async fn run(
         self,
         listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
+        self.run_with_grpc(listener, None, shutdown).await
+    }
+
+    /// [`Server::run`], and Envoy's ext_authz with gRPC health checking on `grpc`, when given.
+    pub async fn run_with_grpc(
+        self,
+        listener: TcpListener,
+        grpc: Option<TcpListener>,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
         let reloader = tokio::spawn(reload_periodically(
@@ -268,14 +293,32 @@ impl Server {
         )
         .spawn(self.notify_interval, Arc::clone(&stop_notifier))
         .map_err(ServeError::Serve)?;
+        // One shutdown for both listeners.
+        let (stopping, stop) = tokio::sync::watch::channel(false);
         let state = Arc::clone(&self.state);
+        tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing the requests in flight");
+            state.begin_shutdown();
+            let _ = stopping.send(true);
+        });
+        let stopped = |mut stop: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = stop.wait_for(|stopped| *stopped).await;
+        };
+        let grpc = grpc.map(|listener| {
+            let service = ext_authz::ExtAuthz::new(Arc::clone(&self.state), self.ext_authz.clone());
+            tokio::spawn(ext_authz::serve(listener, service, stopped(stop.clone())))
+        });
         let served = axum::serve(listener, self.router())
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                tracing::info!("shutting down: finishing the requests in flight");
-                state.begin_shutdown();
-            })
+            .with_graceful_shutdown(stopped(stop))
             .await;
+        let grpc_served = match grpc {
+            Some(task) => match task.await {
+                Ok(result) => result,
+                Err(error) => Err(std::io::Error::other(error)),
+            },
+            None => Ok(()),
+        };
         reloader.abort();
         flusher.abort();
         stop_notifier.store(true, Ordering::Relaxed);
@@ -292,7 +335,7 @@ impl Server {
         })
         .await;
         tracing::info!("stopped");
-        served.map_err(ServeError::Serve)
+        served.and(grpc_served).map_err(ServeError::Serve)
     }
 }
 

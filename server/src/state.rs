@@ -522,3 +522,47 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+/// The gateway front ends (forward-auth, `/authenticate`, Envoy's ext_authz) authenticate
+/// through one [`patrol_gate::Gate`] over the served tenants, counting and logging through the
+/// service's metrics and decision log.
+impl Shared {
+    pub(crate) fn gate(self: &Arc<Self>) -> patrol_gate::Gate {
+        patrol_gate::Gate::new(
+            Arc::clone(self) as Arc<dyn patrol_gate::TenantSource>,
+            Arc::clone(&self.tokens),
+            Arc::clone(self) as Arc<dyn patrol_gate::Observer>,
+        )
+    }
+}
+
+impl patrol_gate::TenantSource for Shared {
+    fn tenant(&self, name: &str) -> Option<Arc<patrol::Tenant>> {
+        Shared::tenant(self, name).map(|served| Arc::clone(&served.tenant))
+    }
+}
+
+impl patrol_gate::Observer for Shared {
+    fn authentication(&self, tenant: &str, outcome: &patrol_gate::Outcome) {
+        self.metrics.record_authentication(tenant, outcome.label());
+        if let patrol_gate::Outcome::Refused(refusal) = outcome
+            && refusal.status >= 500
+        {
+            tracing::error!(%tenant, code = %refusal.code, message = %refusal.message, "authentication failed");
+        }
+    }
+
+    /// Writes a refused use to the decision log, where the violations report finds it; the
+    /// token's id is there, its secret never is.
+    fn refused_use(&self, tenant: &str, denied: &patrol_store::tokens::DeniedUse) {
+        let decision_id = uuid::Uuid::now_v7().to_string();
+        self.log.record(&crate::decision_log::DecisionRecord::new(
+            &decision_id,
+            "gateway",
+            tenant,
+            &denied.request,
+            &denied.decision,
+            std::time::Duration::ZERO,
+        ));
+    }
+}

@@ -121,6 +121,28 @@ enum Command {
         /// and a random suffix).
         #[arg(long, value_name = "ID")]
         replica_id: Option<String>,
+        /// Also serve Envoy's external authorization (ext_authz v3, gRPC) and gRPC health
+        /// checking on this address (port 0 picks a free port). See docs/gateways.md.
+        #[arg(long, value_name = "ADDR")]
+        grpc_listen: Option<SocketAddr>,
+        /// Where ext_authz finds the tenant: places tried in order, comma-separated:
+        /// `context:<key>` (a context extension set in Envoy's route configuration),
+        /// `header:<name>`, `path:<segment>`.
+        #[arg(
+            long,
+            value_name = "PLACES",
+            value_delimiter = ',',
+            default_value = "context:tenant,header:x-patrol-tenant"
+        )]
+        ext_authz_tenant: Vec<patrol_server::ExtAuthzSource>,
+        /// Where ext_authz finds the organization, as for `--ext-authz-tenant`.
+        #[arg(
+            long,
+            value_name = "PLACES",
+            value_delimiter = ',',
+            default_value = "context:org,header:x-patrol-org"
+        )]
+        ext_authz_org: Vec<patrol_server::ExtAuthzSource>,
     },
     /// Create a data directory with the example tenant, `contoso`, for the commands below
     /// (`patrol serve` creates one too).
@@ -346,6 +368,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             database,
             staleness_ms,
             replica_id,
+            grpc_listen,
+            ext_authz_tenant,
+            ext_authz_org,
         } => serve::run(serve::ServeArgs {
             data_dir,
             listen,
@@ -361,6 +386,11 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             database,
             staleness_ms,
             replica_id,
+            grpc_listen,
+            ext_authz: patrol_server::ExtAuthzConfig {
+                tenant: ext_authz_tenant,
+                org: ext_authz_org,
+            },
         }),
         Command::Init { data_dir } => store::init(&data_dir),
         Command::Token { data, command } => token::run(&data, command),

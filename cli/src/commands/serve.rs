@@ -27,6 +27,8 @@ pub struct ServeArgs {
     pub database: Option<String>,
     pub staleness_ms: u64,
     pub replica_id: Option<String>,
+    pub grpc_listen: Option<SocketAddr>,
+    pub ext_authz: patrol_server::ExtAuthzConfig,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -92,6 +94,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
         },
         decision_log,
         reload_interval: Duration::from_millis(args.reload_interval_ms.max(100)),
+        ext_authz: args.ext_authz.clone(),
         ..ServeConfig::new(args.data_dir.clone())
     };
     let server = Server::open(config)?;
@@ -109,7 +112,23 @@ pub fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
         tracing::info!(%address, data_dir = %args.data_dir.display(), "patrol is serving");
         // On stdout too, for scripts (and tests) that start patrol on port 0.
         super::emit(&format!("listening on http://{address}"));
-        server.run(listener, shutdown_signal()).await?;
+        let grpc = match args.grpc_listen {
+            Some(grpc) => {
+                let listener = tokio::net::TcpListener::bind(grpc)
+                    .await
+                    .with_context(|| format!("`--grpc-listen`: cannot listen on {grpc}"))?;
+                let address = listener
+                    .local_addr()
+                    .context("cannot read the gRPC listening address")?;
+                tracing::info!(%address, "serving Envoy ext_authz and gRPC health");
+                super::emit(&format!("listening for ext_authz on grpc://{address}"));
+                Some(listener)
+            }
+            None => None,
+        };
+        server
+            .run_with_grpc(listener, grpc, shutdown_signal())
+            .await?;
         anyhow::Ok(())
     })?;
     Ok(Outcome::Success)

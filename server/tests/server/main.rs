@@ -1,6 +1,7 @@
 //! The service's integration tests, in one binary: the HTTP API through its router, in
 //! process, on fresh data directories.
 
+mod gateways;
 mod router;
 mod server_api;
 mod server_hardening;
