@@ -4,7 +4,8 @@
 //!    into `components/` at the workspace's root, where the README's examples and
 //!    `examples/*/tenant.toml` name them, with the recipe of `patrol-componentize`;
 //! 2. the guest SDK is vendored into `$OUT_DIR/guest_sdk.rs` for `patrol policy new`;
-//! 3. the programs some integration tests run for real (NGINX, npm) are looked for.
+//! 3. the programs some integration tests run for real (NGINX, Caddy, npm, PostgreSQL) are
+//!    looked for.
 
 use std::env;
 use std::fs;
@@ -43,12 +44,18 @@ fn main() {
 /// Where one is missing, its tests are marked `#[ignore = "needs ..."]` and `cargo test` lists
 /// them as ignored, with the reason, instead of passing them silently; where the variable is
 /// set (as `.ci/run` sets it) a missing program fails the build.
-const TEST_PROGRAMS: [(&str, &str, &str, &str); 3] = [
+const TEST_PROGRAMS: [(&str, &str, &str, &str); 4] = [
     (
         "patrol_has_nginx",
         "nginx",
         "PATROL_REQUIRE_NGINX",
         "apt-get install nginx",
+    ),
+    (
+        "patrol_has_caddy",
+        "caddy",
+        "PATROL_REQUIRE_CADDY",
+        "apt-get install caddy",
     ),
     (
         "patrol_has_npm",

@@ -40,7 +40,7 @@ pub(crate) fn free_port() -> u16 {
         .port()
 }
 
-fn start_patrol(data_dir: &Path) -> (Running, SocketAddr) {
+pub(crate) fn start_patrol(data_dir: &Path) -> (Running, SocketAddr) {
     let (child, address) = common::spawn_serve(
         Command::new(env!("CARGO_BIN_EXE_patrol"))
             .args(["serve", "--data-dir"])
@@ -140,13 +140,13 @@ pub(crate) fn start_nginx(nginx: &Path, dir: &Path, port: u16, locations: &str) 
     running
 }
 
-fn wait_until_listening(port: u16) {
+pub(crate) fn wait_until_listening(port: u16) {
     let started = Instant::now();
     let address: SocketAddr = ([127, 0, 0, 1], port).into();
     while TcpStream::connect_timeout(&address, Duration::from_millis(100)).is_err() {
         assert!(
             started.elapsed() < Duration::from_secs(10),
-            "nginx did not start listening"
+            "the gateway did not start listening on {port}"
         );
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -158,7 +158,7 @@ pub(crate) fn nginx() -> PathBuf {
 }
 
 /// Runs the `patrol` command on a data directory; returns its standard output as JSON.
-fn patrol_cli(data: &Path, args: &[&str]) -> serde_json::Value {
+pub(crate) fn patrol_cli(data: &Path, args: &[&str]) -> serde_json::Value {
     let output = Command::new(env!("CARGO_BIN_EXE_patrol"))
         .args(args)
         .arg("--data-dir")
@@ -173,16 +173,20 @@ fn patrol_cli(data: &Path, args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null)
 }
 
-#[test]
-#[cfg_attr(not(patrol_has_nginx), ignore = "needs nginx: apt-get install nginx")]
-fn nginx_forward_auth_admits_patrol_tokens_and_refuses_revoked_and_global_ones() {
-    let _machine = crate::machine::shared();
-    let nginx = nginx();
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
+/// The tokens the gateway tests present: bob's, limited to `contoso-main`, and carol's global
+/// one (carol is in `pat-admins`, so she may hold one; `fabrikam` still refuses its use).
+pub(crate) struct GatewayTokens {
+    pub(crate) scoped: String,
+    pub(crate) scoped_id: String,
+    pub(crate) global: String,
+}
+
+/// A new data directory at `data` with the example tenant and the [`GatewayTokens`], issued
+/// with the CLI.
+pub(crate) fn gateway_tokens(data: &Path) -> GatewayTokens {
     let init = Command::new(env!("CARGO_BIN_EXE_patrol"))
         .arg("init")
-        .arg(&data)
+        .arg(data)
         .output()
         .unwrap();
     assert!(init.status.success(), "{init:?}");
@@ -207,7 +211,7 @@ fn nginx_forward_auth_admits_patrol_tokens_and_refuses_revoked_and_global_ones()
         if global {
             args.push("--all-orgs");
         }
-        let created = patrol_cli(&data, &args);
+        let created = patrol_cli(data, &args);
         let token = &created["patToken"];
         (
             token["token"].as_str().unwrap().to_string(),
@@ -215,7 +219,7 @@ fn nginx_forward_auth_admits_patrol_tokens_and_refuses_revoked_and_global_ones()
         )
     };
     patrol_cli(
-        &data,
+        data,
         &[
             "groups",
             "set",
@@ -227,6 +231,25 @@ fn nginx_forward_auth_admits_patrol_tokens_and_refuses_revoked_and_global_ones()
     );
     let (scoped, scoped_id) = create("bob@contoso.com", false);
     let (global, _) = create("carol@contoso.com", true);
+    GatewayTokens {
+        scoped,
+        scoped_id,
+        global,
+    }
+}
+
+#[test]
+#[cfg_attr(not(patrol_has_nginx), ignore = "needs nginx: apt-get install nginx")]
+fn nginx_forward_auth_admits_patrol_tokens_and_refuses_revoked_and_global_ones() {
+    let _machine = crate::machine::shared();
+    let nginx = nginx();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let GatewayTokens {
+        scoped,
+        scoped_id,
+        global,
+    } = gateway_tokens(&data);
     let (patrol, patrol_address) = start_patrol(&data);
     let port = free_port();
     std::fs::create_dir_all(dir.path().join("www")).unwrap();

@@ -1,9 +1,10 @@
 //! The `patrol` command's integration tests, in one binary: the real binary, over real
-//! sockets where a process boundary matters, with a real NGINX and npm where they take part.
+//! sockets where a process boundary matters, with a real NGINX, Caddy, PostgreSQL and npm where they take part.
 
 mod commands;
 mod common;
 mod fleet;
+mod gateway_caddy;
 mod gateway_nginx;
 #[path = "../../../store/tests/store/inventory.rs"]
 mod inventory;
