@@ -119,6 +119,21 @@ impl Gate {
         &self.tokens
     }
 
+    /// [`Gate::authenticate`] now, on tokio's blocking pool, for async front ends; a panic
+    /// there is a 500 `internal` refusal, never an admission.
+    pub async fn authenticate_blocking(&self, attempt: Attempt) -> Outcome {
+        let gate = self.clone();
+        tokio::task::spawn_blocking(move || gate.authenticate(attempt, patrol::timestamp::now()))
+            .await
+            .unwrap_or_else(|_| {
+                Outcome::Refused(Refusal::new(
+                    500,
+                    "internal",
+                    "authentication failed unexpectedly; the request is refused",
+                ))
+            })
+    }
+
     /// Judges `attempt` at `now`. It reads the token store (SQLite, or the replica's cache
     /// and PostgreSQL), so it may block: call it where blocking is allowed (for example
     /// `tokio::task::spawn_blocking`).

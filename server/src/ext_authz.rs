@@ -38,7 +38,6 @@ use envoy_types::ext_authz::v3::pb::{
 };
 use envoy_types::pb::envoy::config::core::v3::address::Address;
 use envoy_types::pb::google::rpc;
-use patrol::timestamp::now;
 use patrol_gate::{Attempt, Outcome, Refusal};
 
 use crate::state::Shared;
@@ -231,15 +230,7 @@ impl Authorization for ExtAuthz {
                 attempt.address = presented.peer.map(str::to_string);
             }
             let gate = self.state.gate();
-            tokio::task::spawn_blocking(move || gate.authenticate(attempt, now()))
-                .await
-                .unwrap_or_else(|_| {
-                    Outcome::Refused(Refusal::new(
-                        500,
-                        "internal",
-                        "authentication failed unexpectedly; the request is refused",
-                    ))
-                })
+            gate.authenticate_blocking(attempt).await
         };
         Ok(tonic::Response::new(check_response(&outcome)))
     }

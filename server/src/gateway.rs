@@ -27,7 +27,6 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use patrol::timestamp::now;
 use patrol_gate::{Attempt, ORG_HEADER, Outcome, Refusal};
 
 use crate::extract::{PathParams, TenantName};
@@ -72,15 +71,7 @@ async fn gate(state: Arc<Shared>, attempt: Attempt) -> Response {
     } else {
         let gate = state.gate();
         // The store may block (SQLite, PostgreSQL).
-        tokio::task::spawn_blocking(move || gate.authenticate(attempt, now()))
-            .await
-            .unwrap_or_else(|_| {
-                Outcome::Refused(Refusal::new(
-                    500,
-                    "internal",
-                    "authentication failed unexpectedly; the request is refused",
-                ))
-            })
+        gate.authenticate_blocking(attempt).await
     };
     http_response(&outcome)
 }

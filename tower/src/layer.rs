@@ -7,8 +7,8 @@ use std::task::{Context, Poll};
 
 use http::header::CONTENT_TYPE;
 use http::{HeaderName, HeaderValue, Request, Response, StatusCode};
-use patrol::timestamp::{Timestamp, now};
-use patrol_gate::{Attempt, Gate, IDENTITY_HEADERS, Observer, Outcome, Refusal, TenantSource};
+use patrol::timestamp::Timestamp;
+use patrol_gate::{Attempt, Gate, IDENTITY_HEADERS, Observer, Outcome, TenantSource};
 use patrol_store::tokens::Tokens;
 use tower_layer::Layer;
 use tower_service::Service;
@@ -110,15 +110,7 @@ where
         }
         Box::pin(async move {
             // The store may block (SQLite, PostgreSQL): off the async workers.
-            let outcome = tokio::task::spawn_blocking(move || gate.authenticate(attempt, now()))
-                .await
-                .unwrap_or_else(|_| {
-                    Outcome::Refused(Refusal::new(
-                        500,
-                        "internal",
-                        "authentication failed unexpectedly; the request is refused",
-                    ))
-                });
+            let outcome = gate.authenticate_blocking(attempt).await;
             match outcome {
                 Outcome::Allowed(allowed) => {
                     let allowed = *allowed;
