@@ -131,6 +131,27 @@ impl Outcome {
         }
     }
 
+    /// The outcome as an HTTP answer: its status, its [`headers`](Outcome::headers) and its
+    /// JSON [`body`](Outcome::body), for a front end that answers over HTTP itself
+    /// (forward-auth, the tower layer).
+    pub fn to_http<B: From<String>>(&self) -> http::Response<B> {
+        let mut response = http::Response::new(B::from(self.body().to_string()));
+        *response.status_mut() = http::StatusCode::from_u16(self.status())
+            .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        let headers = response.headers_mut();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
+        for (name, value) in self.headers() {
+            // Identities that cannot travel as headers were refused by the gate.
+            if let Ok(value) = http::HeaderValue::try_from(value) {
+                headers.insert(http::HeaderName::from_static(name), value);
+            }
+        }
+        response
+    }
+
     /// The JSON body: the identity and the decision (admitted); `{"error": {"code",
     /// "message", "field"}}`, with the decision on a 403 (refused).
     pub fn body(&self) -> Value {
@@ -174,10 +195,8 @@ impl Allowed {
     }
 }
 
-/// Whether `value` can be sent as an HTTP header value: no control characters but tab (the
-/// rule of the `http` crate, hyper and Envoy alike).
+/// Whether `value` can be sent as an HTTP header value (the `http` crate's rule, which hyper
+/// and Envoy share: no control characters but tab).
 pub(crate) fn sendable(value: &str) -> bool {
-    value
-        .bytes()
-        .all(|byte| byte == b'\t' || (byte >= 0x20 && byte != 0x7f))
+    http::HeaderValue::from_str(value).is_ok()
 }

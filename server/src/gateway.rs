@@ -21,10 +21,9 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use serde::Deserialize;
 
 use patrol_gate::{Attempt, ORG_HEADER, Outcome, Refusal};
@@ -73,19 +72,5 @@ async fn gate(state: Arc<Shared>, attempt: Attempt) -> Response {
         // The store may block (SQLite, PostgreSQL).
         gate.authenticate_blocking(attempt).await
     };
-    http_response(&outcome)
-}
-
-/// The outcome as an HTTP answer: its status, headers and JSON body.
-pub(crate) fn http_response(outcome: &Outcome) -> Response {
-    let status =
-        StatusCode::from_u16(outcome.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = (status, Json(outcome.body())).into_response();
-    let headers = response.headers_mut();
-    for (name, value) in outcome.headers() {
-        if let Ok(value) = HeaderValue::try_from(value) {
-            headers.insert(HeaderName::from_static(name), value);
-        }
-    }
-    response
+    outcome.to_http()
 }

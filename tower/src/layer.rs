@@ -5,8 +5,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::header::CONTENT_TYPE;
-use http::{HeaderName, HeaderValue, Request, Response, StatusCode};
+use http::{HeaderName, HeaderValue, Request, Response};
 use patrol::timestamp::Timestamp;
 use patrol_gate::{Attempt, Gate, IDENTITY_HEADERS, Observer, Outcome, TenantSource};
 use patrol_store::tokens::Tokens;
@@ -134,23 +133,8 @@ where
                     });
                     inner.call(request).await
                 }
-                refused => Ok(refusal_response(&refused)),
+                refused => Ok(refused.to_http()),
             }
         })
     }
-}
-
-/// The answer to a refused request: forward-auth's status, headers and JSON body.
-fn refusal_response<R: From<String>>(outcome: &Outcome) -> Response<R> {
-    let mut response = Response::new(R::from(outcome.body().to_string()));
-    *response.status_mut() =
-        StatusCode::from_u16(outcome.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    for (name, value) in outcome.headers() {
-        if let Ok(value) = HeaderValue::try_from(value) {
-            headers.insert(HeaderName::from_static(name), value);
-        }
-    }
-    response
 }

@@ -134,6 +134,16 @@ fn envoy_check(case: &Case) -> CheckRequest {
     }
 }
 
+/// The HTTP attributes of an Envoy-shaped `CheckRequest`, to change.
+fn http_of(check: &mut CheckRequest) -> &mut HttpRequest {
+    check
+        .attributes
+        .as_mut()
+        .and_then(|attributes| attributes.request.as_mut())
+        .and_then(|request| request.http.as_mut())
+        .expect("an Envoy-shaped request has HTTP attributes")
+}
+
 fn peer(ip: &str, port: u32) -> Peer {
     Peer {
         address: Some(Address {
@@ -644,16 +654,7 @@ async fn ext_authz_reads_check_requests_as_envoy_builds_them() {
 
     // `encode_raw_headers: true`: no `headers` map, raw values in `header_map`.
     let mut raw = envoy_check(&base);
-    let http = raw
-        .attributes
-        .as_mut()
-        .unwrap()
-        .request
-        .as_mut()
-        .unwrap()
-        .http
-        .as_mut()
-        .unwrap();
+    let http = http_of(&mut raw);
     let headers = std::mem::take(&mut http.headers);
     http.header_map = Some(EnvoyHeaderMap {
         headers: headers
@@ -672,9 +673,8 @@ async fn ext_authz_reads_check_requests_as_envoy_builds_them() {
     // No context extensions (Istio, Envoy Gateway): the tenant from a header, the organization
     // from the first segment of the path, the query string ignored.
     let mut bare = envoy_check(&base);
-    let attributes = bare.attributes.as_mut().unwrap();
-    attributes.context_extensions.clear();
-    let http = attributes.request.as_mut().unwrap().http.as_mut().unwrap();
+    bare.attributes.as_mut().unwrap().context_extensions.clear();
+    let http = http_of(&mut bare);
     http.path = "/contoso-main/repo?ref=main".into();
     http.headers.insert(":path".into(), http.path.clone());
     http.headers
@@ -693,29 +693,11 @@ async fn ext_authz_reads_check_requests_as_envoy_builds_them() {
     assert_eq!(used.last_user_agent.as_deref(), Some("git/2.43.0"));
 
     // The organization from the path is checked like any other.
-    let http = bare
-        .attributes
-        .as_mut()
-        .unwrap()
-        .request
-        .as_mut()
-        .unwrap()
-        .http
-        .as_mut()
-        .unwrap();
+    let http = http_of(&mut bare);
     http.path = "/fabrikam/repo".into();
     let answer = check(bare.clone()).await;
     assert_eq!(answer.reason.as_deref(), Some("token_not_valid_for_org"));
-    let http = bare
-        .attributes
-        .as_mut()
-        .unwrap()
-        .request
-        .as_mut()
-        .unwrap()
-        .http
-        .as_mut()
-        .unwrap();
+    let http = http_of(&mut bare);
     http.path = "/".into();
     http.headers.remove("x-patrol-tenant");
     let answer = check(bare).await;
