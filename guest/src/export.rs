@@ -38,6 +38,73 @@ pub trait Policy {
     fn evaluate(settings: &Self::Settings, request: &Request) -> Verdict;
 }
 
+/// A policy whose settings are compiled, once at load, into a form of their own: for example
+/// expressions parsed into syntax trees, so that no request pays for parsing them.
+///
+/// [`Policy`] keeps one type for the settings a tenant writes and the settings `evaluate`
+/// receives; this trait separates the two. Export it with
+/// [`export_compiled_policy!`](crate::export_compiled_policy).
+pub trait CompiledPolicy {
+    /// As [`Policy::NAME`].
+    const NAME: &'static str;
+    /// As [`Policy::VERSION`].
+    const VERSION: &'static str;
+    /// As [`Policy::DESCRIPTION`].
+    const DESCRIPTION: &'static str;
+    /// As [`Policy::OPERATIONS`].
+    const OPERATIONS: &'static [Operation];
+
+    /// The settings a tenant writes, parsed from JSON (use `#[serde(deny_unknown_fields)]`).
+    type Settings: DeserializeOwned;
+    /// What `evaluate` receives: it must round-trip through a compact binary encoding, as
+    /// [`Policy::Settings`] must.
+    type Compiled: Serialize + DeserializeOwned;
+
+    /// Checks the settings and compiles them. Returns the compiled form and what people see as
+    /// the effective settings (`patrol eval --explain`, `patrol check`), or one sentence naming
+    /// what is wrong.
+    fn compile(settings: Self::Settings) -> Result<(Self::Compiled, serde_json::Value), String>;
+
+    /// Judges one request.
+    fn evaluate(compiled: &Self::Compiled, request: &Request) -> Verdict;
+}
+
+/// Adapts a [`CompiledPolicy`] to the component's exports; see
+/// [`export_compiled_policy!`](crate::export_compiled_policy).
+pub struct CompiledComponent<P>(PhantomData<P>);
+
+impl<P: CompiledPolicy> Guest for CompiledComponent<P> {
+    fn metadata() -> PolicyMetadata {
+        PolicyMetadata {
+            name: P::NAME.to_string(),
+            version: P::VERSION.to_string(),
+            description: P::DESCRIPTION.to_string(),
+            operations: P::OPERATIONS.to_vec(),
+        }
+    }
+
+    fn validate_settings(json: String) -> Result<PreparedSettings, String> {
+        let parsed: P::Settings = settings::parse_settings(&json)?;
+        let (compiled, effective) = P::compile(parsed)?;
+        let mut prepared = settings::compile_settings(&compiled)?;
+        prepared.effective = effective.to_string();
+        Ok(prepared)
+    }
+
+    fn evaluate(compiled: Vec<u8>, request: Request) -> Verdict {
+        evaluate_compiled::<P>(&compiled, &request)
+    }
+}
+
+fn evaluate_compiled<P: CompiledPolicy>(compiled: &[u8], request: &Request) -> Verdict {
+    // As in `evaluate_prepared`: only what `validate_settings` produced comes back.
+    let compiled: P::Compiled = match settings::decode_settings(compiled) {
+        Ok(compiled) => compiled,
+        Err(message) => panic!("{message}"),
+    };
+    P::evaluate(&compiled, request)
+}
+
 /// Adapts a [`Policy`] to the component's exports; see [`export_policy!`](crate::export_policy).
 pub struct Component<P>(PhantomData<P>);
 
@@ -88,6 +155,15 @@ impl Bundled {
             metadata: <Component<P> as Guest>::metadata,
             validate_settings: <Component<P> as Guest>::validate_settings,
             evaluate: evaluate_prepared::<P>,
+        }
+    }
+
+    /// The functions of a [`CompiledPolicy`] `P`.
+    pub const fn of_compiled<P: CompiledPolicy>() -> Bundled {
+        Bundled {
+            metadata: <CompiledComponent<P> as Guest>::metadata,
+            validate_settings: <CompiledComponent<P> as Guest>::validate_settings,
+            evaluate: evaluate_compiled::<P>,
         }
     }
 }

@@ -61,7 +61,7 @@ mod verdict;
 
 #[doc(hidden)]
 pub use export::{Bundle, BundleComponent, Bundled};
-pub use export::{Component, Policy};
+pub use export::{CompiledComponent, CompiledPolicy, Component, Policy};
 pub use request::Allowlist;
 pub use settings::{NoSettings, compile_settings, decode_settings, parse_settings};
 
@@ -108,19 +108,39 @@ pub mod __private {
 
 /// Exports several [`Policy`] implementations from one component, through the
 /// `patrol:policy/bundle` interface, so that one instance judges them all. patrol uses it for its
-/// seed policies; the index of each policy is its position in the list.
+/// seed policies; the index of each policy is its position in the list. [`CompiledPolicy`]
+/// implementations follow, after `; compiled`:
+/// `export_bundle!(MaxLifespan, NoGlobal; compiled CelRule)`.
 #[macro_export]
 macro_rules! export_bundle {
-    ($($policy:ty),+ $(,)?) => {
+    ($($policy:ty),+ $(,)? $(; compiled $($compiled:ty),+ $(,)?)?) => {
         #[cfg(target_arch = "wasm32")]
         const _: () = {
             struct PatrolBundle;
             impl $crate::Bundle for PatrolBundle {
-                const POLICIES: &'static [$crate::Bundled] = &[$($crate::Bundled::of::<$policy>()),+];
+                const POLICIES: &'static [$crate::Bundled] = &[
+                    $($crate::Bundled::of::<$policy>(),)+
+                    $($($crate::Bundled::of_compiled::<$compiled>(),)+)?
+                ];
             }
             type PatrolBundleExport = $crate::BundleComponent<PatrolBundle>;
             $crate::bundle_bindings::__export_seed_bundle!(
                 PatrolBundleExport with_types_in $crate::bundle_bindings
+            );
+        };
+    };
+}
+
+/// Exports a [`CompiledPolicy`] implementation as the component's `patrol:policy/policy`
+/// interface, as [`export_policy!`] does for a [`Policy`].
+#[macro_export]
+macro_rules! export_compiled_policy {
+    ($policy:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            type PatrolExport = $crate::CompiledComponent<$policy>;
+            $crate::bindings::__export_policy_component!(
+                PatrolExport with_types_in $crate::bindings
             );
         };
     };

@@ -58,6 +58,9 @@ pub fn builtin_policy(key: &str) -> Option<&'static BuiltinPolicy> {
     BUILTIN_POLICIES.iter().find(|policy| policy.key == key)
 }
 
+/// The component of every `[[rules]]` entry, `policies/cel-rule`: a CEL expression as a policy.
+pub(crate) const CEL_RULE: &str = "cel_rule";
+
 /// The name of the seed bundle's component, `policies/seed-bundle`.
 pub(crate) const SEED_BUNDLE: &str = "seed_bundle";
 
@@ -79,5 +82,6 @@ mod tests {
             assert!(component_bytes(policy.key).is_some(), "{}", policy.key);
         }
         assert!(component_bytes(SEED_BUNDLE).is_some());
+        assert!(component_bytes(CEL_RULE).is_some());
     }
 }

@@ -46,6 +46,20 @@
 //! expect.settings_error = "`max_days` must be between 1 and 365"
 //! ```
 //!
+//! A file that tests one CEL rule says `[rule]`: the keys of one `[[rules]]` entry, `name`
+//! defaulting to the file's stem. A case may bring its own `rule` table, merged over the
+//! file's, to try another expression or message:
+//!
+//! ```toml
+//! [rule]
+//! expression = 'token.valid_to - now <= duration("168h")'
+//!
+//! [[case]]
+//! name = "a number is not a duration"
+//! rule = { expression = "token.valid_to - now <= 7" }
+//! expect.settings_error = "found no matching overload"
+//! ```
+//!
 //! `expect` lists everything the decision must contain: `allowed`; `violations` in order (each
 //! with `code`, `policy` unless the file tests one policy, `enforced` defaulting to true, and
 //! optionally the exact `message` and the `error` class); `actions`; `adjusted_valid_to`. What is
@@ -97,6 +111,7 @@ impl CaseResult {
 struct RawCaseFile {
     config: Option<toml::Table>,
     policy: Option<toml::Table>,
+    rule: Option<toml::Table>,
     #[serde(default)]
     defaults: RawDefaults,
     #[serde(default, rename = "case")]
@@ -117,6 +132,7 @@ struct RawCase {
     #[serde(default)]
     request: toml::Table,
     settings: Option<toml::Table>,
+    rule: Option<toml::Table>,
     expect: Expectation,
 }
 
@@ -162,20 +178,30 @@ pub fn run_case_file(
     let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read it: {e}")))?;
     let raw: RawCaseFile = toml::from_str(&text).map_err(|e| fail(format!("{e}")))?;
     let base_dir = crate::files::folder_of(path);
-    let subject = match (raw.config, raw.policy) {
-        (Some(config), None) => Subject::Tenant(config),
-        (None, Some(policy)) => {
+    let subject = match (raw.config, raw.policy, raw.rule) {
+        (Some(config), None, None) => Subject::Tenant(config),
+        (None, Some(policy), None) => {
             Subject::Policy(policy_under_test(policy, component).map_err(&fail)?)
         }
-        (Some(_), Some(_)) => {
+        (None, None, Some(mut rule)) => {
+            if !rule.contains_key("name") {
+                let stem = path.file_stem().and_then(|stem| stem.to_str());
+                let name = stem.unwrap_or("rule").to_ascii_lowercase();
+                rule.insert("name".to_string(), toml::Value::String(name));
+            }
+            Subject::Rule(rule)
+        }
+        (None, None, None) => {
             return Err(fail(
-                "has both `[config]` and `[policy]`; a case file tests a tenant or one policy"
+                "says neither what to test: add `[config]` (a tenant), `[policy]` (one \
+                 component) or `[rule]` (one CEL rule)"
                     .to_string(),
             ));
         }
-        (None, None) => {
+        _ => {
             return Err(fail(
-                "says neither what to test: add `[config]` (a tenant) or `[policy]` (one component)"
+                "has more than one of `[config]`, `[policy]` and `[rule]`; a case file tests a \
+                 tenant, one policy or one rule"
                     .to_string(),
             ));
         }
@@ -193,7 +219,9 @@ pub fn run_case_file(
                 ));
             }
         }
-        let config = subject.config(case.settings, path).map_err(&context)?;
+        let config = subject
+            .config(case.settings, case.rule, path)
+            .map_err(&context)?;
         let tenant = tenants.load(engine, config, base_dir, path, &subject);
         let mut request = defaults.clone();
         merge(&mut request, table_to_json(case.request).map_err(&context)?);
@@ -247,6 +275,8 @@ enum Subject {
     Tenant(toml::Table),
     /// One component, from `[policy]`, as a one-policy tenant's `custom_policies[0]`.
     Policy(toml::Table),
+    /// One CEL rule, from `[rule]`, as a one-rule tenant's `rules[0]`.
+    Rule(toml::Table),
 }
 
 /// The tenant name a `[policy]` file's cases run in.
@@ -254,8 +284,29 @@ const POLICY_TEST_TENANT: &str = "policy-test";
 
 impl Subject {
     /// The tenant configuration for one case, with the case's own settings if it has any.
-    fn config(&self, settings: Option<toml::Table>, path: &Path) -> Result<toml::Table, String> {
+    fn config(
+        &self,
+        settings: Option<toml::Table>,
+        rule: Option<toml::Table>,
+        path: &Path,
+    ) -> Result<toml::Table, String> {
+        if rule.is_some() && !matches!(self, Subject::Rule(_)) {
+            return Err(format!(
+                "`rule` belongs to files that test one rule (`[rule]`) in {}",
+                path.display()
+            ));
+        }
         match (self, settings) {
+            (Subject::Rule(_), Some(_)) => Err(format!(
+                "`settings` belongs to files that test one component (`[policy]`); in {} give \
+                 a case its own `rule = {{ ... }}` instead",
+                path.display()
+            )),
+            (Subject::Rule(base), None) => {
+                let mut merged = base.clone();
+                merged.extend(rule.unwrap_or_default());
+                Ok(one_policy_tenant("rules", merged))
+            }
             (Subject::Tenant(config), None) => Ok(config.clone()),
             (Subject::Tenant(_), Some(_)) => Err(format!(
                 "`settings` belongs to files that test one policy (`[policy]`); in {} put \
@@ -267,19 +318,24 @@ impl Subject {
                 if let Some(settings) = settings {
                     policy.insert("settings".to_string(), toml::Value::Table(settings));
                 }
-                let mut config = toml::Table::new();
-                config.insert(
-                    "tenant".to_string(),
-                    toml::Value::String(POLICY_TEST_TENANT.to_string()),
-                );
-                config.insert(
-                    "custom_policies".to_string(),
-                    toml::Value::Array(vec![toml::Value::Table(policy)]),
-                );
-                Ok(config)
+                Ok(one_policy_tenant("custom_policies", policy))
             }
         }
     }
+}
+
+/// A tenant with one entry, `entry`, in the array `key` (`custom_policies` or `rules`).
+fn one_policy_tenant(key: &str, entry: toml::Table) -> toml::Table {
+    let mut config = toml::Table::new();
+    config.insert(
+        "tenant".to_string(),
+        toml::Value::String(POLICY_TEST_TENANT.to_string()),
+    );
+    config.insert(
+        key.to_string(),
+        toml::Value::Array(vec![toml::Value::Table(entry)]),
+    );
+    config
 }
 
 /// Completes a `[policy]` table: the component (the table's own, relative to the case file, else
@@ -347,6 +403,10 @@ impl TenantCache {
                                 .field
                                 .strip_prefix("custom_policies[0]")
                                 .map_or(error.field.clone(), |rest| format!("policy{rest}")),
+                            Subject::Rule(_) => error
+                                .field
+                                .strip_prefix("rules[0]")
+                                .map_or(error.field.clone(), |rest| format!("rule{rest}")),
                         };
                         error.to_string()
                     })

@@ -19,12 +19,20 @@
 //! name = "write-scopes-short-lived"
 //! component = "policies/write_scopes_short_lived.wasm"
 //! settings = { max_days = 7 }
+//!
+//! [[rules]]
+//! name = "contractors-no-manage"
+//! expression = '!(user.groups.exists(g, g == "contractors") && token.scopes.exists(s, s.endsWith("_manage")))'
+//! code = "contractorManageScope"
+//! message = "contractors may not hold manage scopes"
 //! ```
 //!
 //! Every policy, built-in or custom, takes the same general keys: `enabled`, `mode`
 //! (`enforce` or `audit`), `on_error` (`deny` or `allow`), `allowlist` (`users`, `groups`) and
 //! `limits`. A built-in policy's other keys are its settings; a custom policy's settings go in
-//! its `settings` table. Settings are checked by the policy itself when the tenant is loaded
+//! its `settings` table. A rule (`[[rules]]`, a CEL expression; see the `cel-rule` policy crate)
+//! is the built-in `cel_rule` policy with the rule's own keys as its settings, and the general
+//! keys too. Settings are checked by the policy itself when the tenant is loaded
 //! (see [`Tenant::load`](crate::Tenant::load)); everything else is checked here,
 //! and every error names the file and the field.
 
@@ -39,7 +47,7 @@ use crate::builtin::{BUILTIN_POLICIES, BuiltinPolicy, PolicyLevel, builtin_polic
 use crate::digest::Digest;
 use crate::identity::{self, Kind};
 use crate::limits::LimitOverrides;
-use crate::request::Actor;
+use crate::request::{Actor, Operation};
 use crate::scopes::ScopeCatalogue;
 use crate::serde_message;
 
@@ -79,6 +87,9 @@ pub struct PolicyConfig {
     pub allowlist: Allowlist,
     /// Its changes to the host's limits.
     pub limits: LimitOverrides,
+    /// The operations it judges, when the configuration narrows those of its component (a
+    /// rule's `operations`); `None` for all the component judges.
+    pub operations: Option<Vec<Operation>>,
 }
 
 /// Where a policy's component comes from.
@@ -272,8 +283,41 @@ struct RawTenant {
     #[serde(default)]
     custom_policies: Vec<RawCustomPolicy>,
     #[serde(default)]
+    rules: Vec<RawRule>,
+    #[serde(default)]
     scopes: RawScopes,
 }
+
+/// `[[rules]]`: a CEL rule. The general keys are patrol's; the others are the `cel_rule`
+/// policy's settings, checked by it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    name: String,
+    expression: String,
+    message: Option<String>,
+    message_expression: Option<String>,
+    code: Option<String>,
+    operations: Option<Vec<String>>,
+    params: Option<Map<String, Value>>,
+    #[serde(default = "enabled_by_default")]
+    enabled: bool,
+    #[serde(default)]
+    mode: Mode,
+    #[serde(default)]
+    on_error: OnError,
+    #[serde(default)]
+    allowlist: Allowlist,
+    #[serde(default)]
+    limits: LimitOverrides,
+}
+
+/// The most rules one tenant may have. Each runs in an instance of its own per request, so a
+/// tenant that needs more should write them as one component.
+pub const MAX_RULES: usize = 64;
+
+/// The operations a rule judges unless it says otherwise.
+const DEFAULT_RULE_OPERATIONS: [Operation; 2] = [Operation::Create, Operation::Regenerate];
 
 /// `[scopes]`: scope names a tenant accepts beyond the Azure DevOps catalogue.
 #[derive(Default, Deserialize)]
@@ -408,31 +452,7 @@ impl<'a> Resolver<'a> {
         let mut names = BTreeSet::new();
         for (index, custom) in raw.custom_policies.into_iter().enumerate() {
             let location = format!("custom_policies[{index}]");
-            if !is_name(&custom.name, true) {
-                return Err(self.error(format!("{location}.name"), name_problem(&custom.name)));
-            }
-            if custom.name.eq_ignore_ascii_case(crate::decision::PATROL) {
-                return Err(self.error(
-                    format!("{location}.name"),
-                    format!(
-                        "`{}` is reserved: patrol reports its own rules (`tokenExpired`, \
-                         `tokenNotValidForOrg`) under that name",
-                        custom.name
-                    ),
-                ));
-            }
-            if builtin_policy(&custom.name).is_some() {
-                return Err(self.error(
-                    format!("{location}.name"),
-                    format!("`{}` is the name of a built-in policy", custom.name),
-                ));
-            }
-            if !names.insert(custom.name.clone()) {
-                return Err(self.error(
-                    format!("{location}.name"),
-                    format!("another custom policy is already named `{}`", custom.name),
-                ));
-            }
+            self.check_policy_name(&location, &custom.name, &mut names)?;
             let component = if custom.component.starts_with("sha256:") {
                 let digest = Digest::parse(&custom.component).ok_or_else(|| {
                     self.error(
@@ -466,7 +486,25 @@ impl<'a> Resolver<'a> {
                 allowlist: custom.allowlist,
                 limits: custom.limits,
                 location,
+                operations: None,
             });
+        }
+        if raw.rules.len() > MAX_RULES {
+            return Err(self.error(
+                format!("rules[{MAX_RULES}]"),
+                format!(
+                    "a tenant may have at most {MAX_RULES} rules, and this one has {}; merge \
+                     rules, or write them as a component",
+                    raw.rules.len()
+                ),
+            ));
+        }
+        for (index, rule) in raw.rules.into_iter().enumerate() {
+            let location = format!("rules[{index}]");
+            self.check_policy_name(&location, &rule.name, &mut names)?;
+            if let Some(policy) = self.rule(rule, location)? {
+                policies.push(policy);
+            }
         }
         Ok(TenantConfig {
             tenant: raw.tenant,
@@ -474,6 +512,113 @@ impl<'a> Resolver<'a> {
             policies,
             scopes,
         })
+    }
+
+    /// Checks a custom policy's or rule's name: well formed, not reserved, not taken.
+    fn check_policy_name(
+        &self,
+        location: &str,
+        name: &str,
+        names: &mut BTreeSet<String>,
+    ) -> Result<(), ConfigError> {
+        let field = format!("{location}.name");
+        if !is_name(name, true) {
+            return Err(self.error(field, name_problem(name)));
+        }
+        if name.eq_ignore_ascii_case(crate::decision::PATROL) {
+            return Err(self.error(
+                field,
+                format!(
+                    "`{name}` is reserved: patrol reports its own rules (`tokenExpired`, \
+                     `tokenNotValidForOrg`) under that name"
+                ),
+            ));
+        }
+        if builtin_policy(name).is_some() {
+            return Err(self.error(field, format!("`{name}` is the name of a built-in policy")));
+        }
+        if !names.insert(name.to_string()) {
+            return Err(self.error(
+                field,
+                format!("another custom policy or rule is already named `{name}`"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A rule's configuration, or `None` when it is off: the `cel_rule` policy with the rule
+    /// as its settings. The expression itself is checked by the policy, at load.
+    fn rule(&self, rule: RawRule, location: String) -> Result<Option<PolicyConfig>, ConfigError> {
+        let operations = match &rule.operations {
+            None => DEFAULT_RULE_OPERATIONS.to_vec(),
+            Some(names) if names.is_empty() => {
+                return Err(self.error(
+                    format!("{location}.operations"),
+                    "is empty; list some of `create`, `regenerate`, `use`",
+                ));
+            }
+            Some(names) => names
+                .iter()
+                .enumerate()
+                .map(|(i, name)| match name.as_str() {
+                    "create" => Ok(Operation::Create),
+                    "regenerate" => Ok(Operation::Regenerate),
+                    "use" => Ok(Operation::Use),
+                    "leak" => Err(self.error(
+                        format!("{location}.operations[{i}]"),
+                        "rules do not judge leaks; a leaked token is revoked by \
+                         `revoke_leaked_pats`",
+                    )),
+                    other => Err(self.error(
+                        format!("{location}.operations[{i}]"),
+                        format!("unknown operation `{other}`; use `create`, `regenerate` or `use`"),
+                    )),
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        if let Some(code) = &rule.code
+            && crate::decision::RESERVED_CODES.contains(&code.as_str())
+        {
+            return Err(self.error(
+                format!("{location}.code"),
+                format!("`{code}` is reserved for patrol's own violations; choose another code"),
+            ));
+        }
+        self.check_allowlist(&location, &rule.allowlist)?;
+        if !rule.enabled {
+            return Ok(None);
+        }
+        let mut settings = Map::new();
+        settings.insert("name".into(), Value::String(rule.name.clone()));
+        settings.insert("expression".into(), Value::String(rule.expression));
+        let optional = [
+            ("message", rule.message),
+            ("message_expression", rule.message_expression),
+            ("code", rule.code),
+        ];
+        for (key, value) in optional {
+            if let Some(value) = value {
+                settings.insert(key.into(), Value::String(value));
+            }
+        }
+        if let Some(names) = rule.operations {
+            settings.insert("operations".into(), names.into());
+        }
+        if let Some(params) = rule.params {
+            settings.insert("params".into(), Value::Object(params));
+        }
+        Ok(Some(PolicyConfig {
+            name: rule.name,
+            org: None,
+            location,
+            component: ComponentSource::Builtin(crate::builtin::CEL_RULE),
+            settings,
+            mode: rule.mode,
+            on_error: rule.on_error,
+            allowlist: rule.allowlist,
+            limits: rule.limits,
+            operations: Some(operations),
+        }))
     }
 
     /// A built-in policy's configuration, or `None` when it is off.
@@ -495,6 +640,7 @@ impl<'a> Resolver<'a> {
                 on_error: OnError::default(),
                 allowlist: Allowlist::default(),
                 limits: LimitOverrides::default(),
+                operations: None,
             }));
         };
         let Some(enabled) = raw.enabled else {
@@ -528,6 +674,7 @@ impl<'a> Resolver<'a> {
             on_error: raw.on_error,
             allowlist: raw.allowlist,
             limits: raw.limits,
+            operations: None,
         }))
     }
 

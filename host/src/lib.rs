@@ -58,6 +58,7 @@ mod permits;
 pub mod profiling;
 mod quarantine;
 pub mod request;
+pub mod rules;
 mod runtime;
 mod sandbox;
 pub mod scopes;

@@ -70,9 +70,24 @@ struct LoadedPolicy {
     on_error: OnError,
     allowlist: Allowlist,
     limits: Limits,
+    /// The operations the configuration narrows it to (a rule's `operations`); `None` for
+    /// every operation its component handles.
+    operations: Option<Vec<Operation>>,
     /// Sets the policy aside when it keeps failing; custom policies only (patrol's own seed
     /// policies do not time out or trap).
     breaker: Breaker,
+}
+
+impl LoadedPolicy {
+    /// Whether the policy judges `operation`: its component handles it, and the configuration
+    /// does not narrow it away.
+    fn judges(&self, metadata: &ComponentMetadata, operation: Operation) -> bool {
+        metadata.handles(operation)
+            && self
+                .operations
+                .as_ref()
+                .is_none_or(|operations| operations.contains(&operation))
+    }
 }
 
 /// Where a policy runs.
@@ -85,7 +100,7 @@ enum Runner {
 }
 
 /// A policy of a loaded tenant, as `patrol check` and `--explain` show it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct PolicyInfo<'a> {
     /// Its name in decisions.
     pub name: &'a str,
@@ -107,12 +122,14 @@ pub struct PolicyInfo<'a> {
     pub allowlist: &'a Allowlist,
     /// The limits it runs under.
     pub limits: &'a Limits,
+    /// The operations it judges: those its component handles, narrowed by the configuration.
+    pub operations: Vec<Operation>,
 }
 
 /// A tenant that cannot be loaded: which policy, and why. (Boxed strings keep it small: it is
 /// the error of every load.)
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{origin}: tenant `{tenant}`, policy `{policy}`{}: {problem}", org_suffix(.org))]
+#[error("{origin}: tenant `{tenant}`, {} `{policy}`{}: {problem}", kind_of(.field), org_suffix(.org))]
 pub struct LoadError {
     /// Where the configuration came from.
     pub origin: Box<str>,
@@ -129,6 +146,15 @@ pub struct LoadError {
     pub problem: Box<str>,
 }
 
+/// What the configuration calls the thing at `field`: a rule (`rules[0]`) or a policy.
+fn kind_of(field: &str) -> &'static str {
+    if field.starts_with("rules[") {
+        "rule"
+    } else {
+        "policy"
+    }
+}
+
 fn org_suffix(org: &Option<Box<str>>) -> String {
     org.as_ref()
         .map(|org| format!(" of organization `{org}`"))
@@ -136,11 +162,37 @@ fn org_suffix(org: &Option<Box<str>>) -> String {
 }
 
 fn load(engine: &Engine, config: &TenantConfig) -> Result<Tenant, LoadError> {
-    let defaults = engine.config().limits;
-    let admission_key: Arc<str> = Arc::from(config.tenant.as_str());
-    let mut bundle: Option<Arc<CompiledBundle>> = None;
-    let mut policies = Vec::with_capacity(config.policies.len());
-    for policy in &config.policies {
+    let mut loader = Loader::new(engine, config);
+    let policies = config
+        .policies
+        .iter()
+        .map(|policy| loader.load(policy))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(loader.finish(policies))
+}
+
+/// Loads a tenant's policies one by one, sharing the seed bundle between them.
+struct Loader<'a> {
+    engine: &'a Engine,
+    config: &'a TenantConfig,
+    admission_key: Arc<str>,
+    bundle: Option<Arc<CompiledBundle>>,
+}
+
+impl<'a> Loader<'a> {
+    fn new(engine: &'a Engine, config: &'a TenantConfig) -> Self {
+        Loader {
+            engine,
+            config,
+            admission_key: Arc::from(config.tenant.as_str()),
+            bundle: None,
+        }
+    }
+
+    fn load(&mut self, policy: &PolicyConfig) -> Result<LoadedPolicy, LoadError> {
+        let (engine, config) = (self.engine, self.config);
+        let defaults = engine.config().limits;
+        let admission_key = &self.admission_key;
         let error_in = |field: String, problem: String| LoadError {
             origin: config.origin.as_str().into(),
             tenant: config.tenant.as_str().into(),
@@ -164,66 +216,68 @@ fn load(engine: &Engine, config: &TenantConfig) -> Result<Tenant, LoadError> {
         let (runner, prepared) = match &policy.component {
             // A seed policy runs in the bundle, unless its limits differ from the bundle's.
             ComponentSource::Builtin(key)
-                if limits == defaults && engine.config().bundle_seed_policies =>
+                if limits == defaults
+                    && engine.config().bundle_seed_policies
+                    && crate::builtin::builtin_policy(key).is_some() =>
             {
-                let seeds = match &bundle {
+                let seeds = match &self.bundle {
                     Some(seeds) => Arc::clone(seeds),
-                    None => Arc::clone(bundle.insert(engine.seed_bundle().map_err(error)?)),
+                    None => Arc::clone(self.bundle.insert(engine.seed_bundle().map_err(error)?)),
                 };
                 let (index, _) = seeds
                     .policy(key)
                     .ok_or_else(|| error(format!("the seed bundle has no policy `{key}`")))?;
-                let prepared = seeds.validate_settings(
-                    index,
-                    &settings_json,
-                    &limits,
-                    &admission_key,
-                    sandbox,
-                );
+                let prepared =
+                    seeds.validate_settings(index, &settings_json, &limits, admission_key, sandbox);
                 (Runner::Bundled(index), prepared)
             }
             source => {
                 let component = engine.component_for(source, &limits).map_err(error)?;
                 let prepared =
-                    component.validate_settings(&settings_json, &limits, &admission_key, sandbox);
+                    component.validate_settings(&settings_json, &limits, admission_key, sandbox);
                 (Runner::Own(component), prepared)
             }
         };
         let prepared = prepared
             .map_err(|failure| error(format!("`validate-settings` failed: {failure}")))?
             .map_err(|problem| error(format!("invalid settings: {problem}")))?;
-        policies.push(loaded(
+        Ok(loaded(
             policy,
             runner,
             prepared,
             limits,
             engine.config().quarantine,
-        ));
+        ))
     }
-    let bundle_plans = Operation::ALL.map(|operation| {
-        let mut plan = BundlePlan::default();
-        for (position, policy) in policies.iter().enumerate() {
-            if let (Runner::Bundled(index), Some(bundle)) = (&policy.runner, &bundle)
-                && bundle.metadata(*index).handles(operation)
-            {
-                plan.positions.push(position);
-                plan.calls.push(BundledCall {
-                    index: *index,
-                    settings: policy.compiled_settings.clone(),
-                });
+
+    fn finish(self, policies: Vec<LoadedPolicy>) -> Tenant {
+        let defaults = self.engine.config().limits;
+        let bundle = self.bundle;
+        let bundle_plans = Operation::ALL.map(|operation| {
+            let mut plan = BundlePlan::default();
+            for (position, policy) in policies.iter().enumerate() {
+                if let (Runner::Bundled(index), Some(bundle)) = (&policy.runner, &bundle)
+                    && policy.judges(bundle.metadata(*index), operation)
+                {
+                    plan.positions.push(position);
+                    plan.calls.push(BundledCall {
+                        index: *index,
+                        settings: policy.compiled_settings.clone(),
+                    });
+                }
             }
+            plan
+        });
+        Tenant {
+            name: self.admission_key,
+            origin: self.config.origin.clone(),
+            policies,
+            bundle: bundle.map(|bundle| (bundle, defaults)),
+            bundle_plans,
+            sandbox: Arc::clone(self.engine.sandbox()),
+            scopes: self.config.scopes.clone(),
         }
-        plan
-    });
-    Ok(Tenant {
-        name: admission_key,
-        origin: config.origin.clone(),
-        policies,
-        bundle: bundle.map(|bundle| (bundle, defaults)),
-        bundle_plans,
-        sandbox: Arc::clone(engine.sandbox()),
-        scopes: config.scopes.clone(),
-    })
+    }
 }
 
 fn loaded(
@@ -243,6 +297,7 @@ fn loaded(
         on_error: policy.on_error,
         allowlist: policy.allowlist.clone(),
         limits,
+        operations: policy.operations.clone(),
         breaker: Breaker::new(quarantine),
     }
 }
@@ -252,6 +307,18 @@ impl Tenant {
     /// `validate-settings` for every policy, so that a tenant that loads judges every request.
     pub fn load(engine: &Engine, config: &TenantConfig) -> Result<Tenant, LoadError> {
         load(engine, config)
+    }
+
+    /// Loads every policy of a tenant as [`Tenant::load`] does, but goes on past a policy that
+    /// fails: every error, in configuration order (empty when the tenant loads). For
+    /// `patrol check`, which reports every invalid policy or rule at once.
+    pub fn load_errors(engine: &Engine, config: &TenantConfig) -> Vec<LoadError> {
+        let mut loader = Loader::new(engine, config);
+        config
+            .policies
+            .iter()
+            .filter_map(|policy| loader.load(policy).err())
+            .collect()
     }
 
     /// The tenant's id.
@@ -307,6 +374,10 @@ impl Tenant {
                 on_error: policy.on_error,
                 allowlist: &policy.allowlist,
                 limits: &policy.limits,
+                operations: Operation::ALL
+                    .into_iter()
+                    .filter(|&operation| policy.judges(metadata, operation))
+                    .collect(),
             }
         })
     }
@@ -370,7 +441,7 @@ impl Tenant {
 
     fn part<'a>(&self, policy: &'a LoadedPolicy, request: &Request) -> Part<'a> {
         let (_, metadata) = self.component_of(policy);
-        if !metadata.handles(request.operation) {
+        if !policy.judges(metadata, request.operation) {
             return Part::Skipped(TraceOutcome::NotApplicable);
         }
         if policy.allowlist.contains(&request.user) {

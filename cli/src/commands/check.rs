@@ -9,6 +9,21 @@ use super::Outcome;
 pub fn run(config_path: &Path) -> anyhow::Result<Outcome> {
     let config = TenantConfig::from_file(config_path)?;
     let engine = Engine::new(super::engine_config()?)?;
+    // Every invalid policy and rule at once, rather than the first.
+    let errors = patrol::Tenant::load_errors(&engine, &config);
+    if let [only] = &errors[..] {
+        return Err(only.clone().into());
+    }
+    if !errors.is_empty() {
+        for error in &errors {
+            eprintln!("error: {error}");
+        }
+        anyhow::bail!(
+            "{}: {} policies and rules are invalid (listed above)",
+            config.origin,
+            errors.len()
+        );
+    }
     let tenant = patrol::Tenant::load(&engine, &config)?;
     let count = tenant.policies().count();
     super::emit(&format!(
@@ -22,12 +37,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<Outcome> {
             Some(org) => format!("{} (organization `{org}`)", policy.name),
             None => policy.name.to_string(),
         };
-        let operations: Vec<&str> = policy
-            .metadata
-            .operations
-            .iter()
-            .map(|op| op.as_str())
-            .collect();
+        let operations: Vec<&str> = policy.operations.iter().map(|op| op.as_str()).collect();
         let runs_in = if policy.bundled {
             "the seed bundle"
         } else {

@@ -22,7 +22,7 @@ pub fn run(config_path: &Path, request_path: &Path, explain: bool) -> anyhow::Re
     let decision = tenant.evaluate(&request);
     if explain {
         super::emit(&serde_json::to_string_pretty(&explanation(
-            &tenant, &decision,
+            &tenant, &request, &decision,
         ))?);
     } else {
         super::emit(&decision.to_json());
@@ -48,8 +48,9 @@ fn read_request(path: &Path) -> anyhow::Result<String> {
 
 /// The decision, and for each configured policy, in evaluation order: whether it applied to
 /// the operation, its settings after defaults, mode and allowlist, its verdict and time, and the
-/// violations it reported, in its own words.
-fn explanation(tenant: &Tenant, decision: &Decision) -> Value {
+/// violations it reported, in its own words. A rule also shows its expression and the values
+/// of the variables it read (`saw`).
+fn explanation(tenant: &Tenant, request: &Request, decision: &Decision) -> Value {
     let policies: Vec<Value> = tenant
         .policies()
         .map(|policy| {
@@ -69,8 +70,17 @@ fn explanation(tenant: &Tenant, decision: &Decision) -> Value {
                     })
                 })
                 .collect();
+            let settings =
+                serde_json::from_str::<Value>(policy.effective_settings).unwrap_or(Value::Null);
+            let rule = (policy.metadata.name == patrol::rules::RULE_POLICY).then(|| {
+                json!({
+                    "expression": settings.get("expression"),
+                    "saw": patrol::rules::seen(request, &settings),
+                })
+            });
             json!({
                 "policy": policy.name,
+                "rule": rule,
                 "org": policy.org,
                 "applied": trace.is_some_and(|trace| {
                     !matches!(trace.outcome, patrol::decision::TraceOutcome::NotApplicable)
@@ -78,7 +88,7 @@ fn explanation(tenant: &Tenant, decision: &Decision) -> Value {
                 "verdict": trace.map(|trace| trace.outcome),
                 "time_us": trace.map(|trace| (trace.elapsed.as_nanos() as f64 / 100.0).round() / 10.0),
                 "mode": policy.mode,
-                "settings": serde_json::from_str::<Value>(policy.effective_settings).unwrap_or(Value::Null),
+                "settings": settings,
                 "allowlist": policy.allowlist,
                 "violations": violations,
             })

@@ -118,7 +118,7 @@ expect.settings_error = "`max_days` must be between 1 and 365"
     for (text, problem) in [
         (
             format!("[config]\ntenant = \"t\"\n[policy]\n{defaults}"),
-            "has both `[config]` and `[policy]`",
+            "has more than one of `[config]`, `[policy]` and `[rule]`",
         ),
         (
             format!("{defaults}\n[[case]]\nname = \"x\"\nexpect.allowed = true\n"),
