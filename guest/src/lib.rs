@@ -110,16 +110,17 @@ pub mod __private {
 /// `patrol:policy/bundle` interface, so that one instance judges them all. patrol uses it for its
 /// seed policies; the index of each policy is its position in the list. [`CompiledPolicy`]
 /// implementations follow, after `; compiled`:
-/// `export_bundle!(MaxLifespan, NoGlobal; compiled CelRule)`.
+/// `export_bundle!(MaxLifespan, NoGlobal; compiled CelRule)`, or `export_bundle!(; compiled
+/// CelRule)` for those alone.
 #[macro_export]
 macro_rules! export_bundle {
-    ($($policy:ty),+ $(,)? $(; compiled $($compiled:ty),+ $(,)?)?) => {
+    ($($policy:ty),* $(,)? $(; compiled $($compiled:ty),+ $(,)?)?) => {
         #[cfg(target_arch = "wasm32")]
         const _: () = {
             struct PatrolBundle;
             impl $crate::Bundle for PatrolBundle {
                 const POLICIES: &'static [$crate::Bundled] = &[
-                    $($crate::Bundled::of::<$policy>(),)+
+                    $($crate::Bundled::of::<$policy>(),)*
                     $($($crate::Bundled::of_compiled::<$compiled>(),)+)?
                 ];
             }

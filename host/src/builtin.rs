@@ -64,6 +64,22 @@ pub(crate) const CEL_RULE: &str = "cel_rule";
 /// The name of the seed bundle's component, `policies/seed-bundle`.
 pub(crate) const SEED_BUNDLE: &str = "seed_bundle";
 
+/// The name of the rules bundle's component, `policies/cel-rules`: [`CEL_RULE`] as a bundle, so
+/// that one instance judges all of a tenant's rules.
+pub(crate) const RULES_BUNDLE: &str = "cel_rules";
+
+/// The bundle a built-in component's policy runs in when its limits are the host's, and its
+/// name in that bundle.
+pub(crate) fn bundle_of(component: &str) -> Option<(&'static str, &str)> {
+    if builtin_policy(component).is_some() {
+        Some((SEED_BUNDLE, component))
+    } else if component == CEL_RULE {
+        Some((RULES_BUNDLE, CEL_RULE))
+    } else {
+        None
+    }
+}
+
 /// The component built from `policies/<name>` (with `-` written `_`), if there is one.
 pub(crate) fn component_bytes(name: &str) -> Option<&'static [u8]> {
     generated::COMPONENTS
@@ -83,5 +99,6 @@ mod tests {
         }
         assert!(component_bytes(SEED_BUNDLE).is_some());
         assert!(component_bytes(CEL_RULE).is_some());
+        assert!(component_bytes(RULES_BUNDLE).is_some());
     }
 }

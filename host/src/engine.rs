@@ -97,8 +97,9 @@ struct Inner {
     config: EngineConfig,
     cache: Option<ArtifactCache>,
     sandbox: Arc<Sandbox>,
-    /// The seed bundle, compiled on first use.
-    seed_bundle: Mutex<Option<Arc<CompiledBundle>>>,
+    /// The built-in bundles (the seed bundle, the rules bundle), by component name, compiled
+    /// on first use.
+    bundles: Mutex<HashMap<&'static str, Arc<CompiledBundle>>>,
     /// The wasmtime engines, created on first use: one per wasm stack size and allocation.
     runtimes: Mutex<HashMap<Variant, wasmtime::Engine>>,
     /// Compiled components. Weak, so a component no tenant uses any more is freed.
@@ -133,7 +134,7 @@ impl Engine {
                 config,
                 cache,
                 sandbox,
-                seed_bundle: Mutex::new(None),
+                bundles: Mutex::new(HashMap::new()),
                 runtimes: Mutex::new(HashMap::new()),
                 components: Mutex::new(HashMap::new()),
             }),
@@ -210,13 +211,13 @@ impl Engine {
         )
     }
 
-    /// How many distinct compiled components are in use, the seed bundle included.
+    /// How many distinct compiled components are in use, the bundles included.
     pub fn component_count(&self) -> usize {
         let components = lock(&self.inner.components)
             .values()
             .filter(|weak| weak.strong_count() > 0)
             .count();
-        components + usize::from(lock(&self.inner.seed_bundle).is_some())
+        components + lock(&self.inner.bundles).len()
     }
 
     /// Loads the component a policy's configuration points at, for the policy's limits.
@@ -263,15 +264,16 @@ impl Engine {
         }
     }
 
-    /// The seed bundle, compiled for the host's default limits on first use.
-    pub(crate) fn seed_bundle(&self) -> Result<Arc<CompiledBundle>, String> {
-        let mut slot = lock(&self.inner.seed_bundle);
-        if let Some(bundle) = slot.as_ref() {
+    /// A built-in bundle (`builtin::SEED_BUNDLE` or `builtin::RULES_BUNDLE`), compiled for
+    /// the host's default limits on first use.
+    pub(crate) fn bundle(&self, name: &'static str) -> Result<Arc<CompiledBundle>, String> {
+        let mut bundles = lock(&self.inner.bundles);
+        if let Some(bundle) = bundles.get(name) {
             return Ok(Arc::clone(bundle));
         }
         let config = &self.inner.config;
-        let bytes = builtin::component_bytes(builtin::SEED_BUNDLE)
-            .ok_or("the seed bundle is missing from this build of patrol")?;
+        let bytes = builtin::component_bytes(name)
+            .ok_or_else(|| format!("the bundle `{name}` is missing from this build of patrol"))?;
         let variant = self.variant(&config.limits);
         let runtime = self
             .runtime(variant)
@@ -283,9 +285,9 @@ impl Engine {
             &config.limits,
             &self.inner.sandbox,
         )
-        .map_err(|error| format!("the seed bundle {error}"))?;
+        .map_err(|error| format!("the bundle `{name}` {error}"))?;
         let bundle = Arc::new(bundle);
-        *slot = Some(Arc::clone(&bundle));
+        bundles.insert(name, Arc::clone(&bundle));
         Ok(bundle)
     }
 

@@ -4,7 +4,8 @@
 //! is refused with `tokenExpired`; a `leak` always notifies the owner), then asks every policy
 //! that handles the operation, unless the user is on that policy's allowlist. The seed policies
 //! with the host's default limits are judged together, in one fresh instance of the seed bundle
-//! (see [`crate::bundle`]); every other policy, custom policies above all, in a fresh instance
+//! (see [`crate::bundle`]), and so are the tenant's CEL rules, in one instance of the rules
+//! bundle; every other policy, custom policies above all, in a fresh instance
 //! of its own. Every violation from every policy is reported, in configuration order;
 //! audit-mode policies report without refusing; a policy that fails is reported as
 //! `policyError` and refuses the request unless it is configured with `on_error = "allow"`.
@@ -39,13 +40,22 @@ pub struct Tenant {
     name: Arc<str>,
     origin: String,
     policies: Vec<LoadedPolicy>,
-    /// The seed bundle, if any policy runs in it, and the limits it runs under.
-    bundle: Option<(Arc<CompiledBundle>, Limits)>,
-    /// For each operation, the bundle call that asks every bundled policy handling it: used as
-    /// it is unless an allowlist exempts the user from one of them.
-    bundle_plans: [BundlePlan; 4],
+    /// The bundles its policies run in (the seed bundle, the rules bundle), in the order they
+    /// are asked.
+    bundles: Vec<TenantBundle>,
     sandbox: Arc<Sandbox>,
     scopes: ScopeCatalogue,
+}
+
+/// A bundle some of a tenant's policies run in.
+#[derive(Debug)]
+struct TenantBundle {
+    compiled: Arc<CompiledBundle>,
+    /// The limits it runs under: the host's defaults.
+    limits: Limits,
+    /// For each operation, the bundle call that asks every bundled policy handling it: used as
+    /// it is unless an allowlist exempts the user from one of them.
+    plans: [BundlePlan; 4],
 }
 
 /// The bundled policies that judge one operation, and the call that asks them.
@@ -95,8 +105,9 @@ impl LoadedPolicy {
 enum Runner {
     /// In a fresh instance of its own component.
     Own(Arc<CompiledComponent>),
-    /// In the tenant's seed bundle instance, at this index.
-    Bundled(u32),
+    /// In an instance of one of the tenant's bundles (its position in `Tenant::bundles`), at
+    /// this index.
+    Bundled { bundle: usize, index: u32 },
 }
 
 /// A policy of a loaded tenant, as `patrol check` and `--explain` show it.
@@ -108,7 +119,8 @@ pub struct PolicyInfo<'a> {
     pub org: Option<&'a str>,
     /// The digest of the component it runs in.
     pub digest: Digest,
-    /// Whether it runs in the seed bundle, with the tenant's other seed policies.
+    /// Whether it runs in a bundle (the seed bundle, or the rules bundle), with the tenant's
+    /// other policies of that bundle.
     pub bundled: bool,
     /// What its component says about it.
     pub metadata: &'a ComponentMetadata,
@@ -171,12 +183,13 @@ fn load(engine: &Engine, config: &TenantConfig) -> Result<Tenant, LoadError> {
     Ok(loader.finish(policies))
 }
 
-/// Loads a tenant's policies one by one, sharing the seed bundle between them.
+/// Loads a tenant's policies one by one, sharing the bundles between them.
 struct Loader<'a> {
     engine: &'a Engine,
     config: &'a TenantConfig,
     admission_key: Arc<str>,
-    bundle: Option<Arc<CompiledBundle>>,
+    /// The bundles the policies loaded so far run in, by component name.
+    bundles: Vec<(&'static str, Arc<CompiledBundle>)>,
 }
 
 impl<'a> Loader<'a> {
@@ -185,7 +198,7 @@ impl<'a> Loader<'a> {
             engine,
             config,
             admission_key: Arc::from(config.tenant.as_str()),
-            bundle: None,
+            bundles: Vec::new(),
         }
     }
 
@@ -214,22 +227,39 @@ impl<'a> Loader<'a> {
         let settings_json = serde_json::Value::Object(policy.settings.clone()).to_string();
         let sandbox = engine.sandbox();
         let (runner, prepared) = match &policy.component {
-            // A seed policy runs in the bundle, unless its limits differ from the bundle's.
+            // A seed policy runs in the seed bundle, and a rule in the rules bundle, unless its
+            // limits differ from the bundle's.
             ComponentSource::Builtin(key)
-                if limits == defaults
-                    && engine.config().bundle_seed_policies
-                    && crate::builtin::builtin_policy(key).is_some() =>
+                if limits == defaults && engine.config().bundle_seed_policies =>
             {
-                let seeds = match &self.bundle {
-                    Some(seeds) => Arc::clone(seeds),
-                    None => Arc::clone(self.bundle.insert(engine.seed_bundle().map_err(error)?)),
+                let (bundle_name, name) = crate::builtin::bundle_of(key)
+                    .ok_or_else(|| error(format!("no bundle holds the built-in `{key}`")))?;
+                let position = match self.bundles.iter().position(|(n, _)| *n == bundle_name) {
+                    Some(position) => position,
+                    None => {
+                        let compiled = engine.bundle(bundle_name).map_err(error)?;
+                        self.bundles.push((bundle_name, compiled));
+                        self.bundles.len() - 1
+                    }
                 };
-                let (index, _) = seeds
-                    .policy(key)
-                    .ok_or_else(|| error(format!("the seed bundle has no policy `{key}`")))?;
-                let prepared =
-                    seeds.validate_settings(index, &settings_json, &limits, admission_key, sandbox);
-                (Runner::Bundled(index), prepared)
+                let bundle = &self.bundles[position].1;
+                let (index, _) = bundle.policy(name).ok_or_else(|| {
+                    error(format!("the bundle `{bundle_name}` has no policy `{name}`"))
+                })?;
+                let prepared = bundle.validate_settings(
+                    index,
+                    &settings_json,
+                    &limits,
+                    admission_key,
+                    sandbox,
+                );
+                (
+                    Runner::Bundled {
+                        bundle: position,
+                        index,
+                    },
+                    prepared,
+                )
             }
             source => {
                 let component = engine.component_for(source, &limits).map_err(error)?;
@@ -252,28 +282,39 @@ impl<'a> Loader<'a> {
 
     fn finish(self, policies: Vec<LoadedPolicy>) -> Tenant {
         let defaults = self.engine.config().limits;
-        let bundle = self.bundle;
-        let bundle_plans = Operation::ALL.map(|operation| {
-            let mut plan = BundlePlan::default();
-            for (position, policy) in policies.iter().enumerate() {
-                if let (Runner::Bundled(index), Some(bundle)) = (&policy.runner, &bundle)
-                    && policy.judges(bundle.metadata(*index), operation)
-                {
-                    plan.positions.push(position);
-                    plan.calls.push(BundledCall {
-                        index: *index,
-                        settings: policy.compiled_settings.clone(),
-                    });
+        let bundles = self
+            .bundles
+            .into_iter()
+            .enumerate()
+            .map(|(position, (_, compiled))| {
+                let plans = Operation::ALL.map(|operation| {
+                    let mut plan = BundlePlan::default();
+                    for (at, policy) in policies.iter().enumerate() {
+                        if let Runner::Bundled { bundle, index } = policy.runner
+                            && bundle == position
+                            && policy.judges(compiled.metadata(index), operation)
+                        {
+                            plan.positions.push(at);
+                            plan.calls.push(BundledCall {
+                                index,
+                                settings: policy.compiled_settings.clone(),
+                            });
+                        }
+                    }
+                    plan
+                });
+                TenantBundle {
+                    compiled,
+                    limits: defaults,
+                    plans,
                 }
-            }
-            plan
-        });
+            })
+            .collect();
         Tenant {
             name: self.admission_key,
             origin: self.config.origin.clone(),
             policies,
-            bundle: bundle.map(|bundle| (bundle, defaults)),
-            bundle_plans,
+            bundles,
             sandbox: Arc::clone(self.engine.sandbox()),
             scopes: self.config.scopes.clone(),
         }
@@ -367,7 +408,7 @@ impl Tenant {
                 name: &policy.name,
                 org: policy.org.as_deref(),
                 digest,
-                bundled: matches!(policy.runner, Runner::Bundled(_)),
+                bundled: matches!(policy.runner, Runner::Bundled { .. }),
                 metadata,
                 effective_settings: &policy.effective_settings,
                 mode: policy.mode,
@@ -402,13 +443,19 @@ impl Tenant {
             .iter()
             .map(|policy| self.part(policy, request))
             .collect();
-        let mut bundled = self
-            .ask_bundle(request.operation, &parts, &wit_request)
-            .into_iter();
+        let mut bundled: Vec<_> = self
+            .bundles
+            .iter()
+            .enumerate()
+            .map(|(position, bundle)| {
+                self.ask_bundle(bundle, position, request.operation, &parts, &wit_request)
+                    .into_iter()
+            })
+            .collect();
         for (policy, part) in self.policies.iter().zip(&parts) {
             let (outcome, elapsed) = match part {
                 Part::Skipped(outcome) => (*outcome, Duration::ZERO),
-                Part::Bundled => match bundled.next() {
+                Part::Bundled(bundle) => match bundled[*bundle].next() {
                     Some((answer, elapsed)) => (judgement.record(policy, answer), elapsed),
                     None => unreachable_bundle_answer(),
                 },
@@ -449,41 +496,44 @@ impl Tenant {
         }
         match &policy.runner {
             Runner::Own(component) => Part::Own(component),
-            Runner::Bundled(_) => Part::Bundled,
+            Runner::Bundled { bundle, .. } => Part::Bundled(*bundle),
         }
     }
 
-    /// Asks the seed bundle for every bundled part, in one instance. Each answer comes with its
-    /// share of the call's time.
+    /// Asks `bundle` (at `position` in `Tenant::bundles`) for every part it runs, in one
+    /// instance. Each answer comes with its share of the call's time.
     fn ask_bundle(
         &self,
+        bundle: &TenantBundle,
+        position: usize,
         operation: Operation,
         parts: &[Part<'_>],
         request: &RequestRef<'_>,
     ) -> Vec<(Result<wit::Verdict, PolicyFailure>, Duration)> {
-        let plan = &self.bundle_plans[operation.index()];
-        let exempt = plan
-            .positions
-            .iter()
-            .any(|&position| !matches!(parts[position], Part::Bundled));
+        let plan = &bundle.plans[operation.index()];
+        let asked = |part: &Part<'_>| matches!(part, Part::Bundled(b) if *b == position);
+        let exempt = plan.positions.iter().any(|&at| !asked(&parts[at]));
         let filtered: Vec<BundledCall>;
         let calls = if exempt {
             filtered = plan
                 .positions
                 .iter()
                 .zip(&plan.calls)
-                .filter(|(position, _)| matches!(parts[**position], Part::Bundled))
+                .filter(|(at, _)| asked(&parts[**at]))
                 .map(|(_, call)| call.clone())
                 .collect();
             &filtered
         } else {
             &plan.calls
         };
-        let Some((bundle, limits)) = self.bundle.as_ref().filter(|_| !calls.is_empty()) else {
+        if calls.is_empty() {
             return Vec::new();
-        };
+        }
         let started = Instant::now();
-        let answer = bundle.evaluate(calls, request, limits, &self.name, &self.sandbox);
+        let answer =
+            bundle
+                .compiled
+                .evaluate(calls, request, &bundle.limits, &self.name, &self.sandbox);
         let share = started.elapsed() / u32::try_from(calls.len()).unwrap_or(u32::MAX);
         match answer {
             Ok(verdicts) => verdicts.into_iter().map(|v| (Ok(v), share)).collect(),
@@ -495,12 +545,12 @@ impl Tenant {
     }
 
     fn component_of<'a>(&'a self, policy: &'a LoadedPolicy) -> (Digest, &'a ComponentMetadata) {
-        match (&policy.runner, &self.bundle) {
-            (Runner::Own(component), _) => (component.digest(), component.metadata()),
-            (Runner::Bundled(index), Some((bundle, _))) => {
-                (bundle.digest(), bundle.metadata(*index))
-            }
-            (Runner::Bundled(_), None) => unreachable_bundle_answer(),
+        match &policy.runner {
+            Runner::Own(component) => (component.digest(), component.metadata()),
+            Runner::Bundled { bundle, index } => match self.bundles.get(*bundle) {
+                Some(bundle) => (bundle.compiled.digest(), bundle.compiled.metadata(*index)),
+                None => unreachable_bundle_answer(),
+            },
         }
     }
 }
@@ -508,7 +558,8 @@ impl Tenant {
 /// How one policy takes part in a decision.
 enum Part<'a> {
     Skipped(TraceOutcome),
-    Bundled,
+    /// Asked in the bundle at this position in `Tenant::bundles`.
+    Bundled(usize),
     Own(&'a CompiledComponent),
 }
 

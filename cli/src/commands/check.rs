@@ -38,10 +38,10 @@ pub fn run(config_path: &Path) -> anyhow::Result<Outcome> {
             None => policy.name.to_string(),
         };
         let operations: Vec<&str> = policy.operations.iter().map(|op| op.as_str()).collect();
-        let runs_in = if policy.bundled {
-            "the seed bundle"
-        } else {
-            "its own instance"
+        let runs_in = match (policy.bundled, policy.metadata.name.as_str()) {
+            (true, patrol::rules::RULE_POLICY) => "the rules bundle",
+            (true, _) => "the seed bundle",
+            (false, _) => "its own instance",
         };
         super::emit(&format!(
             "  {name}: {} {}, judges {}, runs in {runs_in}, {}{}",

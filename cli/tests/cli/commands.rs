@@ -239,7 +239,7 @@ fn check_describes_every_policy_of_the_example_tenant() {
     );
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert!(
-        stdout.contains("tenant `contoso` is valid: 7 policies on"),
+        stdout.contains("tenant `contoso` is valid: 8 policies on"),
         "{stdout}"
     );
     for name in [
@@ -250,6 +250,7 @@ fn check_describes_every_policy_of_the_example_tenant() {
         "restrict_pat_creation (organization `fabrikam`)",
         "write-scopes-short-lived",
         "contractors-read-only-code",
+        "contractors-no-manage",
     ] {
         assert!(
             stdout.contains(&format!("  {name}: ")),
@@ -459,6 +460,184 @@ fn explain_shows_each_policy_its_settings_verdict_and_rule() {
     assert_eq!(leaks["applied"], false);
     assert_eq!(leaks["verdict"], "not_applicable");
     assert_eq!(policy("restrict_pat_creation")["org"], "fabrikam");
+}
+
+#[test]
+fn explain_shows_the_expression_of_a_rule_and_the_values_it_saw() {
+    let output = patrol(
+        &[
+            "eval",
+            "--explain",
+            "--config",
+            &example("tenant.toml"),
+            "--request",
+            &example("requests/create-contractor-manage.json"),
+        ],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(1), "denied");
+    let explained: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let rule = explained["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["policy"] == "contractors-no-manage")
+        .expect("the rule is explained");
+    assert_eq!(rule["verdict"], "denied");
+    assert_eq!(
+        rule["violations"][0]["code"], "contractorManageScope",
+        "{rule}"
+    );
+    assert!(
+        rule["rule"]["expression"]
+            .as_str()
+            .unwrap()
+            .starts_with("!(user.groups.exists(g, g in params.contractor_groups)"),
+        "{rule}"
+    );
+    // What it read, as it read it: names in lowercase.
+    assert_eq!(
+        rule["rule"]["saw"],
+        serde_json::json!({
+            "params.contractor_groups": ["contractors", "vendors"],
+            "token.scopes": ["vso.code", "vso.code_manage"],
+            "user.groups": ["contractors"],
+        })
+    );
+    // A policy that is not a rule has no `rule` to show.
+    let lifespan = explained["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["policy"] == "max_pat_lifespan")
+        .unwrap();
+    assert!(lifespan["rule"].is_null());
+}
+
+#[test]
+fn check_reports_every_invalid_rule_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("tenant.toml");
+    std::fs::write(
+        &config,
+        r#"tenant = "t"
+
+[[rules]]
+name = "good"
+expression = "token.orgs.size() > 0 || token.all_orgs"
+
+[[rules]]
+name = "typo"
+expression = "user.grups.exists(g, g == 'x')"
+
+[[rules]]
+name = "wrong-type"
+expression = "token.valid_to - now <= 7"
+"#,
+    )
+    .unwrap();
+    let output = patrol(&["check", "--config", config.to_str().unwrap()], None);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "rule `typo`: invalid settings: `expression` (`user.grups.exists(g, g == 'x')`) at \
+             line 1, column 6: `user` has no field `grups`"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("rule `wrong-type`: invalid settings: `expression` (`token.valid_to - now <= 7`) cannot be evaluated"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("2 policies and rules are invalid"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("`good`"), "{stderr}");
+}
+
+/// A rule is a policy like any other to the dry run: the tokens it would refuse are listed
+/// under its name and code, with their owners' groups from the directory.
+#[test]
+fn the_dry_run_judges_tokens_by_rules_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    assert!(patrol(&["init", data], None).status.success());
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--data-dir", data]);
+        let output = patrol(&all, None);
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    };
+    run(&[
+        "groups",
+        "set",
+        "-t",
+        "contoso",
+        "contractors",
+        "carol@contoso.com",
+    ]);
+    for (user, name) in [
+        ("carol@contoso.com", "deploy"),
+        ("dana@contoso.com", "admin"),
+    ] {
+        run(&[
+            "token",
+            "create",
+            "-t",
+            "contoso",
+            "--user",
+            user,
+            "--name",
+            name,
+            "--scope",
+            "vso.code_manage",
+            "--org",
+            "contoso-main",
+            "--days",
+            "30",
+        ]);
+    }
+    let proposal = dir.path().join("proposal.toml");
+    std::fs::write(
+        &proposal,
+        r#"tenant = "contoso"
+[[rules]]
+name = "contractors-no-manage"
+expression = '!(user.groups.exists(g, g == "contractors") && token.scopes.exists(s, s.endsWith("_manage")))'
+code = "contractorManageScope"
+message = "contractors may not hold manage scopes"
+"#,
+    )
+    .unwrap();
+    let proposal = proposal.to_str().unwrap();
+    let dry_run = patrol(
+        &[
+            "whatif",
+            "--config",
+            proposal,
+            "--format",
+            "json",
+            "--data-dir",
+            data,
+        ],
+        None,
+    );
+    let said: serde_json::Value = serde_json::from_slice(&dry_run.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}", String::from_utf8_lossy(&dry_run.stderr));
+    });
+    let text = said.to_string();
+    assert!(text.contains("contractors-no-manage"), "{said:#}");
+    assert!(text.contains("contractorManageScope"), "{said:#}");
+    assert!(text.contains("carol@contoso.com"), "{said:#}");
+    assert!(!text.contains("dana@contoso.com"), "{said:#}");
 }
 
 /// `patrol` in `dir`, with `args`.

@@ -156,7 +156,47 @@ fn configuration_errors_name_the_policy_and_the_field() {
         (
             "two custom policies with one name",
             format!("tenant = \"t\"\n[[custom_policies]]\nname = \"w\"\ncomponent = \"{write_scopes}\"\nsettings = {{ max_days = 3 }}\n[[custom_policies]]\nname = \"w\"\ncomponent = \"{write_scopes}\"\n"),
-            "`custom_policies[1].name`: another custom policy is already named `w`",
+            "`custom_policies[1].name`: another custom policy or rule is already named `w`",
+        ),
+        (
+            "a rule named like a custom policy",
+            format!("tenant = \"t\"\n[[custom_policies]]\nname = \"w\"\ncomponent = \"{write_scopes}\"\nsettings = {{ max_days = 3 }}\n[[rules]]\nname = \"w\"\nexpression = \"true\"\n"),
+            "`rules[0].name`: another custom policy or rule is already named `w`",
+        ),
+        (
+            "a rule without an expression",
+            "tenant = \"t\"\n[[rules]]\nname = \"r\"\nmessage = \"m\"\n".into(),
+            "`rules[0]`: missing field `expression`",
+        ),
+        (
+            "a rule with a misspelt key",
+            "tenant = \"t\"\n[[rules]]\nname = \"r\"\nexpression = \"true\"\nmesage = \"m\"\n".into(),
+            "`rules[0].mesage`: unknown field `mesage`",
+        ),
+        (
+            "a rule with an unknown operation",
+            "tenant = \"t\"\n[[rules]]\nname = \"r\"\nexpression = \"true\"\noperations = [\"create\", \"revoke\"]\n".into(),
+            "`rules[0].operations[1]`: unknown operation `revoke`; use `create`, `regenerate` or `use`",
+        ),
+        (
+            "a rule with an uppercase name",
+            "tenant = \"t\"\n[[rules]]\nname = \"NoManage\"\nexpression = \"true\"\n".into(),
+            "`rules[0].name`: `NoManage` is not a valid name",
+        ),
+        (
+            "a rule whose expression is invalid names the rule, the expression and the position",
+            "tenant = \"t\"\n[[rules]]\nname = \"r\"\nexpression = \"user.grups.size() > 0\"\n".into(),
+            "rule `r`: invalid settings: `expression` (`user.grups.size() > 0`) at line 1, column 6: `user` has no field `grups`; it has `id`, `groups`",
+        ),
+        (
+            "a rule with params of the wrong shape",
+            "tenant = \"t\"\n[[rules]]\nname = \"r\"\nexpression = \"true\"\nparams = [1]\n".into(),
+            "`rules[0].params`: invalid type: sequence, expected a table",
+        ),
+        (
+            "a rule with an out-of-range limit",
+            "tenant = \"t\"\n[[rules]]\nname = \"r\"\nexpression = \"true\"\nlimits = { deadline_ms = 0 }\n".into(),
+            "rule `r`: `limits`: `deadline_ms` must be between 1 and 10000, got `0`",
         ),
         (
             "a custom policy with invalid settings",
@@ -179,6 +219,22 @@ fn configuration_errors_name_the_policy_and_the_field() {
         }
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+/// A tenant may have at most `MAX_RULES` rules.
+#[test]
+fn too_many_rules_are_refused() {
+    let mut toml = String::from("tenant = \"t\"\n");
+    for i in 0..=patrol::config::MAX_RULES {
+        toml.push_str(&format!(
+            "[[rules]]\nname = \"r{i}\"\nexpression = \"true\"\n"
+        ));
+    }
+    let message = load_error(&toml);
+    assert!(
+        message.contains("`rules[64]`: a tenant may have at most 64 rules, and this one has 65"),
+        "{message}"
+    );
 }
 
 #[test]
