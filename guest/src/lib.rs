@@ -50,7 +50,7 @@
 #[allow(unused_extern_crates)] // lets the generated bindings name this crate `::patrol_guest`
 extern crate self as patrol_guest;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "bump-allocator"))]
 mod bump_alloc;
 mod export;
 mod request;

@@ -222,7 +222,7 @@ fn policy_new_refuses_names_that_cannot_be_policies() {
 }
 
 #[test]
-fn the_seed_policies_cases_run_through_policy_test() {
+fn the_host_s_decision_cases_run_through_policy_test() {
     let _machine = crate::machine::whole();
     let output = Command::new(env!("CARGO_BIN_EXE_patrol"))
         .args(["policy", "test"])
@@ -234,7 +234,7 @@ fn the_seed_policies_cases_run_through_policy_test() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let summary = stdout.lines().last().unwrap();
     assert!(
-        summary.ends_with("0 failed, in 12 files"),
-        "every seed case passes: {summary}"
+        summary.ends_with("0 failed, in 15 files"),
+        "every case passes, the rules' (`[rule]` files included): {summary}"
     );
 }

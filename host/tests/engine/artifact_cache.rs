@@ -41,9 +41,9 @@ fn artifacts(dir: &Path) -> Vec<std::path::PathBuf> {
 fn a_second_engine_loads_what_the_first_compiled() {
     let dir = tempfile::tempdir().unwrap();
     let expected = decide(&example_tenant(&engine(dir.path())));
-    // The seed bundle and the two custom components.
+    // The seed bundle, the rules bundle (for the example's rule) and the two custom components.
     let written = artifacts(dir.path());
-    assert_eq!(written.len(), 3, "{written:?}");
+    assert_eq!(written.len(), 4, "{written:?}");
     let modified: Vec<_> = written
         .iter()
         .map(|path| std::fs::metadata(path).unwrap().modified().unwrap())

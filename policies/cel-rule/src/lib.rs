@@ -27,6 +27,7 @@ pub mod params;
 pub mod syntax;
 pub mod variables;
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use cel::{Context, Env, ExecutionError, Value};
@@ -325,9 +326,10 @@ impl<'a> Checked<'a> {
         expected: ExpectedType,
     ) -> Result<(), String> {
         let request = sample_request(operation);
-        let env = env();
-        let context = context(&env, &request, params);
-        match Value::resolve(&self.node.to_cel(), &context) {
+        let result = with_context(&request, params, |context| {
+            Value::resolve(&self.node.to_cel(), context)
+        });
+        match result {
             Ok(Value::Bool(_)) if matches!(expected, ExpectedType::Bool) => Ok(()),
             Ok(Value::String(_)) if matches!(expected, ExpectedType::String) => Ok(()),
             Ok(other) => Err(format!(
@@ -521,13 +523,36 @@ fn sample_request(operation: &str) -> Request {
     }
 }
 
-fn context<'a>(env: &Arc<Env>, request: &Request, params: &Params) -> Context<'a, 'a> {
-    let mut context = Context::with_env(Arc::clone(env));
-    for (name, value) in variables::of_request(request) {
-        context.add_variable_from_value(name, value);
-    }
-    context.add_variable_from_value("params", params.to_cel());
-    context
+thread_local! {
+    /// The last request's variables, in a context of their own: in the rules bundle, every
+    /// rule of a decision judges the same request in the same instance, and builds on this one
+    /// rather than converting the request again.
+    static REQUEST: RefCell<Option<(Request, Context<'static, 'static>)>> =
+        const { RefCell::new(None) };
+}
+
+/// Runs `judge` with the variables a rule sees: `request`'s, and `params`.
+fn with_context<R>(
+    request: &Request,
+    params: &Params,
+    judge: impl FnOnce(&Context<'_, '_>) -> R,
+) -> R {
+    REQUEST.with(|cell| {
+        let mut cached = cell.borrow_mut();
+        if cached.as_ref().is_none_or(|(seen, _)| seen != request) {
+            let mut root = Context::with_env(env());
+            for (name, value) in variables::of_request(request) {
+                root.add_variable_from_value(name, value);
+            }
+            *cached = Some((request.clone(), root));
+        }
+        let Some((_, root)) = cached.as_ref() else {
+            unreachable!("set just above")
+        };
+        let mut scope = root.new_inner_scope();
+        scope.add_variable_from_value("params", params.to_cel());
+        judge(&scope)
+    })
 }
 
 fn evaluate(rule: &Compiled, request: &Request) -> Verdict {
@@ -535,11 +560,13 @@ fn evaluate(rule: &Compiled, request: &Request) -> Verdict {
     if !rule.operations.iter().any(|o| o == operation) {
         return Verdict::allow();
     }
-    let env = env();
-    let context = context(&env, request, &rule.params);
-    match Value::resolve(&rule.condition.to_cel(), &context) {
+    with_context(request, &rule.params, |context| judge(rule, context))
+}
+
+fn judge(rule: &Compiled, context: &Context<'_, '_>) -> Verdict {
+    match Value::resolve(&rule.condition.to_cel(), context) {
         Ok(Value::Bool(true)) => Verdict::allow(),
-        Ok(Value::Bool(false)) => Verdict::deny(&rule.code, message(rule, &context)),
+        Ok(Value::Bool(false)) => Verdict::deny(&rule.code, message(rule, context)),
         Ok(other) => Verdict::deny(
             ERROR_CODE,
             format!(
