@@ -5,6 +5,11 @@ use std::path::Path;
 
 use patrol::{Engine, EngineConfig, TenantConfig};
 
+/// One engine for every case, so that the components they load (the CEL rules' bundle above
+/// all) are compiled once.
+static ENGINE: std::sync::LazyLock<Engine> =
+    std::sync::LazyLock::new(|| Engine::new(EngineConfig::default()).unwrap());
+
 /// Loads `toml` from a file in a fresh folder and returns the error message.
 fn load_error(toml: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
@@ -12,10 +17,9 @@ fn load_error(toml: &str) -> String {
     std::fs::write(dir.path().join("garbage.wasm"), b"not wasm at all").unwrap();
     std::fs::write(dir.path().join("module.wasm"), b"\0asm\x01\0\0\0").unwrap();
     std::fs::write(&path, toml).unwrap();
-    let engine = Engine::new(EngineConfig::default()).unwrap();
     let result = TenantConfig::from_file(&path)
         .map_err(|e| e.to_string())
-        .and_then(|config| patrol::Tenant::load(&engine, &config).map_err(|e| e.to_string()));
+        .and_then(|config| patrol::Tenant::load(&ENGINE, &config).map_err(|e| e.to_string()));
     let message = result.expect_err("the configuration should be refused");
     let prefix = format!("{}: ", path.display());
     assert!(message.starts_with(&prefix), "names the file: {message}");
@@ -31,6 +35,8 @@ fn component(name: &str) -> String {
 
 #[test]
 fn configuration_errors_name_the_policy_and_the_field() {
+    // Compiles components on every core: not while other tests measure time.
+    let _machine = crate::machine::whole();
     let write_scopes = component("write_scopes_short_lived");
     let cases: Vec<(&str, String, &str)> = vec![
         (
@@ -224,6 +230,7 @@ fn configuration_errors_name_the_policy_and_the_field() {
 /// A tenant may have at most `MAX_RULES` rules.
 #[test]
 fn too_many_rules_are_refused() {
+    let _machine = crate::machine::whole();
     let mut toml = String::from("tenant = \"t\"\n");
     for i in 0..=patrol::config::MAX_RULES {
         toml.push_str(&format!(

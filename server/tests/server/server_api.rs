@@ -1022,3 +1022,119 @@ async fn serve_one_custom_policy(
     .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
 }
+
+/// A CEL rule set over HTTP is a policy like the others: it refuses what it forbids, with its
+/// code, and its refusals reach the decision log and the violations report; an invalid rule
+/// is refused naming the rule and the position, and nothing changes.
+#[tokio::test(flavor = "multi_thread")]
+async fn rules_set_over_http_refuse_and_reach_the_reports() {
+    let service = Service::open(Some(TOKEN));
+    let router = service.router();
+    let admin = format!("Bearer {TOKEN}");
+    let json = [
+        ("authorization", admin.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let config = r#"tenant = "contoso"
+
+[[rules]]
+name = "contractors-no-manage"
+expression = '!(user.groups.exists(g, g == "contractors") && token.scopes.exists(s, s.endsWith("_manage")))'
+code = "contractorManageScope"
+message = "contractors may not hold manage scopes"
+"#;
+    let reply = call(
+        &router,
+        "PUT",
+        "/v1/admin/tenants/contoso",
+        &[BEARER],
+        config,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let set = call(
+        &router,
+        "PUT",
+        "/v1/admin/tenants/contoso/groups/contractors",
+        &json,
+        r#"{"members": ["carol@contoso.com"]}"#,
+    )
+    .await;
+    assert_eq!(set.status, StatusCode::OK);
+
+    let valid_to = patrol::timestamp::format_rfc3339(patrol::timestamp::now() + 30 * 86_400);
+    let create = |user: &str| {
+        serde_json::json!({
+            "user": user, "displayName": "repos", "scope": "vso.code_manage",
+            "validTo": valid_to, "org": "contoso-main",
+        })
+        .to_string()
+    };
+    let refused = call(
+        &router,
+        "POST",
+        "/v1/tenants/contoso/tokens",
+        &json,
+        create("carol@contoso.com"),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text());
+    assert!(
+        refused.text().contains("contractorManageScope"),
+        "{}",
+        refused.text()
+    );
+    let allowed = call(
+        &router,
+        "POST",
+        "/v1/tenants/contoso/tokens",
+        &json,
+        create("dana@contoso.com"),
+    )
+    .await;
+    assert_eq!(allowed.status, StatusCode::CREATED, "{}", allowed.text());
+
+    wait_for_log(
+        &service.dir.path().join("decisions.log"),
+        "contractorManageScope",
+    );
+    let violations = call(
+        &router,
+        "GET",
+        "/v1/tenants/contoso/reports/violations",
+        &json,
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(violations.status, StatusCode::OK, "{}", violations.text());
+    assert_eq!(violations.json()["denied_requests"], 1);
+    assert!(
+        violations.text().contains("contractors-no-manage"),
+        "{}",
+        violations.text()
+    );
+
+    let broken = config.replace("user.groups.exists", "user.grups.exists");
+    let reply = call(
+        &router,
+        "PUT",
+        "/v1/admin/tenants/contoso",
+        &[BEARER],
+        broken,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.error_code(), "invalid_configuration");
+    let message = reply.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        message.contains(
+            "rule `contractors-no-manage`: invalid settings: `expression` (`!(user.grups.exists("
+        ) && message.contains("at line 1, column 8: `user` has no field `grups`"),
+        "{message}"
+    );
+    let stored = std::fs::read_to_string(service.data().join("tenants/contoso.toml")).unwrap();
+    assert_eq!(stored, config, "a refused change writes nothing");
+}
