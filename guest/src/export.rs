@@ -75,12 +75,7 @@ pub struct CompiledComponent<P>(PhantomData<P>);
 
 impl<P: CompiledPolicy> Guest for CompiledComponent<P> {
     fn metadata() -> PolicyMetadata {
-        PolicyMetadata {
-            name: P::NAME.to_string(),
-            version: P::VERSION.to_string(),
-            description: P::DESCRIPTION.to_string(),
-            operations: P::OPERATIONS.to_vec(),
-        }
+        metadata(P::NAME, P::VERSION, P::DESCRIPTION, P::OPERATIONS)
     }
 
     fn validate_settings(json: String) -> Result<PreparedSettings, String> {
@@ -93,6 +88,21 @@ impl<P: CompiledPolicy> Guest for CompiledComponent<P> {
 
     fn evaluate(compiled: Vec<u8>, request: Request) -> Verdict {
         evaluate_compiled::<P>(&compiled, &request)
+    }
+}
+
+/// What a policy says about itself, from its constants.
+fn metadata(
+    name: &str,
+    version: &str,
+    description: &str,
+    operations: &[Operation],
+) -> PolicyMetadata {
+    PolicyMetadata {
+        name: name.to_string(),
+        version: version.to_string(),
+        description: description.to_string(),
+        operations: operations.to_vec(),
     }
 }
 
@@ -110,12 +120,7 @@ pub struct Component<P>(PhantomData<P>);
 
 impl<P: Policy> Guest for Component<P> {
     fn metadata() -> PolicyMetadata {
-        PolicyMetadata {
-            name: P::NAME.to_string(),
-            version: P::VERSION.to_string(),
-            description: P::DESCRIPTION.to_string(),
-            operations: P::OPERATIONS.to_vec(),
-        }
+        metadata(P::NAME, P::VERSION, P::DESCRIPTION, P::OPERATIONS)
     }
 
     fn validate_settings(json: String) -> Result<PreparedSettings, String> {

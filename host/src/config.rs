@@ -312,8 +312,8 @@ struct RawRule {
     limits: LimitOverrides,
 }
 
-/// The most rules one tenant may have. Each runs in an instance of its own per request, so a
-/// tenant that needs more should write them as one component.
+/// The most rules one tenant may have. Each is checked at load and judged on every request it
+/// applies to; a tenant that needs more should merge rules, or write them as a component.
 pub const MAX_RULES: usize = 64;
 
 /// The operations a rule judges unless it says otherwise.
