@@ -81,9 +81,10 @@ impl<P: CompiledPolicy> Guest for CompiledComponent<P> {
     fn validate_settings(json: String) -> Result<PreparedSettings, String> {
         let parsed: P::Settings = settings::parse_settings(&json)?;
         let (compiled, effective) = P::compile(parsed)?;
-        let mut prepared = settings::compile_settings(&compiled)?;
-        prepared.effective = effective.to_string();
-        Ok(prepared)
+        Ok(PreparedSettings {
+            effective: effective.to_string(),
+            compiled: settings::encode_settings(&compiled)?,
+        })
     }
 
     fn evaluate(compiled: Vec<u8>, request: Request) -> Verdict {

@@ -69,6 +69,20 @@ fn plain_serde_message(message: &str) -> String {
 pub fn compile_settings<T: Serialize + DeserializeOwned>(
     settings: &T,
 ) -> Result<PreparedSettings, String> {
+    let compiled = encode_settings(settings)?;
+    let effective = serde_json::to_string(settings)
+        .map_err(|error| format!("cannot show the settings as JSON: {error}"))?;
+    Ok(PreparedSettings {
+        effective,
+        compiled,
+    })
+}
+
+/// The compact binary form of checked settings, which `evaluate` receives; refused when the
+/// type does not survive the round trip through it.
+pub(crate) fn encode_settings<T: Serialize + DeserializeOwned>(
+    settings: &T,
+) -> Result<Vec<u8>, String> {
     let compiled = postcard::to_allocvec(settings)
         .map_err(|error| format!("cannot encode the settings: {error}"))?;
     let round_trips = decode_settings::<T>(&compiled)
@@ -82,12 +96,7 @@ pub fn compile_settings<T: Serialize + DeserializeOwned>(
                 .to_string(),
         );
     }
-    let effective = serde_json::to_string(settings)
-        .map_err(|error| format!("cannot show the settings as JSON: {error}"))?;
-    Ok(PreparedSettings {
-        effective,
-        compiled,
-    })
+    Ok(compiled)
 }
 
 /// Decodes settings that [`compile_settings`] encoded.

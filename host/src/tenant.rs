@@ -350,16 +350,26 @@ impl Tenant {
         load(engine, config)
     }
 
-    /// Loads every policy of a tenant as [`Tenant::load`] does, but goes on past a policy that
-    /// fails: every error, in configuration order (empty when the tenant loads). For
-    /// `patrol check`, which reports every invalid policy or rule at once.
-    pub fn load_errors(engine: &Engine, config: &TenantConfig) -> Vec<LoadError> {
+    /// Loads a tenant as [`Tenant::load`] does, but goes on past a policy that fails: the
+    /// tenant, or every error in configuration order. For `patrol check`, which reports every
+    /// invalid policy or rule at once.
+    pub fn load_every_policy(
+        engine: &Engine,
+        config: &TenantConfig,
+    ) -> Result<Tenant, Vec<LoadError>> {
         let mut loader = Loader::new(engine, config);
-        config
-            .policies
-            .iter()
-            .filter_map(|policy| loader.load(policy).err())
-            .collect()
+        let (mut policies, mut errors) = (Vec::new(), Vec::new());
+        for policy in &config.policies {
+            match loader.load(policy) {
+                Ok(loaded) => policies.push(loaded),
+                Err(error) => errors.push(error),
+            }
+        }
+        if errors.is_empty() {
+            Ok(loader.finish(policies))
+        } else {
+            Err(errors)
+        }
     }
 
     /// The tenant's id.

@@ -10,21 +10,22 @@ pub fn run(config_path: &Path) -> anyhow::Result<Outcome> {
     let config = TenantConfig::from_file(config_path)?;
     let engine = Engine::new(super::engine_config()?)?;
     // Every invalid policy and rule at once, rather than the first.
-    let errors = patrol::Tenant::load_errors(&engine, &config);
-    if let [only] = &errors[..] {
-        return Err(only.clone().into());
-    }
-    if !errors.is_empty() {
-        for error in &errors {
-            eprintln!("error: {error}");
+    let tenant = match patrol::Tenant::load_every_policy(&engine, &config) {
+        Ok(tenant) => tenant,
+        Err(errors) => {
+            if let [only] = &errors[..] {
+                return Err(only.clone().into());
+            }
+            for error in &errors {
+                eprintln!("error: {error}");
+            }
+            anyhow::bail!(
+                "{}: {} policies and rules are invalid (listed above)",
+                config.origin,
+                errors.len()
+            );
         }
-        anyhow::bail!(
-            "{}: {} policies and rules are invalid (listed above)",
-            config.origin,
-            errors.len()
-        );
-    }
-    let tenant = patrol::Tenant::load(&engine, &config)?;
+    };
     let count = tenant.policies().count();
     super::emit(&format!(
         "{}: tenant `{}` is valid: {count} {} on",
