@@ -532,7 +532,8 @@ fn a_huge_answer_at_load_is_reported_for_what_it_is() {
 /// deadline, is not used.
 #[test]
 fn an_answer_from_past_the_deadline_is_not_used() {
-    let _machine = crate::machine::shared();
+    // Whole: the 60 MiB fill must fit in 50 ms below, which a test beside it can prevent.
+    let _machine = crate::machine::whole();
     let engine = Engine::new(EngineConfig::default()).unwrap();
     let tenant = hostile(
         &engine,
@@ -554,13 +555,25 @@ fn an_answer_from_past_the_deadline_is_not_used() {
         "{}",
         failure.message
     );
-    // With a deadline that allows the fill, the same policy answers.
+    // With a deadline that allows the fill, the same policy answers. A shared machine can still
+    // stall one try past 50 ms (page faults for 60 MiB), so it has three; every one that does not
+    // answer must have failed for its deadline and nothing else.
     let tenant = hostile(
         &engine,
         "one-long-instruction",
         "limits = { deadline_ms = 50, memory_mib = 64 }",
     );
-    assert_eq!(tenant.evaluate(&long_creation()).violations.len(), 1);
+    let answered = (0..3).any(|_| {
+        let decision = tenant.evaluate(&long_creation());
+        match decision.violations.get(1) {
+            None => true,
+            Some(failure) => {
+                assert_eq!(failure.error, Some(ErrorClass::Timeout), "{}", failure.message);
+                false
+            }
+        }
+    });
+    assert!(answered, "a 50 ms deadline never let the fill finish in three tries");
 }
 
 #[test]
