@@ -30,7 +30,7 @@ use patrol::files::write_atomically;
 
 use crate::api::blocking;
 use crate::error::ApiError;
-use crate::extract::{Admin, Served, TenantName, read_body};
+use crate::extract::{Admin, Operator, Read, Served, TenantName, Write, read_body};
 use crate::state::{ServedTenant, Shared};
 use patrol_store::ConfigFormat as Format;
 
@@ -80,7 +80,7 @@ fn summary(name: &str, served: Option<&ServedTenant>, refused: Option<String>) -
 }
 
 pub(crate) async fn list_tenants(
-    _admin: Admin,
+    admin: Admin<Read>,
     State(state): State<Arc<Shared>>,
 ) -> Result<Response, ApiError> {
     let tenants = state.tenants();
@@ -92,6 +92,8 @@ pub(crate) async fn list_tenants(
         .cloned()
         .collect();
     names.extend(refused_only.iter());
+    // A tenant's credential sees its own tenant only.
+    names.retain(|name| admin.only_tenant().is_none_or(|only| only == name.as_str()));
     names.sort();
     let list: Vec<TenantSummary> = names
         .into_iter()
@@ -101,7 +103,7 @@ pub(crate) async fn list_tenants(
 }
 
 pub(crate) async fn get_tenant(
-    _admin: Admin,
+    _admin: Admin<Read>,
     Served { served, .. }: Served,
 ) -> Result<Response, ApiError> {
     Ok((
@@ -112,7 +114,7 @@ pub(crate) async fn get_tenant(
 }
 
 pub(crate) async fn put_tenant(
-    Admin { actor }: Admin,
+    Admin { actor, .. }: Admin<Write>,
     State(state): State<Arc<Shared>>,
     TenantName(tenant): TenantName,
     headers: HeaderMap,
@@ -172,7 +174,7 @@ pub(crate) async fn configuration_body(
 }
 
 pub(crate) async fn delete_tenant(
-    Admin { actor }: Admin,
+    Admin { actor, .. }: Admin<Operator>,
     State(state): State<Arc<Shared>>,
     TenantName(tenant): TenantName,
 ) -> Result<Response, ApiError> {
@@ -225,7 +227,7 @@ impl ComponentSummary {
 }
 
 pub(crate) async fn upload_component(
-    _admin: Admin,
+    _admin: Admin<Write>,
     State(state): State<Arc<Shared>>,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -267,7 +269,7 @@ pub(crate) async fn upload_component(
 }
 
 pub(crate) async fn list_components(
-    _admin: Admin,
+    _admin: Admin<Read>,
     State(state): State<Arc<Shared>>,
 ) -> Result<Response, ApiError> {
     let worker = Arc::clone(&state);

@@ -28,7 +28,7 @@ use patrol_store::tokens::{LifecycleError, MAX_GROUP_MEMBERS};
 
 use crate::api::blocking;
 use crate::error::ApiError;
-use crate::extract::{Admin, PathParams, Served, json_body};
+use crate::extract::{Admin, PathParams, Read, Served, Write, json_body};
 use crate::state::Shared;
 
 #[derive(Deserialize)]
@@ -45,7 +45,7 @@ pub(crate) struct GroupId {
 }
 
 pub(crate) async fn list(
-    _admin: Admin,
+    _admin: Admin<Read>,
     State(state): State<Arc<Shared>>,
     Served { name: tenant, .. }: Served,
 ) -> Result<Response, ApiError> {
@@ -61,7 +61,7 @@ pub(crate) async fn list(
 }
 
 pub(crate) async fn put(
-    _admin: Admin,
+    _admin: Admin<Write>,
     State(state): State<Arc<Shared>>,
     Served { name: tenant, .. }: Served,
     PathParams(GroupId { group }): PathParams<GroupId>,
@@ -110,13 +110,13 @@ pub(crate) async fn put(
         .await?
         .map_err(|error| match error {
             LifecycleError::Invalid { field, problem } => invalid(field, problem),
-            other => ApiError::failed(&other),
+            other => group_error(other),
         })?;
     Ok(Json(json!({ "id": group, "members": stored })).into_response())
 }
 
 pub(crate) async fn delete(
-    _admin: Admin,
+    _admin: Admin<Write>,
     State(state): State<Arc<Shared>>,
     Served { name: tenant, .. }: Served,
     PathParams(GroupId { group }): PathParams<GroupId>,
@@ -124,7 +124,7 @@ pub(crate) async fn delete(
     let tokens = Arc::clone(&state.tokens);
     let existed = blocking(move || tokens.delete_group(&tenant, &group))
         .await?
-        .map_err(|error| ApiError::failed(&error))?;
+        .map_err(group_error)?;
     if existed {
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
@@ -133,5 +133,17 @@ pub(crate) async fn delete(
             "unknown_group",
             "no such group in this tenant",
         ))
+    }
+}
+
+/// A group's change refused: 409 for a group the identity provider keeps over SCIM.
+fn group_error(error: LifecycleError) -> ApiError {
+    match error {
+        LifecycleError::ManagedByScim(_) => ApiError::new(
+            StatusCode::CONFLICT,
+            "group_managed_by_scim",
+            error.to_string(),
+        ),
+        other => ApiError::failed(&other),
     }
 }

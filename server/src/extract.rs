@@ -5,7 +5,8 @@
 //! so that a handler says only what is particular to it.
 //!
 //! Extractors run in the order of a handler's arguments: put [`Admin`] first, so that a caller
-//! without the admin token learns nothing about which tenants exist.
+//! without the admin token (or with another tenant's credential) learns nothing about which
+//! tenants exist.
 
 use std::sync::Arc;
 
@@ -21,32 +22,158 @@ use crate::error::ApiError;
 use crate::state::{ServedTenant, Shared};
 use patrol::config::valid_tenant_name;
 use patrol::serde_message;
+use patrol_store::tokens::{CREDENTIAL_PREFIX, CredentialRecord, Role};
 
-/// The caller presented the admin bearer token. `actor` is who they say is acting, for the
-/// audit log: the `X-Patrol-Actor` header, else `admin`.
-pub(crate) struct Admin {
+/// Who is calling the admin API: the operator (the admin token), or a tenant's API credential.
+#[derive(Debug, Clone)]
+pub(crate) enum Caller {
+    /// The operator's admin token: every tenant, every route.
+    Operator,
+    /// A credential of one tenant, with its role.
+    Credential(CredentialRecord),
+}
+
+/// What a route needs of its caller. Each is a type, so that a handler's signature says it:
+/// `Admin<Read>`, `Admin<Write>`, `Admin<Provision>`, `Admin<Operator>`.
+pub(crate) trait Need: Send + Sync + 'static {
+    /// The roles of a tenant credential that may call the route (the operator always may).
+    const ROLES: &'static [Role];
+    /// What the route is, for the refusal's message.
+    const WHAT: &'static str;
+}
+
+/// Reading a tenant: its configuration, tokens, reports, audit log, groups.
+pub(crate) struct Read;
+impl Need for Read {
+    const ROLES: &'static [Role] = &[Role::Admin, Role::Auditor];
+    const WHAT: &'static str = "reading the tenant";
+}
+
+/// Changing a tenant: its policies, tokens, groups.
+pub(crate) struct Write;
+impl Need for Write {
+    const ROLES: &'static [Role] = &[Role::Admin];
+    const WHAT: &'static str = "changing the tenant";
+}
+
+/// SCIM provisioning.
+pub(crate) struct Provision;
+impl Need for Provision {
+    const ROLES: &'static [Role] = &[Role::Provisioner];
+    const WHAT: &'static str = "SCIM provisioning";
+}
+
+/// What only the operator does: deleting tenants, managing credentials.
+pub(crate) struct Operator;
+impl Need for Operator {
+    const ROLES: &'static [Role] = &[];
+    const WHAT: &'static str = "this operator route";
+}
+
+/// The caller may do what `N` needs, on the `{tenant}` of the path if the route has one.
+/// `actor` is who acts, for the audit log: a credential's `credential:<name>`, else the
+/// operator's `X-Patrol-Actor` header, else `admin`.
+///
+/// A tenant credential gets 404 `unknown_tenant` for any other tenant, exactly as for a tenant
+/// that does not exist, so that it learns nothing about which tenants exist; and 403 on its own
+/// tenant for what its role may not do.
+pub(crate) struct Admin<N: Need = Write> {
     pub(crate) actor: String,
+    pub(crate) caller: Caller,
+    need: std::marker::PhantomData<N>,
 }
 
 /// The header in which an administrator's tool names the person acting, for the audit log.
 pub(crate) const ACTOR_HEADER: &str = "x-patrol-actor";
 
-impl FromRequestParts<Arc<Shared>> for Admin {
+impl<N: Need> FromRequestParts<Arc<Shared>> for Admin<N> {
     type Rejection = ApiError;
 
     async fn from_request_parts(
         parts: &mut Parts,
         state: &Arc<Shared>,
     ) -> Result<Self, Self::Rejection> {
-        authorize(state, &parts.headers)?;
+        let what = format!("{} {}", parts.method, parts.uri.path());
+        let caller = authenticate(state, &parts.headers, &what).await?;
+        let tenant = path_tenant(parts).await;
+        check::<N>(&caller, tenant.as_deref())?;
+        let actor = match &caller {
+            Caller::Operator => actor(&parts.headers),
+            Caller::Credential(credential) => credential.actor(),
+        };
         Ok(Admin {
-            actor: actor(&parts.headers),
+            actor,
+            caller,
+            need: std::marker::PhantomData,
         })
     }
 }
 
-/// Checks the `Authorization: Bearer` header against the admin token, in constant time.
-pub(crate) fn authorize(state: &Shared, headers: &HeaderMap) -> Result<(), ApiError> {
+impl<N: Need> Admin<N> {
+    /// The one tenant the caller may see, if it is a tenant credential.
+    pub(crate) fn only_tenant(&self) -> Option<&str> {
+        match &self.caller {
+            Caller::Operator => None,
+            Caller::Credential(credential) => Some(&credential.tenant),
+        }
+    }
+}
+
+/// The `{tenant}` of the path, if the route has one.
+async fn path_tenant(parts: &mut Parts) -> Option<String> {
+    Path::<std::collections::HashMap<String, String>>::from_request_parts(parts, &())
+        .await
+        .ok()
+        .and_then(|Path(mut params)| params.remove("tenant"))
+}
+
+/// Whether `caller` may do what `N` needs on `tenant`.
+fn check<N: Need>(caller: &Caller, tenant: Option<&str>) -> Result<(), ApiError> {
+    let Caller::Credential(credential) = caller else {
+        return Ok(());
+    };
+    if let Some(tenant) = tenant
+        && tenant != credential.tenant
+    {
+        return Err(ApiError::unknown_tenant(tenant));
+    }
+    if N::ROLES.contains(&credential.role) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "a credential with the role `{}` may not do {}: {}",
+                credential.role,
+                N::WHAT,
+                match credential.role {
+                    Role::Admin => "that is the operator's",
+                    Role::Auditor => "the auditor role is read-only",
+                    Role::Provisioner => "the provisioner role may only use the SCIM endpoints",
+                }
+            ),
+        ))
+    }
+}
+
+/// The bearer token of the request, if any.
+fn bearer(headers: &HeaderMap) -> &str {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or("")
+}
+
+/// Who presented the `Authorization: Bearer` header: the operator (compared in constant time
+/// with the admin token), or a live tenant credential (looked up by its hash; a use is
+/// recorded, `what` naming the request).
+pub(crate) async fn authenticate(
+    state: &Arc<Shared>,
+    headers: &HeaderMap,
+    what: &str,
+) -> Result<Caller, ApiError> {
     let Some(expected) = &state.admin_token else {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -54,20 +181,27 @@ pub(crate) fn authorize(state: &Shared, headers: &HeaderMap) -> Result<(), ApiEr
             "the admin API is off: start patrol with an admin token to turn it on",
         ));
     };
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .unwrap_or("");
+    let presented = bearer(headers).trim().to_string();
     if bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "the admin API needs `Authorization: Bearer <admin token>`",
-        ))
+        return Ok(Caller::Operator);
     }
+    if presented.starts_with(CREDENTIAL_PREFIX) {
+        let tokens = Arc::clone(&state.tokens);
+        let what = what.to_string();
+        let found = crate::api::blocking(move || {
+            tokens.authenticate_credential(&presented, &what, patrol::timestamp::now())
+        })
+        .await?
+        .map_err(|error| ApiError::failed(&error))?;
+        if let Some(credential) = found {
+            return Ok(Caller::Credential(credential));
+        }
+    }
+    Err(ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "the admin API needs `Authorization: Bearer <admin token or tenant credential>`",
+    ))
 }
 
 /// Who is acting, for the audit log: the `X-Patrol-Actor` header when it is printable text of

@@ -17,6 +17,7 @@
 
 mod admin;
 mod api;
+mod credentials;
 mod decision_log;
 mod directory;
 mod error;
@@ -29,6 +30,7 @@ mod leaks;
 mod metrics;
 mod ops;
 mod reports;
+mod scim;
 mod state;
 mod tokens;
 
@@ -40,7 +42,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::http::Method;
-use axum::routing::{MethodRouter, any, delete, get, post, put};
+use axum::routing::{MethodRouter, any, delete, get, patch, post, put};
 use tokio::net::TcpListener;
 
 use patrol::{Engine, EngineConfig, EngineError};
@@ -523,6 +525,111 @@ fn route_table() -> Vec<Route> {
             "/v1/admin/tenants/{tenant}/groups/{group}",
             Method::DELETE,
             delete(directory::delete),
+        ),
+        (
+            "/v1/admin/tenants/{tenant}/credentials",
+            Method::GET,
+            get(credentials::list),
+        ),
+        (
+            "/v1/admin/tenants/{tenant}/credentials",
+            Method::POST,
+            post(credentials::create),
+        ),
+        (
+            "/v1/admin/tenants/{tenant}/credentials/{id}/rotate",
+            Method::POST,
+            post(credentials::rotate),
+        ),
+        (
+            "/v1/admin/tenants/{tenant}/credentials/{id}",
+            Method::DELETE,
+            delete(credentials::revoke),
+        ),
+        (
+            "/scim/v2/tenants/{tenant}/ServiceProviderConfig",
+            Method::GET,
+            get(scim::service_provider_config),
+        ),
+        (
+            "/scim/v2/tenants/{tenant}/ResourceTypes",
+            Method::GET,
+            get(scim::list_resource_types),
+        ),
+        (
+            "/scim/v2/tenants/{tenant}/ResourceTypes/{id}",
+            Method::GET,
+            get(scim::get_resource_type),
+        ),
+        (
+            "/scim/v2/tenants/{tenant}/Schemas",
+            Method::GET,
+            get(scim::list_schemas),
+        ),
+        (
+            "/scim/v2/tenants/{tenant}/Schemas/{id}",
+            Method::GET,
+            get(scim::get_schema),
+        ),
+        (
+            "/scim/v2/tenants/{tenant}/Users",
+            Method::GET,
+            get(scim::list),
+        ),
+        (
+            "/scim/v2/tenants/{tenant}/Users",
+            Method::POST,
+            post(scim::create),
+        ),
+        (
+            "/scim/v2/tenants/{tenant}/Users/{id}",
+            Method::GET,
+            get(scim::get),
+        ),
+        (
+            "/scim/v2/tenants/{tenant}/Users/{id}",
+            Method::PUT,
+            put(scim::replace),
+        ),
+        (
+            "/scim/v2/tenants/{tenant}/Users/{id}",
+            Method::PATCH,
+            patch(scim::patch),
+        ),
+        (
+            "/scim/v2/tenants/{tenant}/Users/{id}",
+            Method::DELETE,
+            delete(scim::delete),
+        ),
+        (
+            "/scim/v2/tenants/{tenant}/Groups",
+            Method::GET,
+            get(scim::list),
+        ),
+        (
+            "/scim/v2/tenants/{tenant}/Groups",
+            Method::POST,
+            post(scim::create),
+        ),
+        (
+            "/scim/v2/tenants/{tenant}/Groups/{id}",
+            Method::GET,
+            get(scim::get),
+        ),
+        (
+            "/scim/v2/tenants/{tenant}/Groups/{id}",
+            Method::PUT,
+            put(scim::replace),
+        ),
+        (
+            "/scim/v2/tenants/{tenant}/Groups/{id}",
+            Method::PATCH,
+            patch(scim::patch),
+        ),
+        (
+            "/scim/v2/tenants/{tenant}/Groups/{id}",
+            Method::DELETE,
+            delete(scim::delete),
         ),
         ("/healthz", Method::GET, get(ops::healthz)),
         ("/readyz", Method::GET, get(ops::readyz)),

@@ -24,7 +24,7 @@ use patrol_store::reports::{Format, Report, all_tokens, html};
 use crate::admin::configuration_body;
 use crate::api::blocking;
 use crate::error::ApiError;
-use crate::extract::{Admin, PathParams, QueryParams, Served, TenantName};
+use crate::extract::{Admin, PathParams, QueryParams, Read, Served, TenantName};
 use crate::state::Shared;
 
 #[derive(Deserialize)]
@@ -79,7 +79,7 @@ pub(crate) struct ReportName {
 }
 
 pub(crate) async fn report(
-    _admin: Admin,
+    _admin: Admin<Read>,
     State(state): State<Arc<Shared>>,
     Served {
         name: tenant,
@@ -146,7 +146,7 @@ pub(crate) async fn report(
 }
 
 pub(crate) async fn whatif_handler(
-    _admin: Admin,
+    _admin: Admin<Read>,
     State(state): State<Arc<Shared>>,
     TenantName(tenant): TenantName,
     QueryParams(params): QueryParams<FormatParam>,

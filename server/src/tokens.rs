@@ -32,7 +32,7 @@ use patrol_store::tokens::{
 
 use crate::api::blocking;
 use crate::error::ApiError;
-use crate::extract::{Admin, JsonBody, PathParams, QueryParams, Served};
+use crate::extract::{Admin, JsonBody, PathParams, QueryParams, Read, Served, Write};
 use crate::state::Shared;
 
 /// What `POST .../tokens` takes (Azure DevOps' `PatTokenCreateRequest`, and who it is for).
@@ -115,8 +115,8 @@ fn check_api_version(version: Option<&str>) -> Result<(), ApiError> {
 }
 
 fn lifecycle_error(error: LifecycleError) -> Response {
-    match error {
-        LifecycleError::Denied(decision) => denied(&decision),
+    match &error {
+        LifecycleError::Denied(decision) => denied(decision),
         LifecycleError::NotFound(id) => ApiError::new(
             StatusCode::NOT_FOUND,
             "unknown_token",
@@ -130,7 +130,14 @@ fn lifecycle_error(error: LifecycleError) -> Response {
         )
         .with_field(field)
         .into_response(),
-        other => ApiError::failed(&other).into_response(),
+        LifecycleError::Deprovisioned(_) => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "user_deprovisioned",
+            error.to_string(),
+        )
+        .with_field("owner")
+        .into_response(),
+        other => ApiError::failed(other).into_response(),
     }
 }
 
@@ -168,7 +175,7 @@ fn issued(issued: &Issued, status: StatusCode) -> Response {
 
 pub(crate) async fn create(
     State(state): State<Arc<Shared>>,
-    _admin: Admin,
+    _admin: Admin<Write>,
     Served { served, .. }: Served,
     QueryParams(query): QueryParams<Versioned>,
     JsonBody(body): JsonBody<CreateBody>,
@@ -196,7 +203,7 @@ pub(crate) async fn create(
 
 pub(crate) async fn regenerate(
     State(state): State<Arc<Shared>>,
-    _admin: Admin,
+    _admin: Admin<Write>,
     Served { served, .. }: Served,
     PathParams(TokenId { id }): PathParams<TokenId>,
     QueryParams(query): QueryParams<Versioned>,
@@ -227,7 +234,7 @@ pub(crate) struct RevokeQuery {
 
 pub(crate) async fn revoke(
     State(state): State<Arc<Shared>>,
-    Admin { actor }: Admin,
+    Admin { actor, .. }: Admin<Write>,
     Served { name, .. }: Served,
     PathParams(TokenId { id }): PathParams<TokenId>,
     QueryParams(query): QueryParams<RevokeQuery>,
@@ -278,7 +285,7 @@ const PROPAGATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 
 pub(crate) async fn get_token(
     State(state): State<Arc<Shared>>,
-    _admin: Admin,
+    _admin: Admin<Read>,
     Served { name, .. }: Served,
     PathParams(TokenId { id }): PathParams<TokenId>,
     QueryParams(query): QueryParams<Versioned>,
@@ -321,7 +328,7 @@ pub(crate) struct ListQuery {
 
 pub(crate) async fn list(
     State(state): State<Arc<Shared>>,
-    _admin: Admin,
+    _admin: Admin<Read>,
     Served { name, .. }: Served,
     QueryParams(params): QueryParams<ListQuery>,
 ) -> Result<Response, ApiError> {
@@ -377,7 +384,7 @@ const MAX_AUDIT_ENTRIES: usize = 1000;
 
 pub(crate) async fn audit(
     State(state): State<Arc<Shared>>,
-    _admin: Admin,
+    _admin: Admin<Read>,
     Served { name, .. }: Served,
     QueryParams(params): QueryParams<AuditParams>,
 ) -> Result<Response, ApiError> {

@@ -568,12 +568,20 @@ fn an_answer_from_past_the_deadline_is_not_used() {
         match decision.violations.get(1) {
             None => true,
             Some(failure) => {
-                assert_eq!(failure.error, Some(ErrorClass::Timeout), "{}", failure.message);
+                assert_eq!(
+                    failure.error,
+                    Some(ErrorClass::Timeout),
+                    "{}",
+                    failure.message
+                );
                 false
             }
         }
     });
-    assert!(answered, "a 50 ms deadline never let the fill finish in three tries");
+    assert!(
+        answered,
+        "a 50 ms deadline never let the fill finish in three tries"
+    );
 }
 
 #[test]

@@ -24,6 +24,9 @@ use subtle::ConstantTimeEq;
 
 /// Every patrol token starts with this.
 pub const PREFIX: &str = "ptl_";
+/// Every API credential (a tenant's administrator, auditor or provisioning client) starts with
+/// this; otherwise it has the token format.
+pub const CREDENTIAL_PREFIX: &str = "ptc_";
 /// Characters in the random body.
 const BODY_LEN: usize = 43;
 /// Characters in the checksum.
@@ -69,10 +72,20 @@ pub enum FormatError {
 impl Secret {
     /// A new secret, from the operating system's random number generator.
     pub fn generate() -> Result<Secret, getrandom::Error> {
+        Secret::generate_with(PREFIX)
+    }
+
+    /// A new API credential's secret: the token format with the prefix
+    /// [`CREDENTIAL_PREFIX`], so that neither can be mistaken for the other.
+    pub fn generate_credential() -> Result<Secret, getrandom::Error> {
+        Secret::generate_with(CREDENTIAL_PREFIX)
+    }
+
+    fn generate_with(prefix: &str) -> Result<Secret, getrandom::Error> {
         let mut random = [0u8; 32];
         getrandom::fill(&mut random)?;
         let mut token = String::with_capacity(TOKEN_LEN);
-        token.push_str(PREFIX);
+        token.push_str(prefix);
         token.push_str(&base62(&random, BODY_LEN));
         let checksum = crc32fast::hash(token.as_bytes());
         token.push_str(&base62(&checksum.to_be_bytes(), CHECKSUM_LEN));
@@ -81,8 +94,17 @@ impl Secret {
 
     /// Checks that `text` is a well-formed patrol token with a valid checksum.
     pub fn parse(text: &str) -> Result<Secret, FormatError> {
+        Secret::parse_with(PREFIX, text)
+    }
+
+    /// Checks that `text` is a well-formed API credential with a valid checksum.
+    pub fn parse_credential(text: &str) -> Result<Secret, FormatError> {
+        Secret::parse_with(CREDENTIAL_PREFIX, text)
+    }
+
+    fn parse_with(prefix: &str, text: &str) -> Result<Secret, FormatError> {
         let text = text.trim();
-        let body = text.strip_prefix(PREFIX).ok_or(FormatError::Malformed)?;
+        let body = text.strip_prefix(prefix).ok_or(FormatError::Malformed)?;
         if text.len() != TOKEN_LEN || !body.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(FormatError::Malformed);
         }

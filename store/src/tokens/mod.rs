@@ -2,6 +2,8 @@
 //! them, and responds when one is found in public; every step is judged by the tenant's
 //! policies, recorded in the audit log, and notified to the token's owner.
 
+mod accounts;
+mod admins;
 mod cache;
 pub mod copy;
 mod format;
@@ -13,8 +15,15 @@ mod sqlite;
 mod store;
 mod view;
 
+pub use accounts::{
+    CredentialChange, CredentialRecord, Role, ScimConflict, ScimKind, ScimRecord, ScimWrite,
+    USER_DEPROVISIONED,
+};
+pub use admins::CREDENTIAL_USE_EVERY;
 pub use cache::{Cache, Lookups};
-pub use format::{FormatError, PREFIX, Secret, SecretHash, TOKEN_LEN, find_tokens, sha256_hex};
+pub use format::{
+    CREDENTIAL_PREFIX, FormatError, PREFIX, Secret, SecretHash, TOKEN_LEN, find_tokens, sha256_hex,
+};
 pub use notify::{Notifier, NotifierConfig};
 pub use policy_audit::policy_changes;
 pub use postgres::{CHANNEL, PgStore, ReplicaStatus, StoredConfig};

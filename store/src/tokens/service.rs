@@ -87,6 +87,18 @@ pub enum LifecycleError {
         /// What is wrong.
         problem: String,
     },
+    /// The owner was deprovisioned by the tenant's identity provider (SCIM).
+    #[error(
+        "`{0}` was deprovisioned by the tenant's identity provider: no token can be issued to \
+         them until it provisions them again"
+    )]
+    Deprovisioned(String),
+    /// The group is kept by the tenant's identity provider over SCIM.
+    #[error(
+        "the group `{0}` is provisioned by the tenant's identity provider over SCIM and is \
+         read-only here: change it in the identity provider"
+    )]
+    ManagedByScim(String),
     /// The operating system's random number generator failed.
     #[error("cannot generate a token")]
     Random(#[source] getrandom::Error),
@@ -207,6 +219,8 @@ pub struct Tokens {
     cache: Option<Arc<Cache>>,
     /// Uses not yet written, by token.
     uses: Mutex<HashMap<String, TokenUse>>,
+    /// When each API credential's use was last recorded.
+    pub(super) credential_uses: super::admins::UseRecords,
 }
 
 impl Tokens {
@@ -216,6 +230,7 @@ impl Tokens {
             store,
             cache: None,
             uses: Mutex::new(HashMap::new()),
+            credential_uses: Default::default(),
         }
     }
 
@@ -279,7 +294,8 @@ impl Tokens {
     }
 
     /// Deletes a group of the tenant's directory; returns whether it existed.
-    pub fn delete_group(&self, tenant: &str, group: &str) -> Result<bool, StoreError> {
+    pub fn delete_group(&self, tenant: &str, group: &str) -> Result<bool, LifecycleError> {
+        self.refuse_scim_group(tenant, group)?;
         let deleted = self.store.delete_group(tenant, group)?;
         if let Some(cache) = &self.cache {
             cache.forget_groups(tenant);
@@ -296,6 +312,7 @@ impl Tokens {
     ) -> Result<Issued, LifecycleError> {
         let owner = new.owner.trim().to_lowercase();
         let scopes = check_new(tenant, &owner, &new, now)?;
+        self.refuse_deprovisioned(tenant.name(), &owner)?;
         let groups = match new.groups {
             Some(groups) => groups,
             None => self.groups_of(tenant.name(), &owner)?,
@@ -402,6 +419,7 @@ impl Tokens {
             org: org.to_string(),
         };
         check_new(tenant, &existing.owner, &new, now)?;
+        self.refuse_deprovisioned(tenant.name(), &existing.owner)?;
         let request = Request {
             operation: Operation::Regenerate,
             now,
@@ -571,6 +589,7 @@ impl Tokens {
         )?;
         stored.sort();
         stored.dedup();
+        self.refuse_scim_group(tenant, group)?;
         self.store.set_group(tenant, group, &stored)?;
         if let Some(cache) = &self.cache {
             cache.forget_groups(tenant);

@@ -15,6 +15,11 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
+use super::USER_DEPROVISIONED;
+use super::accounts::{
+    CREDENTIAL_COLUMNS, CredentialChange, CredentialRecord, Role, SCIM_COLUMNS, ScimConflict,
+    ScimKind, ScimRecord, ScimWrite,
+};
 use super::format::SecretHash;
 use super::store::{
     AuditEntry, AuditEvent, AuditQuery, Change, ChangeKind, Continuation, Notification,
@@ -24,10 +29,19 @@ use super::store::{
 use patrol::timestamp::Timestamp;
 
 /// The migrations, in order; the schema's version is how many have been applied.
-const MIGRATIONS: [&str; 3] = [
+const MIGRATIONS: [&str; 4] = [
     include_str!("../../migrations/sqlite/0001_tokens.sql"),
     include_str!("../../migrations/sqlite/0002_changes.sql"),
     include_str!("../../migrations/sqlite/0003_retention.sql"),
+    include_str!("../../migrations/sqlite/0004_accounts.sql"),
+];
+
+/// What goes with a deleted tenant, besides its tokens (revoked, kept for the record).
+const RETIRED_WITH_TENANT: [&str; 4] = [
+    "group_members",
+    "credentials",
+    "scim_resources",
+    "deprovisioned_users",
 ];
 
 /// How many idle reading connections are kept.
@@ -515,10 +529,12 @@ impl TokenStore for SqliteStore {
                 insert_audit(transaction, &entry)?;
                 insert_notification(transaction, &notification, at)?;
             }
-            transaction.execute(
-                "DELETE FROM group_members WHERE tenant = ?1",
-                params![tenant],
-            )?;
+            for table in RETIRED_WITH_TENANT {
+                transaction.execute(
+                    &format!("DELETE FROM {table} WHERE tenant = ?1"),
+                    params![tenant],
+                )?;
+            }
             insert_change(transaction, at, tenant, ChangeKind::Tenant, "")?;
             Ok(unrevoked.len())
         })
@@ -871,6 +887,348 @@ impl TokenStore for SqliteStore {
             )
             .map_err(failed)
     }
+
+    fn create_credential(
+        &self,
+        credential: &CredentialRecord,
+        hash: &SecretHash,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        self.write(|transaction| {
+            transaction.execute(
+                "INSERT INTO credentials (id, tenant, name, role, secret_hash, created_at,
+                     created_by, rotated_at, last_used_at, revoked_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, NULL, NULL)",
+                params![
+                    credential.id,
+                    credential.tenant,
+                    credential.name,
+                    credential.role.as_str(),
+                    hash.0.as_slice(),
+                    credential.created_at,
+                    credential.created_by,
+                ],
+            )?;
+            insert_audit(transaction, audit)
+        })
+    }
+
+    fn find_credential(&self, hash: &SecretHash) -> Result<Option<CredentialRecord>, StoreError> {
+        let connection = self.read()?;
+        let found = connection
+            .prepare_cached(&format!(
+                "SELECT {CREDENTIAL_COLUMNS}, secret_hash FROM credentials WHERE secret_hash = ?1"
+            ))
+            .and_then(|mut statement| {
+                statement
+                    .query_row(params![hash.0.as_slice()], |row| {
+                        Ok((credential(row)?, row.get::<_, Vec<u8>>(9)?))
+                    })
+                    .optional()
+            })
+            .map_err(failed)?;
+        Ok(found.and_then(|(credential, stored)| {
+            let stored = SecretHash(stored.try_into().ok()?);
+            stored.matches(hash).then_some(credential)
+        }))
+    }
+
+    fn credentials(&self, tenant: Option<&str>) -> Result<Vec<CredentialRecord>, StoreError> {
+        let connection = self.read()?;
+        let mut statement = connection
+            .prepare(&format!(
+                "SELECT {CREDENTIAL_COLUMNS} FROM credentials
+                 WHERE ?1 IS NULL OR tenant = ?1 ORDER BY created_at, id"
+            ))
+            .map_err(failed)?;
+        statement
+            .query_map(params![tenant], credential)
+            .map_err(failed)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(failed)
+    }
+
+    fn change_credential(
+        &self,
+        id: &str,
+        change: CredentialChange,
+        at: Timestamp,
+        audit: Option<&AuditEntry>,
+    ) -> Result<Option<CredentialRecord>, StoreError> {
+        self.write(|transaction| {
+            let changed = match change {
+                CredentialChange::Rotate(hash) => transaction.execute(
+                    "UPDATE credentials SET secret_hash = ?2, rotated_at = ?3
+                     WHERE id = ?1 AND revoked_at IS NULL",
+                    params![id, hash.0.as_slice(), at],
+                )?,
+                CredentialChange::Revoke => transaction.execute(
+                    "UPDATE credentials SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+                    params![id, at],
+                )?,
+                CredentialChange::Used => transaction.execute(
+                    "UPDATE credentials SET last_used_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+                    params![id, at],
+                )?,
+            };
+            if changed > 0
+                && let Some(entry) = audit
+            {
+                insert_audit(transaction, entry)?;
+            }
+            transaction
+                .query_row(
+                    &format!("SELECT {CREDENTIAL_COLUMNS} FROM credentials WHERE id = ?1"),
+                    params![id],
+                    credential,
+                )
+                .optional()
+        })
+    }
+
+    fn scim_get(
+        &self,
+        tenant: &str,
+        kind: ScimKind,
+        id: &str,
+    ) -> Result<Option<ScimRecord>, StoreError> {
+        self.read()?
+            .query_row(
+                &format!(
+                    "SELECT {SCIM_COLUMNS} FROM scim_resources
+                     WHERE tenant = ?1 AND kind = ?2 AND id = ?3"
+                ),
+                params![tenant, kind.as_str(), id],
+                scim_record,
+            )
+            .optional()
+            .map_err(failed)
+    }
+
+    fn scim_named(
+        &self,
+        tenant: &str,
+        kind: ScimKind,
+        name: &str,
+    ) -> Result<Option<ScimRecord>, StoreError> {
+        self.read()?
+            .query_row(
+                &format!(
+                    "SELECT {SCIM_COLUMNS} FROM scim_resources
+                     WHERE tenant = ?1 AND kind = ?2 AND name_key = ?3"
+                ),
+                params![tenant, kind.as_str(), name.to_lowercase()],
+                scim_record,
+            )
+            .optional()
+            .map_err(failed)
+    }
+
+    fn scim_list(&self, tenant: &str, kind: ScimKind) -> Result<Vec<ScimRecord>, StoreError> {
+        let connection = self.read()?;
+        let mut statement = connection
+            .prepare(&format!(
+                "SELECT {SCIM_COLUMNS} FROM scim_resources WHERE tenant = ?1 AND kind = ?2
+                 ORDER BY created_at, id"
+            ))
+            .map_err(failed)?;
+        statement
+            .query_map(params![tenant, kind.as_str()], scim_record)
+            .map_err(failed)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(failed)
+    }
+
+    fn scim_apply(
+        &self,
+        write: &ScimWrite,
+        revoked: &dyn Fn(&TokenRecord) -> (AuditEntry, Notification),
+    ) -> Result<Result<usize, ScimConflict>, StoreError> {
+        let tenant = write.tenant.as_str();
+        let at = write.at;
+        self.write(|transaction| {
+            if let Some(conflict) = scim_conflict(transaction, write)? {
+                return Ok(Err(conflict));
+            }
+            for (record, _) in &write.put {
+                transaction.execute(
+                    "INSERT INTO scim_resources (tenant, kind, id, name, name_key, external_id,
+                         active, document, version, created_at, modified_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                     ON CONFLICT (tenant, kind, id) DO UPDATE SET name = excluded.name,
+                         name_key = excluded.name_key, external_id = excluded.external_id,
+                         active = excluded.active, document = excluded.document,
+                         version = excluded.version, modified_at = excluded.modified_at",
+                    params![
+                        record.tenant,
+                        record.kind.as_str(),
+                        record.id,
+                        record.name,
+                        record.name.to_lowercase(),
+                        record.external_id,
+                        record.active,
+                        record.document.to_string(),
+                        record.version,
+                        record.created_at,
+                        record.modified_at,
+                    ],
+                )?;
+            }
+            if let Some((kind, id, _)) = &write.delete {
+                transaction.execute(
+                    "DELETE FROM scim_resources WHERE tenant = ?1 AND kind = ?2 AND id = ?3",
+                    params![tenant, kind.as_str(), id],
+                )?;
+            }
+            for (group, members) in &write.groups {
+                transaction.execute(
+                    "DELETE FROM group_members WHERE tenant = ?1 AND group_id = ?2",
+                    params![tenant, group],
+                )?;
+                for member in members.iter().flatten() {
+                    transaction.execute(
+                        "INSERT OR IGNORE INTO group_members (tenant, group_id, user_id)
+                         VALUES (?1, ?2, ?3)",
+                        params![tenant, group, member],
+                    )?;
+                }
+                insert_change(transaction, at, tenant, ChangeKind::Group, group)?;
+            }
+            for user in &write.reprovision {
+                transaction.execute(
+                    "DELETE FROM deprovisioned_users WHERE tenant = ?1 AND user_id = ?2",
+                    params![tenant, user],
+                )?;
+            }
+            let mut revoked_count = 0;
+            for user in &write.deprovision {
+                transaction.execute(
+                    "INSERT OR IGNORE INTO deprovisioned_users (tenant, user_id, at)
+                     VALUES (?1, ?2, ?3)",
+                    params![tenant, user, at],
+                )?;
+                let unrevoked = {
+                    let mut statement = transaction.prepare(&format!(
+                        "SELECT {COLUMNS} FROM tokens
+                         WHERE tenant = ?1 AND owner = ?2 AND revoked_at IS NULL"
+                    ))?;
+                    statement
+                        .query_map(params![tenant, user], record)?
+                        .collect::<rusqlite::Result<Vec<_>>>()?
+                };
+                for token in &unrevoked {
+                    let (entry, notification) = revoked(token);
+                    transaction.execute(
+                        "UPDATE tokens SET revoked_at = ?2, revocation_reason = ?3 WHERE id = ?1",
+                        params![token.id, at, USER_DEPROVISIONED],
+                    )?;
+                    insert_audit(transaction, &entry)?;
+                    insert_notification(transaction, &notification, at)?;
+                    insert_change(transaction, at, tenant, ChangeKind::Token, &token.id)?;
+                }
+                revoked_count += unrevoked.len();
+            }
+            for entry in &write.audit {
+                insert_audit(transaction, entry)?;
+            }
+            Ok(Ok(revoked_count))
+        })
+    }
+
+    fn is_deprovisioned(&self, tenant: &str, user: &str) -> Result<bool, StoreError> {
+        self.read()?
+            .query_row(
+                "SELECT 1 FROM deprovisioned_users WHERE tenant = ?1 AND user_id = ?2",
+                params![tenant, user],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|found| found.is_some())
+            .map_err(failed)
+    }
+}
+
+fn unreadable(column: usize, what: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        column,
+        rusqlite::types::Type::Text,
+        Box::new(StoreError::Unreadable(what)),
+    )
+}
+
+fn credential(row: &Row<'_>) -> rusqlite::Result<CredentialRecord> {
+    let role: String = row.get(3)?;
+    Ok(CredentialRecord {
+        id: row.get(0)?,
+        tenant: row.get(1)?,
+        name: row.get(2)?,
+        role: Role::parse(&role).ok_or_else(|| unreadable(3, format!("a role `{role}`")))?,
+        created_at: row.get(4)?,
+        created_by: row.get(5)?,
+        rotated_at: row.get(6)?,
+        last_used_at: row.get(7)?,
+        revoked_at: row.get(8)?,
+    })
+}
+
+fn scim_record(row: &Row<'_>) -> rusqlite::Result<ScimRecord> {
+    let kind: String = row.get(1)?;
+    let document: String = row.get(6)?;
+    Ok(ScimRecord {
+        tenant: row.get(0)?,
+        kind: ScimKind::parse(&kind)
+            .ok_or_else(|| unreadable(1, format!("a SCIM resource type `{kind}`")))?,
+        id: row.get(2)?,
+        name: row.get(3)?,
+        external_id: row.get(4)?,
+        active: row.get(5)?,
+        document: serde_json::from_str(&document)
+            .map_err(|error| unreadable(6, format!("a SCIM document: {error}")))?,
+        version: row.get(7)?,
+        created_at: row.get(8)?,
+        modified_at: row.get(9)?,
+    })
+}
+
+/// Checks a SCIM write against what is stored: `None` when it can be applied.
+fn scim_conflict(
+    transaction: &Transaction<'_>,
+    write: &ScimWrite,
+) -> rusqlite::Result<Option<ScimConflict>> {
+    let version = |kind: ScimKind, id: &str| -> rusqlite::Result<Option<i64>> {
+        transaction
+            .query_row(
+                "SELECT version FROM scim_resources WHERE tenant = ?1 AND kind = ?2 AND id = ?3",
+                params![write.tenant, kind.as_str(), id],
+                |row| row.get(0),
+            )
+            .optional()
+    };
+    for (record, expected) in &write.put {
+        if version(record.kind, &record.id)? != *expected {
+            return Ok(Some(ScimConflict::Changed));
+        }
+        let holder: Option<String> = transaction
+            .query_row(
+                "SELECT id FROM scim_resources WHERE tenant = ?1 AND kind = ?2 AND name_key = ?3",
+                params![
+                    write.tenant,
+                    record.kind.as_str(),
+                    record.name.to_lowercase()
+                ],
+                |row| row.get(0),
+            )
+            .optional()?;
+        if holder.is_some_and(|holder| holder != record.id) {
+            return Ok(Some(ScimConflict::NameTaken(record.name.clone())));
+        }
+    }
+    if let Some((kind, id, expected)) = &write.delete
+        && version(*kind, id)? != Some(*expected)
+    {
+        return Ok(Some(ScimConflict::Changed));
+    }
+    Ok(None)
 }
 
 fn pending_notification(row: &Row<'_>) -> rusqlite::Result<PendingNotification> {

@@ -7,6 +7,10 @@
 
 use std::fmt;
 
+use super::accounts::{
+    CredentialChange, CredentialRecord, ScimConflict, ScimKind, ScimRecord, ScimWrite,
+};
+
 use serde::{Deserialize, Serialize};
 
 use super::format::SecretHash;
@@ -199,17 +203,41 @@ pub enum AuditEvent {
     /// A tenant's policies changed.
     #[serde(rename = "OrganizationPolicy.PolicyValueUpdated")]
     PolicyValueUpdated,
+    /// An API credential was created for the tenant.
+    #[serde(rename = "Credential.CreateEvent")]
+    CredentialCreate,
+    /// An API credential got a new secret.
+    #[serde(rename = "Credential.RotateEvent")]
+    CredentialRotate,
+    /// An API credential was revoked.
+    #[serde(rename = "Credential.RevokeEvent")]
+    CredentialRevoke,
+    /// An API credential was used (recorded at most once a minute per credential).
+    #[serde(rename = "Credential.UseEvent")]
+    CredentialUse,
+    /// The identity provider created, replaced, changed or deleted a user over SCIM.
+    #[serde(rename = "Scim.UserEvent")]
+    ScimUser,
+    /// The identity provider created, replaced, changed or deleted a group over SCIM.
+    #[serde(rename = "Scim.GroupEvent")]
+    ScimGroup,
 }
 
 impl AuditEvent {
     /// Every event.
-    pub const ALL: [AuditEvent; 6] = [
+    pub const ALL: [AuditEvent; 12] = [
         AuditEvent::PatCreate,
         AuditEvent::PatUpdate,
         AuditEvent::PatRevoke,
         AuditEvent::PatSystemRevoke,
         AuditEvent::PatPublicDiscovery,
         AuditEvent::PolicyValueUpdated,
+        AuditEvent::CredentialCreate,
+        AuditEvent::CredentialRotate,
+        AuditEvent::CredentialRevoke,
+        AuditEvent::CredentialUse,
+        AuditEvent::ScimUser,
+        AuditEvent::ScimGroup,
     ];
 
     /// The event's name.
@@ -221,6 +249,12 @@ impl AuditEvent {
             AuditEvent::PatSystemRevoke => "Token.PatSystemRevokeEvent",
             AuditEvent::PatPublicDiscovery => "Token.PatPublicDiscoveryEvent",
             AuditEvent::PolicyValueUpdated => "OrganizationPolicy.PolicyValueUpdated",
+            AuditEvent::CredentialCreate => "Credential.CreateEvent",
+            AuditEvent::CredentialRotate => "Credential.RotateEvent",
+            AuditEvent::CredentialRevoke => "Credential.RevokeEvent",
+            AuditEvent::CredentialUse => "Credential.UseEvent",
+            AuditEvent::ScimUser => "Scim.UserEvent",
+            AuditEvent::ScimGroup => "Scim.GroupEvent",
         }
     }
 
@@ -646,6 +680,64 @@ pub trait TokenStore: Send + Sync {
     /// The change-log entry up to which the log has been pruned (0: never): a follower that
     /// has applied less than this has missed entries and must start afresh.
     fn pruned_upto(&self) -> Result<i64, StoreError>;
+
+    /// Stores a new API credential with its secret's hash, and its audit entry.
+    fn create_credential(
+        &self,
+        credential: &CredentialRecord,
+        hash: &SecretHash,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
+
+    /// The credential whose secret has `hash`, revoked or not.
+    fn find_credential(&self, hash: &SecretHash) -> Result<Option<CredentialRecord>, StoreError>;
+
+    /// Every credential, of one tenant or of all, oldest first.
+    fn credentials(&self, tenant: Option<&str>) -> Result<Vec<CredentialRecord>, StoreError>;
+
+    /// Applies `change` to the credential `id` (unless it is revoked), with `audit`; the
+    /// credential as it is afterwards, `None` if there is no such credential.
+    fn change_credential(
+        &self,
+        id: &str,
+        change: CredentialChange,
+        at: Timestamp,
+        audit: Option<&AuditEntry>,
+    ) -> Result<Option<CredentialRecord>, StoreError>;
+
+    /// The SCIM resource `id` of the tenant.
+    fn scim_get(
+        &self,
+        tenant: &str,
+        kind: ScimKind,
+        id: &str,
+    ) -> Result<Option<ScimRecord>, StoreError>;
+
+    /// The SCIM resource of the tenant with `name` (a `userName` or a group's `displayName`),
+    /// compared regardless of case.
+    fn scim_named(
+        &self,
+        tenant: &str,
+        kind: ScimKind,
+        name: &str,
+    ) -> Result<Option<ScimRecord>, StoreError>;
+
+    /// Every SCIM resource of a kind in the tenant, by creation.
+    fn scim_list(&self, tenant: &str, kind: ScimKind) -> Result<Vec<ScimRecord>, StoreError>;
+
+    /// Applies a SCIM write in one transaction: the resource, the group directory, the
+    /// deprovisioned users (every unrevoked token of theirs revoked, with the audit entry and
+    /// notification `revoked` makes for each) and the audit entries. Nothing is written if it
+    /// conflicts. The number of tokens revoked.
+    fn scim_apply(
+        &self,
+        write: &ScimWrite,
+        revoked: &dyn Fn(&TokenRecord) -> (AuditEntry, Notification),
+    ) -> Result<Result<usize, ScimConflict>, StoreError>;
+
+    /// Whether the user was deprovisioned by the tenant's identity provider (no token may be
+    /// issued to them).
+    fn is_deprovisioned(&self, tenant: &str, user: &str) -> Result<bool, StoreError>;
 }
 
 /// What a round of retention deleted.

@@ -14,9 +14,10 @@ use std::thread;
 use patrol::{Engine, EngineConfig, Tenant, TenantConfig};
 use patrol_store::tokens::ChangeKind;
 use patrol_store::tokens::{
-    AuditEvent, AuditQuery, AuthError, Client, LeakOutcome, LeakSource, LifecycleError, NewToken,
-    Notifier, NotifierConfig, PgStore, Secret, SqliteStore, TokenFilter, TokenOrder, TokenQuery,
-    TokenRecord, TokenStatus, TokenStore, Tokens,
+    AuditEvent, AuditQuery, AuthError, CREDENTIAL_PREFIX, Client, LeakOutcome, LeakSource,
+    LifecycleError, NewToken, Notifier, NotifierConfig, PgStore, Role, ScimConflict, ScimKind,
+    ScimRecord, ScimWrite, Secret, SqliteStore, TokenFilter, TokenOrder, TokenQuery, TokenRecord,
+    TokenStatus, TokenStore, Tokens, USER_DEPROVISIONED,
 };
 use patrol_test_support::webhook::Webhook;
 
@@ -1044,6 +1045,268 @@ fn retention_prunes_old_changes_and_delivered_notifications_and_says_how_far(bac
     assert_eq!(store.claim_notifications(now, now, 10).unwrap().len(), 1);
 }
 
+fn credentials_and_scim_writes_are_kept_and_a_deprovisioning_revokes_in_the_same_write(
+    backend: Backend,
+) {
+    let f = Fixture::new(backend);
+    let store = f.tokens.store();
+    // A credential: shown once, found by its secret, rotated (the old secret stops at once),
+    // revoked; each change audited.
+    let (credential, secret) = f
+        .tokens
+        .create_credential("acme", "entra", Role::Provisioner, "operator", NOW)
+        .unwrap();
+    assert!(secret.expose().starts_with(CREDENTIAL_PREFIX));
+    let found = f
+        .tokens
+        .authenticate_credential(secret.expose(), "GET /scim", NOW)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (found.id.as_str(), found.role),
+        (credential.id.as_str(), Role::Provisioner)
+    );
+    assert!(
+        f.tokens
+            .authenticate_credential(secret.expose(), "GET /scim", NOW)
+            .unwrap()
+            .is_some()
+    );
+    let (_, rotated) = f
+        .tokens
+        .rotate_credential(&credential.id, "operator", NOW + 1)
+        .unwrap()
+        .unwrap();
+    assert!(
+        f.tokens
+            .authenticate_credential(secret.expose(), "x", NOW)
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        f.tokens
+            .authenticate_credential(rotated.expose(), "x", NOW)
+            .unwrap()
+            .is_some()
+    );
+    f.tokens
+        .revoke_credential(&credential.id, "operator", NOW + 2)
+        .unwrap()
+        .unwrap();
+    assert!(
+        f.tokens
+            .authenticate_credential(rotated.expose(), "x", NOW)
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        f.tokens
+            .rotate_credential(&credential.id, "operator", NOW + 3)
+            .unwrap()
+            .is_none()
+    );
+    let events: Vec<AuditEvent> = f
+        .tokens
+        .audit_log(
+            "acme",
+            &AuditQuery {
+                limit: 100,
+                ..AuditQuery::default()
+            },
+        )
+        .unwrap()
+        .into_iter()
+        .map(|entry| entry.event)
+        .collect();
+    for event in [
+        AuditEvent::CredentialCreate,
+        AuditEvent::CredentialUse,
+        AuditEvent::CredentialRotate,
+        AuditEvent::CredentialRevoke,
+    ] {
+        assert!(events.contains(&event), "{event} in {events:?}");
+    }
+    // Used three times within a minute: one use recorded.
+    assert_eq!(
+        events
+            .iter()
+            .filter(|event| **event == AuditEvent::CredentialUse)
+            .count(),
+        1,
+        "{events:?}"
+    );
+    assert!(store.credentials(Some("beta")).unwrap().is_empty());
+
+    // A SCIM user and a group holding them: the directory follows.
+    let issued = f
+        .tokens
+        .create(&f.acme, new_token("erin", "contoso", 30), NOW)
+        .unwrap();
+    let user = |active: bool, version: i64| ScimRecord {
+        tenant: "acme".into(),
+        kind: ScimKind::User,
+        id: "u1".into(),
+        name: "Erin".into(),
+        external_id: Some("erin".into()),
+        active,
+        document: serde_json::json!({ "userName": "Erin" }),
+        version,
+        created_at: NOW,
+        modified_at: NOW,
+    };
+    let group = ScimRecord {
+        kind: ScimKind::Group,
+        id: "g1".into(),
+        name: "pat-admins".into(),
+        external_id: None,
+        document: serde_json::json!({ "displayName": "pat-admins", "members": [{ "value": "u1" }] }),
+        ..user(true, 1)
+    };
+    let write = ScimWrite {
+        tenant: "acme".into(),
+        at: NOW,
+        put: vec![(user(true, 1), None), (group.clone(), None)],
+        groups: vec![("pat-admins".into(), Some(vec!["erin".into()]))],
+        reprovision: vec!["erin".into()],
+        ..ScimWrite::default()
+    };
+    assert_eq!(
+        f.tokens.apply_scim(&write, "credential:entra").unwrap(),
+        Ok(0)
+    );
+    assert_eq!(
+        store.groups_of("acme", "erin").unwrap(),
+        vec!["pat-admins".to_string()]
+    );
+    assert_eq!(
+        store
+            .scim_named("acme", ScimKind::User, "ERIN")
+            .unwrap()
+            .unwrap()
+            .id,
+        "u1"
+    );
+    assert_eq!(
+        store.scim_list("acme", ScimKind::Group).unwrap(),
+        vec![group]
+    );
+    assert!(
+        store
+            .scim_get("beta", ScimKind::User, "u1")
+            .unwrap()
+            .is_none()
+    );
+    // The group is read-only elsewhere.
+    assert!(matches!(
+        f.tokens.set_group("acme", "pat-admins", &[]),
+        Err(LifecycleError::ManagedByScim(_))
+    ));
+    // A write from a stale read, or taking a name in use, changes nothing.
+    let stale = ScimWrite {
+        put: vec![(user(false, 2), Some(7))],
+        ..write.clone()
+    };
+    assert_eq!(
+        f.tokens.apply_scim(&stale, "x").unwrap(),
+        Err(ScimConflict::Changed)
+    );
+    let taken = ScimWrite {
+        put: vec![(
+            ScimRecord {
+                id: "u2".into(),
+                ..user(true, 1)
+            },
+            None,
+        )],
+        ..ScimWrite::default()
+    };
+    let taken = ScimWrite {
+        tenant: "acme".into(),
+        ..taken
+    };
+    assert_eq!(
+        f.tokens.apply_scim(&taken, "x").unwrap(),
+        Err(ScimConflict::NameTaken("Erin".into()))
+    );
+    assert!(
+        f.tokens
+            .get("acme", &issued.token.id)
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_none()
+    );
+    // Deactivated: every token revoked in the same write, audited with the SCIM client as
+    // actor, and no new one issued.
+    let before = store.last_change().unwrap();
+    let deactivate = ScimWrite {
+        tenant: "acme".into(),
+        at: NOW + 10,
+        put: vec![(user(false, 2), Some(1))],
+        groups: vec![("pat-admins".into(), Some(vec![]))],
+        deprovision: vec!["erin".into()],
+        ..ScimWrite::default()
+    };
+    assert_eq!(
+        f.tokens
+            .apply_scim(&deactivate, "credential:entra")
+            .unwrap(),
+        Ok(1)
+    );
+    let revoked = f.tokens.get("acme", &issued.token.id).unwrap().unwrap();
+    assert_eq!(
+        revoked.revocation_reason.as_deref(),
+        Some(USER_DEPROVISIONED)
+    );
+    let entry = f
+        .tokens
+        .audit_log(
+            "acme",
+            &AuditQuery {
+                limit: 1,
+                event: Some(AuditEvent::PatRevoke),
+                ..AuditQuery::default()
+            },
+        )
+        .unwrap()
+        .remove(0);
+    assert_eq!(entry.actor, "credential:entra");
+    assert_eq!(entry.details["reason"], USER_DEPROVISIONED);
+    assert!(matches!(
+        f.tokens
+            .create(&f.acme, new_token("erin", "contoso", 30), NOW + 11),
+        Err(LifecycleError::Deprovisioned(_))
+    ));
+    assert!(store.groups_of("acme", "erin").unwrap().is_empty());
+    let kinds: Vec<ChangeKind> = store
+        .changes_since(before, 100)
+        .unwrap()
+        .into_iter()
+        .map(|change| change.kind)
+        .collect();
+    assert!(
+        kinds.contains(&ChangeKind::Token) && kinds.contains(&ChangeKind::Group),
+        "{kinds:?}"
+    );
+    // Provisioned again: tokens may be issued; deleting the tenant deletes all of it.
+    let reactivate = ScimWrite {
+        tenant: "acme".into(),
+        at: NOW + 20,
+        put: vec![(user(true, 3), Some(2))],
+        reprovision: vec!["erin".into()],
+        ..ScimWrite::default()
+    };
+    assert_eq!(f.tokens.apply_scim(&reactivate, "x").unwrap(), Ok(0));
+    f.tokens
+        .create(&f.acme, new_token("erin", "contoso", 30), NOW + 21)
+        .unwrap();
+    f.tokens
+        .retire_tenant("acme", "operator", NOW + 30)
+        .unwrap();
+    assert!(store.scim_list("acme", ScimKind::User).unwrap().is_empty());
+    assert!(store.credentials(Some("acme")).unwrap().is_empty());
+}
+
 /// Each test, once per backend.
 macro_rules! conformance {
     ($($test:ident),* $(,)?) => {
@@ -1076,4 +1339,5 @@ conformance!(
     the_change_log_records_revocations_regenerations_groups_and_retirements_in_order,
     workers_sharing_the_store_deliver_each_notification_once,
     retention_prunes_old_changes_and_delivered_notifications_and_says_how_far,
+    credentials_and_scim_writes_are_kept_and_a_deprovisioning_revokes_in_the_same_write,
 );

@@ -32,8 +32,13 @@ mod rows;
 mod tls;
 
 pub use rows::{ReplicaStatus, StoredConfig};
-use rows::{insert_token, pending_notification, record, stored_config};
+use rows::{credential, insert_token, pending_notification, record, scim_record, stored_config};
 
+use super::USER_DEPROVISIONED;
+use super::accounts::{
+    CREDENTIAL_COLUMNS, CredentialChange, CredentialRecord, SCIM_COLUMNS, ScimConflict, ScimKind,
+    ScimRecord, ScimWrite,
+};
 use super::format::SecretHash;
 use super::store::{
     AuditEntry, AuditEvent, AuditQuery, Change, ChangeKind, Continuation, Notification,
@@ -42,10 +47,22 @@ use super::store::{
 };
 use patrol::timestamp::Timestamp;
 
+/// What goes with a deleted tenant, besides its tokens (revoked, kept for the record).
+const RETIRED_WITH_TENANT: [&str; 4] = [
+    "group_members",
+    "credentials",
+    "scim_resources",
+    "deprovisioned_users",
+];
+
+/// Serialises one tenant's SCIM writes across replicas (with the tenant's name hashed).
+const SCIM_LOCK: i32 = 0x7363_696d;
+
 /// The migrations, in order; the schema's version is how many have been applied.
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 3] = [
     include_str!("../../../migrations/postgres/0001_store.sql"),
     include_str!("../../../migrations/postgres/0002_retention.sql"),
+    include_str!("../../../migrations/postgres/0003_accounts.sql"),
 ];
 
 /// The channel change-log entries are announced on.
@@ -1016,9 +1033,14 @@ impl TokenStore for PgStore {
                 insert_audit(transaction, &entry).await?;
                 insert_notification(transaction, &notification, at).await?;
             }
-            transaction
-                .execute("DELETE FROM group_members WHERE tenant = $1", &[&tenant])
-                .await?;
+            for table in RETIRED_WITH_TENANT {
+                transaction
+                    .execute(
+                        &format!("DELETE FROM {table} WHERE tenant = $1"),
+                        &[&tenant],
+                    )
+                    .await?;
+            }
             insert_change(transaction, at, tenant, ChangeKind::Tenant, "").await?;
             Ok(unrevoked.len())
         })
@@ -1409,6 +1431,347 @@ impl TokenStore for PgStore {
                 .prepare_cached("SELECT upto FROM change_log_pruned")
                 .await?;
             Ok(client.query_one(&statement, &[]).await?.get(0))
+        })
+    }
+
+    fn create_credential(
+        &self,
+        credential: &CredentialRecord,
+        hash: &SecretHash,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let hash = hash.0.to_vec();
+        self.write(async |transaction| {
+            transaction
+                .execute(
+                    "INSERT INTO credentials (id, tenant, name, role, secret_hash, created_at,
+                         created_by)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    &[
+                        &credential.id,
+                        &credential.tenant,
+                        &credential.name,
+                        &credential.role.as_str(),
+                        &hash,
+                        &credential.created_at,
+                        &credential.created_by,
+                    ],
+                )
+                .await?;
+            insert_audit(transaction, audit).await
+        })
+    }
+
+    fn find_credential(&self, hash: &SecretHash) -> Result<Option<CredentialRecord>, StoreError> {
+        let presented = hash.0.to_vec();
+        let found = self.read(async |client| {
+            let statement = client
+                .prepare_cached(&format!(
+                    "SELECT {CREDENTIAL_COLUMNS}, secret_hash FROM credentials
+                     WHERE secret_hash = $1"
+                ))
+                .await?;
+            Ok(client
+                .query_opt(&statement, &[&presented])
+                .await?
+                .map(|row| (credential(&row), row.get::<_, Vec<u8>>(9))))
+        })?;
+        let Some((credential, stored)) = found else {
+            return Ok(None);
+        };
+        let credential = credential?;
+        let matches = <[u8; 32]>::try_from(stored)
+            .ok()
+            .is_some_and(|stored| SecretHash(stored).matches(hash));
+        Ok(matches.then_some(credential))
+    }
+
+    fn credentials(&self, tenant: Option<&str>) -> Result<Vec<CredentialRecord>, StoreError> {
+        let rows = self.read(async |client| {
+            client
+                .query(
+                    &format!(
+                        r#"SELECT {CREDENTIAL_COLUMNS} FROM credentials
+                           WHERE $1::text IS NULL OR tenant = $1
+                           ORDER BY created_at, id COLLATE "C""#
+                    ),
+                    &[&tenant],
+                )
+                .await
+        })?;
+        rows.iter().map(credential).collect()
+    }
+
+    fn change_credential(
+        &self,
+        id: &str,
+        change: CredentialChange,
+        at: Timestamp,
+        audit: Option<&AuditEntry>,
+    ) -> Result<Option<CredentialRecord>, StoreError> {
+        let row = self.write(async |transaction| {
+            let changed = match change {
+                CredentialChange::Rotate(hash) => {
+                    transaction
+                        .execute(
+                            "UPDATE credentials SET secret_hash = $2, rotated_at = $3
+                             WHERE id = $1 AND revoked_at IS NULL",
+                            &[&id, &hash.0.to_vec(), &at],
+                        )
+                        .await?
+                }
+                CredentialChange::Revoke => {
+                    transaction
+                        .execute(
+                            "UPDATE credentials SET revoked_at = $2
+                             WHERE id = $1 AND revoked_at IS NULL",
+                            &[&id, &at],
+                        )
+                        .await?
+                }
+                CredentialChange::Used => {
+                    transaction
+                        .execute(
+                            "UPDATE credentials SET last_used_at = $2
+                             WHERE id = $1 AND revoked_at IS NULL",
+                            &[&id, &at],
+                        )
+                        .await?
+                }
+            };
+            if changed > 0
+                && let Some(entry) = audit
+            {
+                insert_audit(transaction, entry).await?;
+            }
+            transaction
+                .query_opt(
+                    &format!("SELECT {CREDENTIAL_COLUMNS} FROM credentials WHERE id = $1"),
+                    &[&id],
+                )
+                .await
+        })?;
+        row.as_ref().map(credential).transpose()
+    }
+
+    fn scim_get(
+        &self,
+        tenant: &str,
+        kind: ScimKind,
+        id: &str,
+    ) -> Result<Option<ScimRecord>, StoreError> {
+        let row = self.read(async |client| {
+            client
+                .query_opt(
+                    &format!(
+                        "SELECT {SCIM_COLUMNS} FROM scim_resources
+                         WHERE tenant = $1 AND kind = $2 AND id = $3"
+                    ),
+                    &[&tenant, &kind.as_str(), &id],
+                )
+                .await
+        })?;
+        row.as_ref().map(scim_record).transpose()
+    }
+
+    fn scim_named(
+        &self,
+        tenant: &str,
+        kind: ScimKind,
+        name: &str,
+    ) -> Result<Option<ScimRecord>, StoreError> {
+        let key = name.to_lowercase();
+        let row = self.read(async |client| {
+            client
+                .query_opt(
+                    &format!(
+                        "SELECT {SCIM_COLUMNS} FROM scim_resources
+                         WHERE tenant = $1 AND kind = $2 AND name_key = $3"
+                    ),
+                    &[&tenant, &kind.as_str(), &key],
+                )
+                .await
+        })?;
+        row.as_ref().map(scim_record).transpose()
+    }
+
+    fn scim_list(&self, tenant: &str, kind: ScimKind) -> Result<Vec<ScimRecord>, StoreError> {
+        let rows = self.read(async |client| {
+            client
+                .query(
+                    &format!(
+                        r#"SELECT {SCIM_COLUMNS} FROM scim_resources
+                           WHERE tenant = $1 AND kind = $2 ORDER BY created_at, id COLLATE "C""#
+                    ),
+                    &[&tenant, &kind.as_str()],
+                )
+                .await
+        })?;
+        rows.iter().map(scim_record).collect()
+    }
+
+    fn scim_apply(
+        &self,
+        write: &ScimWrite,
+        revoked: &dyn Fn(&TokenRecord) -> (AuditEntry, Notification),
+    ) -> Result<Result<usize, ScimConflict>, StoreError> {
+        let tenant = write.tenant.as_str();
+        let at = write.at;
+        self.write(async |transaction| {
+            transaction
+                .execute(
+                    "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+                    &[&SCIM_LOCK, &tenant],
+                )
+                .await?;
+            let version = async |kind: ScimKind, id: &str| {
+                transaction
+                    .query_opt(
+                        "SELECT version FROM scim_resources
+                         WHERE tenant = $1 AND kind = $2 AND id = $3",
+                        &[&tenant, &kind.as_str(), &id],
+                    )
+                    .await
+                    .map(|row| row.map(|row| row.get::<_, i64>(0)))
+            };
+            for (record, expected) in &write.put {
+                if version(record.kind, &record.id).await? != *expected {
+                    return Ok(Err(ScimConflict::Changed));
+                }
+                let holder = transaction
+                    .query_opt(
+                        "SELECT id FROM scim_resources
+                         WHERE tenant = $1 AND kind = $2 AND name_key = $3",
+                        &[&tenant, &record.kind.as_str(), &record.name.to_lowercase()],
+                    )
+                    .await?
+                    .map(|row| row.get::<_, String>(0));
+                if holder.is_some_and(|holder| holder != record.id) {
+                    return Ok(Err(ScimConflict::NameTaken(record.name.clone())));
+                }
+            }
+            if let Some((kind, id, expected)) = &write.delete
+                && version(*kind, id).await? != Some(*expected)
+            {
+                return Ok(Err(ScimConflict::Changed));
+            }
+            for (record, _) in &write.put {
+                transaction
+                    .execute(
+                        "INSERT INTO scim_resources (tenant, kind, id, name, name_key,
+                             external_id, active, document, version, created_at, modified_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                         ON CONFLICT (tenant, kind, id) DO UPDATE SET name = excluded.name,
+                             name_key = excluded.name_key, external_id = excluded.external_id,
+                             active = excluded.active, document = excluded.document,
+                             version = excluded.version, modified_at = excluded.modified_at",
+                        &[
+                            &record.tenant,
+                            &record.kind.as_str(),
+                            &record.id,
+                            &record.name,
+                            &record.name.to_lowercase(),
+                            &record.external_id,
+                            &record.active,
+                            &record.document.to_string(),
+                            &record.version,
+                            &record.created_at,
+                            &record.modified_at,
+                        ],
+                    )
+                    .await?;
+            }
+            if let Some((kind, id, _)) = &write.delete {
+                transaction
+                    .execute(
+                        "DELETE FROM scim_resources WHERE tenant = $1 AND kind = $2 AND id = $3",
+                        &[&tenant, &kind.as_str(), id],
+                    )
+                    .await?;
+            }
+            let mut changes = Vec::new();
+            for (group, members) in &write.groups {
+                let members: Vec<String> = members.clone().unwrap_or_default();
+                transaction
+                    .execute(
+                        "DELETE FROM group_members WHERE tenant = $1 AND group_id = $2",
+                        &[&tenant, group],
+                    )
+                    .await?;
+                transaction
+                    .execute(
+                        "INSERT INTO group_members (tenant, group_id, user_id)
+                         SELECT $1, $2, member FROM unnest($3::text[]) AS member
+                         ON CONFLICT DO NOTHING",
+                        &[&tenant, group, &members],
+                    )
+                    .await?;
+                changes.push((ChangeKind::Group, group.clone()));
+            }
+            for user in &write.reprovision {
+                transaction
+                    .execute(
+                        "DELETE FROM deprovisioned_users WHERE tenant = $1 AND user_id = $2",
+                        &[&tenant, user],
+                    )
+                    .await?;
+            }
+            let mut revoked_count = 0;
+            for user in &write.deprovision {
+                transaction
+                    .execute(
+                        "INSERT INTO deprovisioned_users (tenant, user_id, at) VALUES ($1, $2, $3)
+                         ON CONFLICT DO NOTHING",
+                        &[&tenant, user, &at],
+                    )
+                    .await?;
+                let unrevoked: Vec<TokenRecord> = transaction
+                    .query(
+                        &format!(
+                            "SELECT {COLUMNS} FROM tokens
+                             WHERE tenant = $1 AND owner = $2 AND revoked_at IS NULL FOR UPDATE"
+                        ),
+                        &[&tenant, user],
+                    )
+                    .await?
+                    .iter()
+                    .map(record)
+                    .collect();
+                for token in &unrevoked {
+                    transaction
+                        .execute(
+                            "UPDATE tokens SET revoked_at = $2, revocation_reason = $3
+                             WHERE id = $1",
+                            &[&token.id, &at, &USER_DEPROVISIONED],
+                        )
+                        .await?;
+                    let (entry, notification) = revoked(token);
+                    insert_audit(transaction, &entry).await?;
+                    insert_notification(transaction, &notification, at).await?;
+                    changes.push((ChangeKind::Token, token.id.clone()));
+                }
+                revoked_count += unrevoked.len();
+            }
+            for entry in &write.audit {
+                insert_audit(transaction, entry).await?;
+            }
+            // The change lock last, as `insert_change` asks.
+            for (kind, key) in &changes {
+                insert_change(transaction, at, tenant, *kind, key).await?;
+            }
+            Ok(Ok(revoked_count))
+        })
+    }
+
+    fn is_deprovisioned(&self, tenant: &str, user: &str) -> Result<bool, StoreError> {
+        self.read(async |client| {
+            Ok(client
+                .query_opt(
+                    "SELECT 1 FROM deprovisioned_users WHERE tenant = $1 AND user_id = $2",
+                    &[&tenant, &user],
+                )
+                .await?
+                .is_some())
         })
     }
 }

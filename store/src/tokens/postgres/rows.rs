@@ -3,6 +3,9 @@
 
 use tokio_postgres::{GenericClient, Row};
 
+use crate::tokens::StoreError;
+use crate::tokens::accounts::{CredentialRecord, Role, ScimKind, ScimRecord};
+
 use crate::tokens::store::{
     Notification, NotificationEvent, PendingNotification, TokenRecord, words,
 };
@@ -124,4 +127,41 @@ pub(super) fn stored_config(row: &Row) -> StoredConfig {
         actor: row.get(6),
         created_at: row.get(7),
     }
+}
+
+/// A credential from a row of `SELECT {CREDENTIAL_COLUMNS}`.
+pub(super) fn credential(row: &Row) -> Result<CredentialRecord, StoreError> {
+    let role: String = row.get(3);
+    Ok(CredentialRecord {
+        id: row.get(0),
+        tenant: row.get(1),
+        name: row.get(2),
+        role: Role::parse(&role)
+            .ok_or_else(|| StoreError::Unreadable(format!("a credential's role `{role}`")))?,
+        created_at: row.get(4),
+        created_by: row.get(5),
+        rotated_at: row.get(6),
+        last_used_at: row.get(7),
+        revoked_at: row.get(8),
+    })
+}
+
+/// A SCIM resource from a row of `SELECT {SCIM_COLUMNS}`.
+pub(super) fn scim_record(row: &Row) -> Result<ScimRecord, StoreError> {
+    let kind: String = row.get(1);
+    let document: String = row.get(6);
+    Ok(ScimRecord {
+        tenant: row.get(0),
+        kind: ScimKind::parse(&kind)
+            .ok_or_else(|| StoreError::Unreadable(format!("a SCIM resource type `{kind}`")))?,
+        id: row.get(2),
+        name: row.get(3),
+        external_id: row.get(4),
+        active: row.get(5),
+        document: serde_json::from_str(&document)
+            .map_err(|error| StoreError::Unreadable(format!("a SCIM document: {error}")))?,
+        version: row.get(7),
+        created_at: row.get(8),
+        modified_at: row.get(9),
+    })
 }

@@ -1,0 +1,515 @@
+//! SCIM 2.0 provisioning (RFC 7643, RFC 7644), one service provider per tenant under
+//! `/scim/v2/tenants/{tenant}`: the tenant URL an identity provider (Microsoft Entra ID, Okta)
+//! is given, with a `provisioner` credential of the tenant as its bearer token (the operator's
+//! admin token works too).
+//!
+//! - `ServiceProviderConfig`, `ResourceTypes`, `Schemas`: what is supported.
+//! - `Users`, `Groups`: create (POST), get, list with `filter`, `startIndex`, `count`,
+//!   `attributes` and `excludedAttributes`, replace (PUT), PATCH, DELETE.
+//!
+//! What it means for tokens: a group's `displayName` is the group allowlists name, with the
+//! `userName` of each active member; a user deactivated (`active: false`) or deleted has every
+//! token revoked (reason `user_deprovisioned`) and none can be issued to them; groups kept here
+//! are read-only through the group directory's routes. See docs/scim.md.
+
+mod error;
+mod filter;
+mod patch;
+mod provision;
+mod resource;
+mod schema;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use patrol_store::tokens::{ScimKind, ScimRecord, Tokens};
+
+use crate::api::blocking;
+use crate::extract::{Admin, PathParams, Provision, Served, json_body};
+use crate::state::Shared;
+use error::ScimError;
+use provision::Change;
+
+/// The most resources one list answers with, and how many when `count` is not given.
+const MAX_COUNT: usize = 1000;
+const DEFAULT_COUNT: usize = 100;
+
+/// A JSON body as `application/scim+json`.
+pub(crate) fn scim_json(status: StatusCode, body: &Value) -> Response {
+    (status, [error::content_type()], body.to_string()).into_response()
+}
+
+/// The caller may provision the tenant of the path, which is served; errors in SCIM's form.
+pub(crate) struct Provisioning {
+    tenant: String,
+    actor: String,
+    base: String,
+}
+
+impl FromRequestParts<Arc<Shared>> for Provisioning {
+    type Rejection = ScimError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<Shared>,
+    ) -> Result<Self, Self::Rejection> {
+        let admin = Admin::<Provision>::from_request_parts(parts, state).await?;
+        let Served { name, .. } = Served::from_request_parts(parts, state).await?;
+        let base = format!("{}/scim/v2/tenants/{name}", origin(&parts.headers));
+        Ok(Provisioning {
+            tenant: name,
+            actor: admin.actor,
+            base,
+        })
+    }
+}
+
+/// `scheme://host` as the client reached the service.
+fn origin(headers: &HeaderMap) -> String {
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_string)
+    };
+    let host = text(header::HOST.as_str()).unwrap_or_else(|| "localhost".into());
+    let scheme = text("x-forwarded-proto").unwrap_or_else(|| "http".into());
+    format!("{scheme}://{host}")
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ResourceId {
+    id: String,
+}
+
+fn kind_of_path(parts: &str) -> ScimKind {
+    if parts.contains("/Groups") {
+        ScimKind::Group
+    } else {
+        ScimKind::User
+    }
+}
+
+pub(crate) async fn service_provider_config(provisioning: Provisioning) -> Response {
+    scim_json(
+        StatusCode::OK,
+        &json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
+            "documentationUri": "https://example.invalid/patrol/docs/scim.md",
+            "patch": { "supported": true },
+            "bulk": { "supported": false, "maxOperations": 0, "maxPayloadSize": 0 },
+            "filter": { "supported": true, "maxResults": MAX_COUNT },
+            "changePassword": { "supported": false },
+            "sort": { "supported": false },
+            "etag": { "supported": false },
+            "authenticationSchemes": [{
+                "type": "oauthbearertoken",
+                "name": "Bearer token",
+                "description": "A provisioner credential of the tenant, as `Authorization: Bearer ptc_...`",
+                "primary": true,
+            }],
+            "meta": {
+                "resourceType": "ServiceProviderConfig",
+                "location": format!("{}/ServiceProviderConfig", provisioning.base),
+            },
+        }),
+    )
+}
+
+fn resource_types(base: &str) -> Vec<Value> {
+    vec![
+        json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
+            "id": "User",
+            "name": "User",
+            "endpoint": "/Users",
+            "description": "User Account",
+            "schema": schema::USER,
+            "schemaExtensions": [{ "schema": schema::ENTERPRISE, "required": false }],
+            "meta": { "resourceType": "ResourceType", "location": format!("{base}/ResourceTypes/User") },
+        }),
+        json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
+            "id": "Group",
+            "name": "Group",
+            "endpoint": "/Groups",
+            "description": "Group",
+            "schema": schema::GROUP,
+            "meta": { "resourceType": "ResourceType", "location": format!("{base}/ResourceTypes/Group") },
+        }),
+    ]
+}
+
+fn list_of(resources: Vec<Value>) -> Value {
+    json!({
+        "schemas": [schema::LIST],
+        "totalResults": resources.len(),
+        "startIndex": 1,
+        "itemsPerPage": resources.len(),
+        "Resources": resources,
+    })
+}
+
+pub(crate) async fn list_resource_types(provisioning: Provisioning) -> Response {
+    scim_json(StatusCode::OK, &list_of(resource_types(&provisioning.base)))
+}
+
+pub(crate) async fn get_resource_type(
+    provisioning: Provisioning,
+    PathParams(ResourceId { id }): PathParams<ResourceId>,
+) -> Result<Response, ScimError> {
+    resource_types(&provisioning.base)
+        .into_iter()
+        .find(|resource| resource["id"] == id.as_str())
+        .map(|resource| scim_json(StatusCode::OK, &resource))
+        .ok_or_else(|| ScimError::not_found(format!("no resource type `{id}`")))
+}
+
+pub(crate) async fn list_schemas(provisioning: Provisioning) -> Response {
+    scim_json(
+        StatusCode::OK,
+        &list_of(schema::schemas(&provisioning.base)),
+    )
+}
+
+pub(crate) async fn get_schema(
+    provisioning: Provisioning,
+    PathParams(ResourceId { id }): PathParams<ResourceId>,
+) -> Result<Response, ScimError> {
+    schema::schemas(&provisioning.base)
+        .into_iter()
+        .find(|schema| schema["id"] == id.as_str())
+        .map(|schema| scim_json(StatusCode::OK, &schema))
+        .ok_or_else(|| ScimError::not_found(format!("no schema `{id}`")))
+}
+
+/// The query of a list or a get.
+#[derive(Default)]
+struct Query {
+    filter: Option<filter::Filter>,
+    start_index: usize,
+    count: usize,
+    attributes: Vec<String>,
+    excluded: Vec<String>,
+}
+
+fn query(parts: &str) -> Result<Query, ScimError> {
+    let mut query = Query {
+        start_index: 1,
+        count: DEFAULT_COUNT,
+        ..Query::default()
+    };
+    let names = |text: &str| {
+        text.split(',')
+            .map(|name| name.trim().to_string())
+            .filter(|name| !name.is_empty())
+            .collect::<Vec<_>>()
+    };
+    for (key, value) in form_urlencoded::parse(parts.as_bytes()) {
+        let number = |what: &str| {
+            value.trim().parse::<i64>().map_err(|_| {
+                ScimError::invalid_value(format!("`{what}`: `{value}` is not an integer"))
+            })
+        };
+        match key.as_ref() {
+            "filter" => {
+                query.filter = Some(filter::parse(&value).map_err(ScimError::invalid_filter)?)
+            }
+            // RFC 7644 §3.4.2.4: below 1 is 1; negative counts are 0.
+            "startIndex" => query.start_index = number("startIndex")?.max(1) as usize,
+            "count" => query.count = (number("count")?.max(0) as usize).min(MAX_COUNT),
+            "attributes" => query.attributes = names(&value),
+            "excludedAttributes" => query.excluded = names(&value),
+            "sortBy" | "sortOrder" => {}
+            other => {
+                return Err(ScimError::invalid_value(format!(
+                    "`{other}` is not a query parameter here (filter, startIndex, count, \
+                     attributes, excludedAttributes)"
+                )));
+            }
+        }
+    }
+    Ok(query)
+}
+
+/// A resource as returned: rendered, with a user's groups and a group's members' names.
+fn shown(
+    record: &ScimRecord,
+    base: &str,
+    users: &HashMap<String, ScimRecord>,
+    groups: &[ScimRecord],
+) -> Value {
+    let mut resource = resource::render(record, base);
+    match record.kind {
+        ScimKind::User => {
+            let member_of: Vec<Value> = groups
+                .iter()
+                .filter(|group| provision::member_ids(group).contains(&record.id))
+                .map(|group| {
+                    json!({
+                        "value": group.id,
+                        "display": group.name,
+                        "$ref": format!("{base}/Groups/{}", group.id),
+                        "type": "direct",
+                    })
+                })
+                .collect();
+            if !member_of.is_empty() {
+                resource["groups"] = Value::Array(member_of);
+            }
+        }
+        ScimKind::Group => {
+            if let Some(Value::Array(members)) = resource.get_mut("members") {
+                for member in members.iter_mut() {
+                    let id = member
+                        .get("value")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string();
+                    if let Some(user) = users.get(&id) {
+                        member["display"] = json!(user.name);
+                        member["$ref"] = json!(format!("{base}/Users/{id}"));
+                        member["type"] = json!("User");
+                    }
+                }
+            }
+        }
+    }
+    resource
+}
+
+/// Everything [`shown`] needs of the tenant.
+fn context(
+    tokens: &Tokens,
+    tenant: &str,
+) -> Result<(HashMap<String, ScimRecord>, Vec<ScimRecord>), ScimError> {
+    let failed = |error: patrol_store::tokens::StoreError| ScimError::failed(&error);
+    let users = tokens
+        .store()
+        .scim_list(tenant, ScimKind::User)
+        .map_err(failed)?
+        .into_iter()
+        .map(|user| (user.id.clone(), user))
+        .collect();
+    let groups = tokens
+        .store()
+        .scim_list(tenant, ScimKind::Group)
+        .map_err(failed)?;
+    Ok((users, groups))
+}
+
+pub(crate) async fn list(
+    provisioning: Provisioning,
+    State(state): State<Arc<Shared>>,
+    uri: axum::http::Uri,
+) -> Result<Response, ScimError> {
+    let kind = kind_of_path(uri.path());
+    let query = query(uri.query().unwrap_or(""))?;
+    let tokens = Arc::clone(&state.tokens);
+    let body = blocking(move || -> Result<Value, ScimError> {
+        let (users, groups) = context(&tokens, &provisioning.tenant)?;
+        let all: Vec<&ScimRecord> = match kind {
+            ScimKind::User => {
+                let mut users: Vec<&ScimRecord> = users.values().collect();
+                users.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+                users
+            }
+            ScimKind::Group => groups.iter().collect(),
+        };
+        let matched: Vec<Value> = all
+            .into_iter()
+            .map(|record| shown(record, &provisioning.base, &users, &groups))
+            .filter(|resource| {
+                query
+                    .filter
+                    .as_ref()
+                    .is_none_or(|filter| filter::matches(filter, resource))
+            })
+            .collect();
+        let total = matched.len();
+        let page: Vec<Value> = matched
+            .into_iter()
+            .skip(query.start_index - 1)
+            .take(query.count)
+            .map(|mut resource| {
+                resource::select(&mut resource, &query.attributes, &query.excluded);
+                resource
+            })
+            .collect();
+        Ok(json!({
+            "schemas": [schema::LIST],
+            "totalResults": total,
+            "startIndex": query.start_index,
+            "itemsPerPage": page.len(),
+            "Resources": page,
+        }))
+    })
+    .await??;
+    Ok(scim_json(StatusCode::OK, &body))
+}
+
+pub(crate) async fn get(
+    provisioning: Provisioning,
+    State(state): State<Arc<Shared>>,
+    PathParams(ResourceId { id }): PathParams<ResourceId>,
+    uri: axum::http::Uri,
+) -> Result<Response, ScimError> {
+    let kind = kind_of_path(uri.path());
+    let query = query(uri.query().unwrap_or(""))?;
+    if query.filter.is_some() {
+        return Err(ScimError::invalid_value("`filter` applies to lists only"));
+    }
+    let tokens = Arc::clone(&state.tokens);
+    let body = blocking(move || -> Result<Value, ScimError> {
+        let (users, groups) = context(&tokens, &provisioning.tenant)?;
+        let record = tokens
+            .store()
+            .scim_get(&provisioning.tenant, kind, &id)
+            .map_err(|error| ScimError::failed(&error))?
+            .ok_or_else(|| provision::not_found(kind, &id))?;
+        let mut resource = shown(&record, &provisioning.base, &users, &groups);
+        resource::select(&mut resource, &query.attributes, &query.excluded);
+        Ok(resource)
+    })
+    .await??;
+    Ok(scim_json(StatusCode::OK, &body))
+}
+
+/// Reads a SCIM body of at most the service's configuration size.
+async fn body_of(state: &Shared, body: Body) -> Result<Value, ScimError> {
+    json_body::<Value>(body, state.limits.config)
+        .await
+        .map_err(|error| {
+            if error.status == StatusCode::PAYLOAD_TOO_LARGE {
+                ScimError::new(error.status, Some("tooLarge"), error.message)
+            } else {
+                ScimError::invalid_syntax(error.message)
+            }
+        })
+}
+
+/// Writes, then answers with the resource as stored (201 for a creation).
+async fn write_and_show(
+    state: Arc<Shared>,
+    provisioning: Provisioning,
+    kind: ScimKind,
+    change: Change,
+    status: StatusCode,
+) -> Result<Response, ScimError> {
+    let tokens = Arc::clone(&state.tokens);
+    let body = blocking(move || -> Result<Option<Value>, ScimError> {
+        let stored = provision::write(
+            &tokens,
+            &provisioning.tenant,
+            kind,
+            &change,
+            &provisioning.actor,
+        )?;
+        let Some(stored) = stored else {
+            return Ok(None);
+        };
+        let (users, groups) = context(&tokens, &provisioning.tenant)?;
+        Ok(Some(shown(&stored, &provisioning.base, &users, &groups)))
+    })
+    .await??;
+    match body {
+        Some(body) => {
+            let location = body["meta"]["location"].as_str().unwrap_or("").to_string();
+            let mut response = scim_json(status, &body);
+            if let Ok(location) = location.parse() {
+                response.headers_mut().insert(header::LOCATION, location);
+            }
+            Ok(response)
+        }
+        None => Ok(StatusCode::NO_CONTENT.into_response()),
+    }
+}
+
+pub(crate) async fn create(
+    provisioning: Provisioning,
+    State(state): State<Arc<Shared>>,
+    uri: axum::http::Uri,
+    body: Body,
+) -> Result<Response, ScimError> {
+    let kind = kind_of_path(uri.path());
+    let sent = body_of(&state, body).await?;
+    let attributes = resource::canonical(kind, &sent)?;
+    write_and_show(
+        state,
+        provisioning,
+        kind,
+        Change::Create(attributes),
+        StatusCode::CREATED,
+    )
+    .await
+}
+
+pub(crate) async fn replace(
+    provisioning: Provisioning,
+    State(state): State<Arc<Shared>>,
+    PathParams(ResourceId { id }): PathParams<ResourceId>,
+    uri: axum::http::Uri,
+    body: Body,
+) -> Result<Response, ScimError> {
+    let kind = kind_of_path(uri.path());
+    let sent = body_of(&state, body).await?;
+    let attributes = resource::canonical(kind, &sent)?;
+    let change = Change::Replace(id, Box::new(move |_| Ok(attributes.clone())));
+    write_and_show(state, provisioning, kind, change, StatusCode::OK).await
+}
+
+pub(crate) async fn patch(
+    provisioning: Provisioning,
+    State(state): State<Arc<Shared>>,
+    PathParams(ResourceId { id }): PathParams<ResourceId>,
+    uri: axum::http::Uri,
+    body: Body,
+) -> Result<Response, ScimError> {
+    let kind = kind_of_path(uri.path());
+    let sent = body_of(&state, body).await?;
+    let request: patch::PatchRequest = serde_json::from_value(sent).map_err(|error| {
+        ScimError::invalid_syntax(format!(
+            "not a PATCH request (`schemas` and `Operations`): {error}"
+        ))
+    })?;
+    let change = Change::Replace(
+        id,
+        Box::new(move |existing: &ScimRecord| {
+            let mut attributes: Map<String, Value> = match &existing.document {
+                Value::Object(fields) => fields.clone(),
+                _ => Map::new(),
+            };
+            if existing.kind == ScimKind::User {
+                attributes.insert("active".into(), json!(existing.active));
+            }
+            patch::apply(&mut attributes, &request)?;
+            resource::canonical(existing.kind, &Value::Object(attributes))
+        }),
+    );
+    write_and_show(state, provisioning, kind, change, StatusCode::OK).await
+}
+
+pub(crate) async fn delete(
+    provisioning: Provisioning,
+    State(state): State<Arc<Shared>>,
+    PathParams(ResourceId { id }): PathParams<ResourceId>,
+    uri: axum::http::Uri,
+) -> Result<Response, ScimError> {
+    let kind = kind_of_path(uri.path());
+    write_and_show(
+        state,
+        provisioning,
+        kind,
+        Change::Delete(id),
+        StatusCode::NO_CONTENT,
+    )
+    .await
+}

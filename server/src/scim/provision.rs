@@ -1,0 +1,364 @@
+//! What a SCIM write does, computed from what is stored: the resources to store, the group
+//! directory's groups it changes (a SCIM group's `displayName` with the `userName` of each of
+//! its active members), the users it deprovisions or provisions again, and its audit entry. The
+//! store applies all of it in one transaction, or nothing if the resources changed meanwhile,
+//! in which case it is computed again.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value, json};
+
+use patrol::identity::{self, Kind};
+use patrol_store::tokens::{
+    AuditEntry, AuditEvent, MAX_GROUP_MEMBERS, Outcome, ScimConflict, ScimKind, ScimRecord,
+    ScimWrite, Tokens,
+};
+
+use super::error::ScimError;
+
+/// How often a write is computed again when a resource changed under it.
+const ATTEMPTS: usize = 5;
+
+/// What a client asked for.
+pub(crate) enum Change {
+    /// A new resource with these (checked, canonical) attributes.
+    Create(Map<String, Value>),
+    /// The resource `id` gets these attributes (PUT; PATCH passes the patched whole).
+    Replace(
+        String,
+        Box<dyn Fn(&ScimRecord) -> Result<Map<String, Value>, ScimError> + Send>,
+    ),
+    /// The resource `id` goes.
+    Delete(String),
+}
+
+/// Applies a change to a resource of `kind` in `tenant`, made by `actor` (the SCIM client):
+/// the resource as stored afterwards (`None` after a delete).
+pub(crate) fn write(
+    tokens: &Tokens,
+    tenant: &str,
+    kind: ScimKind,
+    change: &Change,
+    actor: &str,
+) -> Result<Option<ScimRecord>, ScimError> {
+    for _ in 0..ATTEMPTS {
+        let now = patrol::timestamp::now();
+        let (write, result) = plan(tokens, tenant, kind, change, actor, now)?;
+        match tokens
+            .apply_scim(&write, actor)
+            .map_err(|error| ScimError::failed(&error))?
+        {
+            Ok(_) => return Ok(result),
+            Err(ScimConflict::NameTaken(name)) => {
+                return Err(ScimError::uniqueness(format!(
+                    "a {} called `{name}` exists already in this tenant",
+                    kind.as_str()
+                )));
+            }
+            Err(ScimConflict::Changed) => continue,
+        }
+    }
+    Err(ScimError::new(
+        axum::http::StatusCode::CONFLICT,
+        None,
+        "the resource kept changing while this request was applied: retry it",
+    ))
+}
+
+fn plan(
+    tokens: &Tokens,
+    tenant: &str,
+    kind: ScimKind,
+    change: &Change,
+    actor: &str,
+    now: i64,
+) -> Result<(ScimWrite, Option<ScimRecord>), ScimError> {
+    let store = tokens.store();
+    let failed = |error: patrol_store::tokens::StoreError| ScimError::failed(&error);
+    let users: HashMap<String, ScimRecord> = store
+        .scim_list(tenant, ScimKind::User)
+        .map_err(failed)?
+        .into_iter()
+        .map(|user| (user.id.clone(), user))
+        .collect();
+    let groups = store.scim_list(tenant, ScimKind::Group).map_err(failed)?;
+    let existing = match change {
+        Change::Create(_) => None,
+        Change::Replace(id, _) | Change::Delete(id) => Some(
+            store
+                .scim_get(tenant, kind, id)
+                .map_err(failed)?
+                .ok_or_else(|| not_found(kind, id))?,
+        ),
+    };
+    let next = match change {
+        Change::Create(attributes) => Some(record(
+            tenant,
+            kind,
+            uuid::Uuid::new_v4().to_string(),
+            attributes.clone(),
+            None,
+            now,
+        )?),
+        Change::Replace(id, replace) => {
+            let existing = existing.as_ref().expect("read above");
+            let attributes = replace(existing)?;
+            Some(record(
+                tenant,
+                kind,
+                id.clone(),
+                attributes,
+                Some(existing),
+                now,
+            )?)
+        }
+        Change::Delete(_) => None,
+    };
+    let mut write = ScimWrite {
+        tenant: tenant.to_string(),
+        at: now,
+        ..ScimWrite::default()
+    };
+    if let Some(next) = &next {
+        write
+            .put
+            .push((next.clone(), existing.as_ref().map(|record| record.version)));
+    }
+    if let (None, Some(existing)) = (&next, &existing) {
+        write.delete = Some((kind, existing.id.clone(), existing.version));
+    }
+    match kind {
+        ScimKind::User => plan_user(
+            &mut write,
+            &users,
+            &groups,
+            existing.as_ref(),
+            next.as_ref(),
+        )?,
+        ScimKind::Group => plan_group(&mut write, &users, existing.as_ref(), next.as_ref())?,
+    }
+    let operation = match (&existing, &next) {
+        (None, _) => "create",
+        (Some(_), Some(_)) => "replace",
+        (Some(_), None) => "delete",
+    };
+    let subject = next.as_ref().or(existing.as_ref()).expect("one of them");
+    write.audit.push(AuditEntry {
+        time: now,
+        tenant: tenant.to_string(),
+        event: match kind {
+            ScimKind::User => AuditEvent::ScimUser,
+            ScimKind::Group => AuditEvent::ScimGroup,
+        },
+        actor: actor.to_lowercase(),
+        token_id: None,
+        outcome: Outcome::Success,
+        details: json!({
+            "operation": operation,
+            "id": subject.id,
+            "name": subject.name,
+            "externalId": subject.external_id,
+            "active": next.as_ref().map(|next| next.active),
+        }),
+    });
+    Ok((write, next))
+}
+
+/// A resource's record from its checked attributes.
+fn record(
+    tenant: &str,
+    kind: ScimKind,
+    id: String,
+    mut attributes: Map<String, Value>,
+    existing: Option<&ScimRecord>,
+    now: i64,
+) -> Result<ScimRecord, ScimError> {
+    let name_field = match kind {
+        ScimKind::User => "userName",
+        ScimKind::Group => "displayName",
+    };
+    let name = attributes
+        .get(name_field)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let identity_kind = match kind {
+        ScimKind::User => Kind::UserId,
+        ScimKind::Group => Kind::GroupId,
+    };
+    identity::check(identity_kind, &name)
+        .map_err(|invalid| ScimError::invalid_value(format!("`{name_field}`: {invalid}")))?;
+    let active = match kind {
+        ScimKind::User => attributes
+            .remove("active")
+            .and_then(|active| active.as_bool())
+            .unwrap_or(true),
+        ScimKind::Group => true,
+    };
+    if kind == ScimKind::Group {
+        dedupe_members(&mut attributes)?;
+    }
+    let external_id = attributes
+        .get("externalId")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    Ok(ScimRecord {
+        tenant: tenant.to_string(),
+        kind,
+        id,
+        name,
+        external_id,
+        active,
+        document: Value::Object(attributes),
+        version: existing.map_or(1, |existing| existing.version + 1),
+        created_at: existing.map_or(now, |existing| existing.created_at),
+        modified_at: now,
+    })
+}
+
+fn dedupe_members(attributes: &mut Map<String, Value>) -> Result<(), ScimError> {
+    let Some(Value::Array(members)) = attributes.get_mut("members") else {
+        return Ok(());
+    };
+    let mut seen = std::collections::HashSet::new();
+    members.retain(|member| seen.insert(member.get("value").cloned()));
+    if members.len() > MAX_GROUP_MEMBERS {
+        return Err(ScimError::invalid_value(format!(
+            "`members` has {} members; a group has at most {MAX_GROUP_MEMBERS}",
+            members.len()
+        )));
+    }
+    for (index, member) in members.iter_mut().enumerate() {
+        let Some(Value::String(_)) = member.get("value") else {
+            return Err(ScimError::invalid_value(format!(
+                "`members[{index}].value` is required: the id of a user of this tenant"
+            )));
+        };
+        // `display` is the server's to fill in.
+        if let Value::Object(fields) = member {
+            fields.remove("display");
+        }
+    }
+    Ok(())
+}
+
+/// The ids a group's members name.
+pub(crate) fn member_ids(group: &ScimRecord) -> Vec<String> {
+    group
+        .document
+        .get("members")
+        .and_then(Value::as_array)
+        .map(|members| {
+            members
+                .iter()
+                .filter_map(|member| member.get("value").and_then(Value::as_str))
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The directory's members of a group: the `userName` of each active member, lowercase.
+fn directory_members(group: &ScimRecord, users: &HashMap<String, ScimRecord>) -> Vec<String> {
+    let mut members: Vec<String> = member_ids(group)
+        .iter()
+        .filter_map(|id| users.get(id))
+        .filter(|user| user.active)
+        .map(|user| user.name.to_lowercase())
+        .collect();
+    members.sort();
+    members.dedup();
+    members
+}
+
+fn plan_user(
+    write: &mut ScimWrite,
+    users: &HashMap<String, ScimRecord>,
+    groups: &[ScimRecord],
+    existing: Option<&ScimRecord>,
+    next: Option<&ScimRecord>,
+) -> Result<(), ScimError> {
+    let id = next
+        .or(existing)
+        .map(|user| user.id.clone())
+        .unwrap_or_default();
+    let active_name = next
+        .filter(|user| user.active)
+        .map(|user| user.name.to_lowercase());
+    if let Some(name) = &active_name {
+        write.reprovision.push(name.clone());
+    }
+    // Deactivated, deleted or renamed: the name it had is deprovisioned (its tokens revoked).
+    let gone = match (existing, next) {
+        (Some(existing), _) => Some(existing.name.to_lowercase()),
+        (None, Some(next)) if !next.active => Some(next.name.to_lowercase()),
+        (None, _) => None,
+    };
+    if let Some(gone) = gone
+        && active_name.as_deref() != Some(gone.as_str())
+    {
+        write.deprovision.push(gone);
+    }
+    let mut after = users.clone();
+    match next {
+        Some(next) => {
+            after.insert(id.clone(), next.clone());
+        }
+        None => {
+            after.remove(&id);
+        }
+    }
+    for group in groups {
+        if !member_ids(group).contains(&id) {
+            continue;
+        }
+        if next.is_none() {
+            // A deleted user leaves every group.
+            let mut document = group.document.clone();
+            if let Some(Value::Array(members)) = document.get_mut("members") {
+                members.retain(|member| member.get("value").and_then(Value::as_str) != Some(&id));
+            }
+            let mut changed = group.clone();
+            changed.document = document;
+            changed.version += 1;
+            changed.modified_at = write.at;
+            write.put.push((changed, Some(group.version)));
+        }
+        write
+            .groups
+            .push((group.name.clone(), Some(directory_members(group, &after))));
+    }
+    Ok(())
+}
+
+fn plan_group(
+    write: &mut ScimWrite,
+    users: &HashMap<String, ScimRecord>,
+    existing: Option<&ScimRecord>,
+    next: Option<&ScimRecord>,
+) -> Result<(), ScimError> {
+    if let Some(next) = next {
+        for (index, id) in member_ids(next).iter().enumerate() {
+            if !users.contains_key(id) {
+                return Err(ScimError::invalid_value(format!(
+                    "`members[{index}].value`: no user `{id}` in this tenant (groups hold users \
+                     of their tenant; nested groups are not supported)"
+                )));
+            }
+        }
+        write
+            .groups
+            .push((next.name.clone(), Some(directory_members(next, users))));
+    }
+    if let Some(existing) = existing
+        && next.is_none_or(|next| next.name != existing.name)
+    {
+        write.groups.push((existing.name.clone(), None));
+    }
+    Ok(())
+}
+
+pub(crate) fn not_found(kind: ScimKind, id: &str) -> ScimError {
+    ScimError::not_found(format!("no {} `{id}` in this tenant", kind.as_str()))
+}
