@@ -317,8 +317,9 @@ pub(crate) fn matches(filter: &Filter, resource: &Value) -> bool {
         Filter::And(left, right) => matches(left, resource) && matches(right, resource),
         Filter::Or(left, right) => matches(left, resource) || matches(right, resource),
         Filter::Not(inner) => !matches(inner, resource),
-        Filter::Has { path, filter } => values_at(resource, path)
-            .iter()
+        Filter::Has { path, filter } => items_at(resource, path)
+            .into_iter()
+            .flat_map(flatten)
             .any(|value| matches(filter, value)),
         Filter::Compare { path, op, value } => {
             let found = values_at(resource, path);
@@ -353,6 +354,23 @@ fn present(value: &Value) -> bool {
 /// path to a multi-valued complex attribute's values without a sub-attribute compares their
 /// `value`.
 fn values_at<'a>(resource: &'a Value, path: &[String]) -> Vec<&'a Value> {
+    items_at(resource, path)
+        .into_iter()
+        .flat_map(|value| match value {
+            Value::Array(items) => items
+                .iter()
+                .map(|item| match item {
+                    Value::Object(fields) => fields.get("value").unwrap_or(item),
+                    _ => item,
+                })
+                .collect(),
+            other => vec![other],
+        })
+        .collect()
+}
+
+/// The values at `path` as they are (case-insensitive names).
+fn items_at<'a>(resource: &'a Value, path: &[String]) -> Vec<&'a Value> {
     let mut current = vec![resource];
     for name in path {
         let mut next = Vec::new();
@@ -370,18 +388,6 @@ fn values_at<'a>(resource: &'a Value, path: &[String]) -> Vec<&'a Value> {
         current = next;
     }
     current
-        .into_iter()
-        .flat_map(|value| match value {
-            Value::Array(items) => items
-                .iter()
-                .map(|item| match item {
-                    Value::Object(fields) => fields.get("value").unwrap_or(item),
-                    _ => item,
-                })
-                .collect(),
-            other => vec![other],
-        })
-        .collect()
 }
 
 fn flatten(value: &Value) -> Vec<&Value> {

@@ -316,14 +316,12 @@ pub(crate) async fn list(
     let tokens = Arc::clone(&state.tokens);
     let body = blocking(move || -> Result<Value, ScimError> {
         let (users, groups) = context(&tokens, &provisioning.tenant)?;
-        let all: Vec<&ScimRecord> = match kind {
-            ScimKind::User => {
-                let mut users: Vec<&ScimRecord> = users.values().collect();
-                users.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-                users
-            }
+        // Pages in a stable order: by `userName` or `displayName`, regardless of case.
+        let mut all: Vec<&ScimRecord> = match kind {
+            ScimKind::User => users.values().collect(),
             ScimKind::Group => groups.iter().collect(),
         };
+        all.sort_by_cached_key(|record| (record.name.to_lowercase(), record.id.clone()));
         let matched: Vec<Value> = all
             .into_iter()
             .map(|record| shown(record, &provisioning.base, &users, &groups))

@@ -19,15 +19,16 @@ use super::error::ScimError;
 /// How often a write is computed again when a resource changed under it.
 const ATTEMPTS: usize = 5;
 
+/// A resource's new attributes, from the resource as stored (a PATCH applies its operations).
+pub(crate) type Replacement =
+    Box<dyn Fn(&ScimRecord) -> Result<Map<String, Value>, ScimError> + Send>;
+
 /// What a client asked for.
 pub(crate) enum Change {
     /// A new resource with these (checked, canonical) attributes.
     Create(Map<String, Value>),
     /// The resource `id` gets these attributes (PUT; PATCH passes the patched whole).
-    Replace(
-        String,
-        Box<dyn Fn(&ScimRecord) -> Result<Map<String, Value>, ScimError> + Send>,
-    ),
+    Replace(String, Replacement),
     /// The resource `id` goes.
     Delete(String),
 }

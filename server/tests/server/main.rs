@@ -3,6 +3,7 @@
 
 mod gateways;
 mod router;
+mod scim;
 mod server_api;
 mod server_hardening;
 
