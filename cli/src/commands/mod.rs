@@ -3,6 +3,7 @@
 mod audit;
 mod check;
 mod copy;
+mod credentials;
 mod eval;
 mod groups;
 mod mcp;
@@ -169,6 +170,14 @@ enum Command {
         data: store::DataArgs,
         #[command(subcommand)]
         command: groups::GroupsCommand,
+    },
+    /// Create, list, rotate and revoke API credentials scoped to one tenant, with a role:
+    /// `admin`, `auditor` (read-only) or `provisioner` (SCIM).
+    Credentials {
+        #[command(flatten)]
+        data: store::DataArgs,
+        #[command(subcommand)]
+        command: credentials::CredentialsCommand,
     },
     /// Serve the Model Context Protocol over stdio, for an administrator's AI assistant:
     /// policies, reports, the dry run; changes only with `--allow-changes`.
@@ -397,6 +406,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Scan(args) => scan::run(args),
         Command::Audit(args) => audit::run(args),
         Command::Groups { data, command } => groups::run(&data, command),
+        Command::Credentials { data, command } => credentials::run(&data, command),
         Command::Policy { command } => policy::run(command),
         Command::Report(args) => report::run(args),
         Command::Mcp(args) => mcp::run(args),

@@ -793,3 +793,93 @@ fn read_only_commands_never_create_a_data_directory_and_refuse_what_is_not_one()
     let said = String::from_utf8_lossy(&applied.stderr);
     assert!(said.contains("is a path relative to `.`"), "{said}");
 }
+
+/// The operator's side of tenant credentials: the secret printed once, lists without it, a
+/// rotation that ends the old secret, a revocation, and clear errors for a bad role, a taken
+/// name and an unknown tenant.
+#[test]
+fn credentials_are_created_listed_rotated_and_revoked_with_the_secret_shown_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    assert!(patrol(&["init", data], None).status.success());
+    let run = |args: &[&str]| {
+        let mut all = vec!["credentials", "--data-dir", data];
+        all.extend(args);
+        patrol(&all, None)
+    };
+    let created = run(&[
+        "create",
+        "-t",
+        "contoso",
+        "--role",
+        "provisioner",
+        "entra",
+        "--json",
+        "--actor",
+        "ops",
+    ]);
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let created: serde_json::Value = serde_json::from_slice(&created.stdout).unwrap();
+    let secret = created["secret"].as_str().unwrap().to_string();
+    let id = created["credential"]["id"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("ptc_"), "{secret}");
+    assert_eq!(created["credential"]["created_by"], "ops");
+
+    let listed = run(&["list", "-t", "contoso"]);
+    let listed = String::from_utf8(listed.stdout).unwrap();
+    assert!(
+        listed.contains(&id) && listed.contains("provisioner") && listed.contains("never used")
+    );
+    assert!(!listed.contains(&secret));
+
+    for (args, expected) in [
+        (
+            vec!["create", "-t", "contoso", "--role", "owner", "x"],
+            "`--role`: `owner` is not a role",
+        ),
+        (
+            vec!["create", "-t", "contoso", "--role", "admin", "entra"],
+            "already has a credential called `entra`",
+        ),
+        (
+            vec!["create", "-t", "nowhere", "--role", "admin", "x"],
+            "nowhere",
+        ),
+        (
+            vec!["rotate", "cred_0000000000000000"],
+            "no live credential `cred_0000000000000000`",
+        ),
+    ] {
+        let output = run(&args);
+        assert!(!output.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+
+    let rotated = run(&["rotate", &id, "--json"]);
+    assert!(rotated.status.success());
+    let rotated: serde_json::Value = serde_json::from_slice(&rotated.stdout).unwrap();
+    assert_ne!(rotated["secret"], secret.as_str());
+    assert!(run(&["revoke", &id]).status.success());
+    let listed = String::from_utf8(run(&["list"]).stdout).unwrap();
+    assert!(listed.contains("revoked"), "{listed}");
+    assert!(!run(&["rotate", &id]).status.success());
+
+    let audit = patrol(
+        &["audit", "--data-dir", data, "-t", "contoso", "--json"],
+        None,
+    );
+    let audit = String::from_utf8_lossy(&audit.stdout);
+    for event in [
+        "Credential.CreateEvent",
+        "Credential.RotateEvent",
+        "Credential.RevokeEvent",
+    ] {
+        assert!(audit.contains(event), "{event}: {audit}");
+    }
+}
