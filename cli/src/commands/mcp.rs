@@ -23,6 +23,8 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 
+use patrol_store::tokens::{CredentialRecord, Role};
+
 use super::Outcome;
 use super::store::{Data, DataArgs, actor, checked_tenant_name};
 
@@ -41,6 +43,12 @@ pub struct McpArgs {
     /// DATA_DIR/decisions.log).
     #[arg(long, value_name = "FILE")]
     decision_log: Option<std::path::PathBuf>,
+    /// Act as a tenant credential (`ptc_...`, from `patrol credentials create`) read from
+    /// FILE: only its tenant is visible, changes are recorded as made with it, and an
+    /// `auditor` credential is read-only even with `--allow-changes`. A `provisioner`
+    /// credential is for SCIM only and is refused.
+    #[arg(long, value_name = "FILE")]
+    credential_file: Option<std::path::PathBuf>,
 }
 
 pub fn run(args: McpArgs) -> anyhow::Result<Outcome> {
@@ -48,11 +56,20 @@ pub fn run(args: McpArgs) -> anyhow::Result<Outcome> {
     let decision_log = args
         .decision_log
         .unwrap_or_else(|| data.dir.root().join("decisions.log"));
+    let credential = match &args.credential_file {
+        None => None,
+        Some(file) => Some(credential(&data, file)?),
+    };
+    let actor = match &credential {
+        Some(credential) => format!("{} (mcp)", credential.actor()),
+        None => format!("{} (mcp)", actor(args.actor)),
+    };
     let server = Patrol {
         data: Arc::new(Mutex::new(data)),
         decision_log: Arc::new(decision_log),
         allow_changes: args.allow_changes,
-        actor: format!("{} (mcp)", actor(args.actor)),
+        actor,
+        credential: credential.map(Arc::new),
         tool_router: Patrol::tool_router(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -77,12 +94,38 @@ pub fn run(args: McpArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::Success)
 }
 
+/// The live `admin` or `auditor` credential in `file`.
+fn credential(data: &Data, file: &std::path::Path) -> anyhow::Result<CredentialRecord> {
+    let secret = std::fs::read_to_string(file)
+        .with_context(|| format!("`--credential-file`: cannot read `{}`", file.display()))?;
+    let credential = data
+        .tokens
+        .authenticate_credential(secret.trim(), "patrol mcp", now())?
+        .with_context(|| {
+            format!(
+                "`--credential-file`: `{}` does not hold a live credential of this data \
+                 directory (revoked, rotated, or mistyped?)",
+                file.display()
+            )
+        })?;
+    if credential.role == Role::Provisioner {
+        anyhow::bail!(
+            "`--credential-file`: `{}` is a provisioner credential, which is for SCIM only; \
+             use an admin or auditor credential",
+            credential.name
+        );
+    }
+    Ok(credential)
+}
+
 #[derive(Clone)]
 struct Patrol {
     data: Arc<Mutex<Data>>,
     decision_log: Arc<std::path::PathBuf>,
     allow_changes: bool,
     actor: String,
+    /// The tenant credential the session acts as, if any.
+    credential: Option<Arc<CredentialRecord>>,
     tool_router: ToolRouter<Self>,
 }
 
@@ -163,7 +206,28 @@ impl Patrol {
         .context("the tool did not finish")?
     }
 
+    /// Refuses a tenant other than the credential's, in the words used for a tenant that does
+    /// not exist, so that the session learns nothing of other tenants.
+    fn outside_scope(&self, tenant: &str) -> Option<CallToolResult> {
+        let credential = self.credential.as_ref()?;
+        (credential.tenant != tenant).then(|| {
+            CallToolResult::error(vec![ContentBlock::text(format!(
+                "argument `tenant`: there is no tenant `{tenant}`; the tenants are: {}",
+                credential.tenant
+            ))])
+        })
+    }
+
     fn refuse_change(&self, tool: &str) -> Option<CallToolResult> {
+        if let Some(credential) = &self.credential
+            && credential.role == Role::Auditor
+        {
+            return Some(CallToolResult::error(vec![ContentBlock::text(format!(
+                "`{tool}` changes the tenant, and this patrol MCP session acts as the auditor \
+                 credential `{}`, which is read-only. Nothing was changed.",
+                credential.name
+            ))]));
+        }
         (!self.allow_changes).then(|| {
             CallToolResult::error(vec![ContentBlock::text(format!(
                 "`{tool}` changes the tenant, and this patrol MCP server is read-only: it was \
@@ -179,6 +243,9 @@ impl Patrol {
         tenant: String,
         query: ReportQuery,
     ) -> Result<CallToolResult, ErrorData> {
+        if let Some(refusal) = self.outside_scope(&tenant) {
+            return Ok(refusal);
+        }
         let log = Arc::clone(&self.decision_log);
         answer(
             self.with_data(move |data| {
@@ -239,10 +306,17 @@ impl Patrol {
         annotations(read_only_hint = true)
     )]
     async fn list_tenants(&self) -> Result<CallToolResult, ErrorData> {
+        let only = self
+            .credential
+            .as_ref()
+            .map(|credential| credential.tenant.clone());
         answer(
-            self.with_data(|data| {
+            self.with_data(move |data| {
                 let mut tenants = Vec::new();
                 for name in data.tenant_names()? {
+                    if only.as_ref().is_some_and(|only| *only != name) {
+                        continue;
+                    }
                     let entry = match data.tenant(&name) {
                         Ok(tenant) => json!({
                             "tenant": name,
@@ -269,6 +343,9 @@ impl Patrol {
         &self,
         Parameters(TenantArg { tenant }): Parameters<TenantArg>,
     ) -> Result<CallToolResult, ErrorData> {
+        if let Some(refusal) = self.outside_scope(&tenant) {
+            return Ok(refusal);
+        }
         answer(
             self.with_data(move |data| {
                 known_tenant(data, &tenant)?;
@@ -385,6 +462,9 @@ impl Patrol {
         &self,
         Parameters(args): Parameters<ConfigArgs>,
     ) -> Result<CallToolResult, ErrorData> {
+        if let Some(refusal) = self.outside_scope(&args.tenant) {
+            return Ok(refusal);
+        }
         answer(
             self.with_data(move |data| {
                 checked_tenant_name(&args.tenant)
@@ -419,6 +499,9 @@ impl Patrol {
         &self,
         Parameters(args): Parameters<ConfigArgs>,
     ) -> Result<CallToolResult, ErrorData> {
+        if let Some(refusal) = self.outside_scope(&args.tenant) {
+            return Ok(refusal);
+        }
         if let Some(refusal) = self.refuse_change("set_tenant_policies") {
             return Ok(refusal);
         }
@@ -457,6 +540,9 @@ impl Patrol {
         &self,
         Parameters(args): Parameters<RevokeArgs>,
     ) -> Result<CallToolResult, ErrorData> {
+        if let Some(refusal) = self.outside_scope(&args.tenant) {
+            return Ok(refusal);
+        }
         if let Some(refusal) = self.refuse_change("revoke_token") {
             return Ok(refusal);
         }

@@ -291,3 +291,95 @@ fn with_allow_changes_writes_are_checked_and_audited() {
         "{events:?}"
     );
 }
+
+/// With `--credential-file`, the session is the credential: its tenant only (another is
+/// answered as missing), changes recorded as made with it, and an auditor read-only even with
+/// `--allow-changes`; a provisioner credential is refused at the start.
+#[test]
+fn a_tenant_credential_sees_its_tenant_only_and_an_auditor_cannot_change_it() {
+    let _machine = crate::machine::shared();
+    let inv = inventory::generate();
+    std::fs::write(
+        inv.data_dir().join("tenants/beta.toml"),
+        "tenant = \"beta\"\n",
+    )
+    .unwrap();
+    let now = patrol::timestamp::now();
+    let write_secret = |name: &str, role: patrol_store::tokens::Role| {
+        let (_, secret) = inv
+            .tokens
+            .create_credential(TENANT, name, role, "operator", now)
+            .unwrap();
+        let file = inv.dir.path().join(name);
+        std::fs::write(&file, secret.expose()).unwrap();
+        file
+    };
+    let auditor = write_secret("auditor", patrol_store::tokens::Role::Auditor);
+    let provisioner = write_secret("entra", patrol_store::tokens::Role::Provisioner);
+
+    let mut client = Client::start(
+        &inv.data_dir(),
+        &[
+            "--allow-changes",
+            "--credential-file",
+            auditor.to_str().unwrap(),
+        ],
+    );
+    let (error, text) = client.call("list_tenants", json!({}));
+    assert!(!error, "{text}");
+    let listed: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(listed["tenants"].as_array().unwrap().len(), 1, "{text}");
+    assert_eq!(listed["tenants"][0]["tenant"], TENANT);
+    let (error, text) = client.call("get_tenant_policies", json!({ "tenant": "beta" }));
+    assert!(
+        error && text.contains("there is no tenant `beta`"),
+        "{text}"
+    );
+    let (error, text) = client.call("report_usage", json!({ "tenant": TENANT }));
+    assert!(!error, "{text}");
+    let token_id = inv
+        .specs
+        .iter()
+        .map(|spec| spec.id.clone())
+        .find(|id| {
+            inv.tokens
+                .get(TENANT, id)
+                .unwrap()
+                .unwrap()
+                .revoked_at
+                .is_none()
+        })
+        .unwrap();
+    let (error, text) = client.call(
+        "revoke_token",
+        json!({ "tenant": TENANT, "token_id": token_id }),
+    );
+    assert!(
+        error && text.contains("auditor credential `auditor`"),
+        "{text}"
+    );
+    assert!(text.contains("read-only"), "{text}");
+    client.finish();
+    assert!(
+        inv.tokens
+            .get(TENANT, &token_id)
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_none()
+    );
+
+    let refused = Command::new(env!("CARGO_BIN_EXE_patrol"))
+        .args(["mcp", "--data-dir"])
+        .arg(inv.data_dir())
+        .args(["--credential-file", provisioner.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("provisioner credential, which is for SCIM only"),
+        "{stderr}"
+    );
+}
