@@ -839,3 +839,93 @@ fn a_replica_that_missed_pruned_changes_starts_afresh() {
     let log = fleet.log(0);
     assert_eq!(log.matches("pruned past").count(), 1, "{log}");
 }
+
+#[test]
+#[cfg_attr(
+    not(patrol_has_postgres),
+    ignore = "needs PostgreSQL: apt-get install postgresql"
+)]
+fn scim_provisioning_through_one_replica_reaches_the_other_within_a_second() {
+    let _machine = crate::machine::shared();
+    let database = Postgres::shared().create_database("fleet_scim");
+    let fleet = Fleet::start(&database, 2, &[]);
+    let (a, b) = (fleet.address(0), fleet.address(1));
+    let (name, value) = admin();
+    // A provisioner credential, created through A, works on B: the store is shared.
+    let created = http(
+        a,
+        "POST",
+        "/v1/admin/tenants/contoso/credentials",
+        &[(name, &value), ("content-type", "application/json")],
+        r#"{"name": "entra", "role": "provisioner"}"#,
+    )
+    .unwrap();
+    assert_eq!(created.status, 201, "{}", created.body);
+    let bearer = format!("Bearer {}", created.json()["secret"].as_str().unwrap());
+    let scim = |address: SocketAddr, method: &str, path: &str, body: &str| {
+        let response = http(
+            address,
+            method,
+            &format!("/scim/v2/tenants/contoso{path}"),
+            &[
+                ("authorization", &bearer),
+                ("content-type", "application/scim+json"),
+            ],
+            body,
+        )
+        .unwrap();
+        assert!(
+            response.status < 300,
+            "{method} {path}: {} {}",
+            response.status,
+            response.body
+        );
+        response
+    };
+    let user = scim(
+        b,
+        "POST",
+        "/Users",
+        r#"{"userName": "erin@contoso.com", "active": true}"#,
+    );
+    let user_id = user.json()["id"].as_str().unwrap().to_string();
+    // Her token works through B (which caches it).
+    let (_, secret) = create(b, "erin@contoso.com").unwrap();
+    assert_eq!(authenticate(b, &secret), 200);
+    // A group through A: the allowlist on B follows within a second.
+    let group =
+        format!(r#"{{"displayName": "pat-admins", "members": [{{"value": "{user_id}"}}]}}"#);
+    scim(a, "POST", "/Groups", &group);
+    let groups = || {
+        http(
+            b,
+            "GET",
+            "/v1/admin/tenants/contoso/groups",
+            &[(name, &value)],
+            "",
+        )
+        .unwrap()
+        .body
+    };
+    within(Duration::from_secs(1), "B sees the SCIM group", || {
+        groups().contains("erin@contoso.com")
+    });
+    // Deactivated through A: B refuses her cached token within a second, and issues none.
+    let deactivate = r#"{"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "Replace", "path": "active", "value": "False"}]}"#;
+    scim(a, "PATCH", &format!("/Users/{user_id}"), deactivate);
+    let took = within(
+        Duration::from_secs(1),
+        "B refuses the revoked token",
+        || authenticate(b, &secret) == 401,
+    );
+    let refused = create(b, "erin@contoso.com").unwrap_err();
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(
+        refused.body.contains("user_deprovisioned"),
+        "{}",
+        refused.body
+    );
+    assert!(!groups().contains("erin@contoso.com"));
+    eprintln!("deprovisioning through A reached B in {took:?}");
+}
