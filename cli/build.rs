@@ -4,8 +4,8 @@
 //!    into `components/` at the workspace's root, where the README's examples and
 //!    `examples/*/tenant.toml` name them, with the recipe of `patrol-componentize`;
 //! 2. the guest SDK is vendored into `$OUT_DIR/guest_sdk.rs` for `patrol policy new`;
-//! 3. the programs some integration tests run for real (NGINX, Caddy, npm, PostgreSQL) are
-//!    looked for.
+//! 3. the programs some integration tests run for real (NGINX, Caddy, npm, PostgreSQL, the
+//!    SCIM conformance checker) are looked for.
 
 use std::env;
 use std::fs;
@@ -81,6 +81,7 @@ fn detect_test_programs() -> Result<(), String> {
             println!("cargo:rerun-if-changed={}", folder.display());
         }
     }
+    detect_scim_tester()?;
     for (cfg, program, required, install) in TEST_PROGRAMS {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
         println!("cargo:rerun-if-env-changed={required}");
@@ -92,6 +93,26 @@ fn detect_test_programs() -> Result<(), String> {
                 "{required}=1, but `{program}` is not installed: `{install}`"
             ));
         }
+    }
+    Ok(())
+}
+
+/// The Python with scim2-tester installed that the SCIM conformance test runs
+/// (cli/tests/cli/scim_conformance.rs): `PATROL_SCIM_PYTHON`, as `.ci/run` sets it.
+fn detect_scim_tester() -> Result<(), String> {
+    println!("cargo::rustc-check-cfg=cfg(patrol_has_scim_tester)");
+    println!("cargo:rerun-if-env-changed=PATROL_SCIM_PYTHON");
+    println!("cargo:rerun-if-env-changed=PATROL_REQUIRE_SCIM_TESTER");
+    let python = env::var_os("PATROL_SCIM_PYTHON").map(PathBuf::from);
+    if python.as_ref().is_some_and(|python| python.is_file()) {
+        println!("cargo:rustc-cfg=patrol_has_scim_tester");
+    } else if env::var_os("PATROL_REQUIRE_SCIM_TESTER").is_some_and(|value| value == "1") {
+        return Err(format!(
+            "PATROL_REQUIRE_SCIM_TESTER=1, but PATROL_SCIM_PYTHON ({}) is not a Python with \
+             scim2-tester: `python3 -m venv target/scim-tester && target/scim-tester/bin/pip \
+             install -r tests/scim/requirements.txt`",
+            python.map_or("unset".into(), |python| python.display().to_string())
+        ));
     }
     Ok(())
 }

@@ -572,6 +572,11 @@ fn route_table() -> Vec<Route> {
             get(scim::get_schema),
         ),
         (
+            "/scim/v2/tenants/{tenant}/.search",
+            Method::POST,
+            post(scim::search),
+        ),
+        (
             "/scim/v2/tenants/{tenant}/Users",
             Method::GET,
             get(scim::list),
@@ -580,6 +585,11 @@ fn route_table() -> Vec<Route> {
             "/scim/v2/tenants/{tenant}/Users",
             Method::POST,
             post(scim::create),
+        ),
+        (
+            "/scim/v2/tenants/{tenant}/Users/.search",
+            Method::POST,
+            post(scim::search),
         ),
         (
             "/scim/v2/tenants/{tenant}/Users/{id}",
@@ -610,6 +620,11 @@ fn route_table() -> Vec<Route> {
             "/scim/v2/tenants/{tenant}/Groups",
             Method::POST,
             post(scim::create),
+        ),
+        (
+            "/scim/v2/tenants/{tenant}/Groups/.search",
+            Method::POST,
+            post(scim::search),
         ),
         (
             "/scim/v2/tenants/{tenant}/Groups/{id}",

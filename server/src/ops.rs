@@ -130,7 +130,11 @@ pub(crate) async fn openapi() -> Response {
 }
 
 /// Any other path.
-pub(crate) async fn not_found() -> Response {
+pub(crate) async fn not_found(uri: axum::http::Uri) -> Response {
+    // A SCIM client gets SCIM's error form under the SCIM root.
+    if uri.path().starts_with("/scim/") {
+        return crate::scim::no_such_endpoint(uri.path());
+    }
     ApiError::new(
         StatusCode::NOT_FOUND,
         "not_found",
@@ -140,7 +144,13 @@ pub(crate) async fn not_found() -> Response {
 }
 
 /// A known path with a method it does not take.
-pub(crate) async fn method_not_allowed(method: axum::http::Method) -> Response {
+pub(crate) async fn method_not_allowed(
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+) -> Response {
+    if uri.path().starts_with("/scim/") {
+        return crate::scim::method_not_allowed(&method, uri.path());
+    }
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",

@@ -11,6 +11,7 @@ mod inventory;
 mod mcp;
 mod readme;
 mod reports;
+mod scim_conformance;
 mod second_language;
 mod server_process;
 mod token_service;

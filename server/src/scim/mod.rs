@@ -85,6 +85,25 @@ fn origin(headers: &HeaderMap) -> String {
     format!("{scheme}://{host}")
 }
 
+/// A path under the SCIM root that is no endpoint, in SCIM's error form.
+pub(crate) fn no_such_endpoint(path: &str) -> Response {
+    ScimError::not_found(format!(
+        "`{path}` is no SCIM endpoint: the tenant URL is /scim/v2/tenants/<tenant>, with \
+         /Users, /Groups, /ServiceProviderConfig, /ResourceTypes and /Schemas under it"
+    ))
+    .into_response()
+}
+
+/// A SCIM endpoint asked with a method it does not take, in SCIM's error form.
+pub(crate) fn method_not_allowed(method: &axum::http::Method, path: &str) -> Response {
+    ScimError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        None,
+        format!("`{path}` does not take `{method}`"),
+    )
+    .into_response()
+}
+
 #[derive(Deserialize)]
 pub(crate) struct ResourceId {
     id: String,
@@ -267,6 +286,8 @@ fn shown(
             }
         }
         ScimKind::Group => {
+            // Each member's `$ref`, unless the client gave one (RFC 7643's Group members have
+            // `value`, `$ref` and `type`, all the client's).
             if let Some(Value::Array(members)) = resource.get_mut("members") {
                 for member in members.iter_mut() {
                     let id = member
@@ -274,10 +295,8 @@ fn shown(
                         .and_then(Value::as_str)
                         .unwrap_or("")
                         .to_string();
-                    if let Some(user) = users.get(&id) {
-                        member["display"] = json!(user.name);
+                    if users.contains_key(&id) && member.get("$ref").is_none() {
                         member["$ref"] = json!(format!("{base}/Users/{id}"));
-                        member["type"] = json!("User");
                     }
                 }
             }
@@ -313,15 +332,29 @@ pub(crate) async fn list(
 ) -> Result<Response, ScimError> {
     let kind = kind_of_path(uri.path());
     let query = query(uri.query().unwrap_or(""))?;
+    listing(&state, provisioning, vec![kind], query).await
+}
+
+/// A page of the tenant's resources of `kinds` that match the query, in a stable order: by
+/// kind, then `userName` or `displayName` regardless of case.
+async fn listing(
+    state: &Arc<Shared>,
+    provisioning: Provisioning,
+    kinds: Vec<ScimKind>,
+    query: Query,
+) -> Result<Response, ScimError> {
     let tokens = Arc::clone(&state.tokens);
     let body = blocking(move || -> Result<Value, ScimError> {
         let (users, groups) = context(&tokens, &provisioning.tenant)?;
-        // Pages in a stable order: by `userName` or `displayName`, regardless of case.
-        let mut all: Vec<&ScimRecord> = match kind {
-            ScimKind::User => users.values().collect(),
-            ScimKind::Group => groups.iter().collect(),
-        };
-        all.sort_by_cached_key(|record| (record.name.to_lowercase(), record.id.clone()));
+        let mut all: Vec<&ScimRecord> = Vec::new();
+        for kind in kinds {
+            let mut of_kind: Vec<&ScimRecord> = match kind {
+                ScimKind::User => users.values().collect(),
+                ScimKind::Group => groups.iter().collect(),
+            };
+            of_kind.sort_by_cached_key(|record| (record.name.to_lowercase(), record.id.clone()));
+            all.extend(of_kind);
+        }
         let matched: Vec<Value> = all
             .into_iter()
             .map(|record| shown(record, &provisioning.base, &users, &groups))
@@ -352,6 +385,59 @@ pub(crate) async fn list(
     })
     .await??;
     Ok(scim_json(StatusCode::OK, &body))
+}
+
+/// `POST .../.search`, `.../Users/.search` and `.../Groups/.search` (RFC 7644 §3.4.3): a list
+/// whose query comes in the body, for filters too long for a URL.
+pub(crate) async fn search(
+    provisioning: Provisioning,
+    State(state): State<Arc<Shared>>,
+    uri: axum::http::Uri,
+    body: Body,
+) -> Result<Response, ScimError> {
+    let sent = body_of(&state, body).await?;
+    let query = query(&search_query(&sent)?)?;
+    // `/.search` at the tenant's root searches users and groups.
+    let kinds = if uri.path().ends_with("/Users/.search") {
+        vec![ScimKind::User]
+    } else if uri.path().ends_with("/Groups/.search") {
+        vec![ScimKind::Group]
+    } else {
+        vec![ScimKind::User, ScimKind::Group]
+    };
+    listing(&state, provisioning, kinds, query).await
+}
+
+/// A SearchRequest's members as a list's query string.
+fn search_query(sent: &Value) -> Result<String, ScimError> {
+    let Value::Object(fields) = sent else {
+        return Err(ScimError::invalid_syntax(
+            "a SearchRequest must be a JSON object",
+        ));
+    };
+    let mut pairs = form_urlencoded::Serializer::new(String::new());
+    for (key, value) in fields {
+        let text = match (key.as_str(), value) {
+            ("schemas", _) => continue,
+            (_, Value::String(text)) => text.clone(),
+            (_, Value::Number(number)) => number.to_string(),
+            (_, Value::Array(items)) => items
+                .iter()
+                .map(|item| item.as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| {
+                    ScimError::invalid_value(format!("`{key}` must be a list of attribute names"))
+                })?
+                .join(","),
+            _ => {
+                return Err(ScimError::invalid_value(format!(
+                    "`{key}` must be a string, a number or a list of names"
+                )));
+            }
+        };
+        pairs.append_pair(key, &text);
+    }
+    Ok(pairs.finish())
 }
 
 pub(crate) async fn get(
@@ -485,9 +571,6 @@ pub(crate) async fn patch(
                 Value::Object(fields) => fields.clone(),
                 _ => Map::new(),
             };
-            if existing.kind == ScimKind::User {
-                attributes.insert("active".into(), json!(existing.active));
-            }
             patch::apply(&mut attributes, &request)?;
             resource::canonical(existing.kind, &Value::Object(attributes))
         }),

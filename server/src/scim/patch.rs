@@ -44,7 +44,16 @@ fn parse_path(text: &str) -> Result<Path, ScimError> {
     let (urn, rest) = split_urn(&lower);
     let rest = rest.to_string();
     if rest.is_empty() {
-        return Err(invalid("names no attribute"));
+        // The extension as a whole (`urn:...:enterprise:2.0:User`).
+        return match urn {
+            Some(urn) => Ok(Path {
+                urn: Some(urn),
+                attribute: String::new(),
+                filter: None,
+                sub: None,
+            }),
+            None => Err(invalid("names no attribute")),
+        };
     }
     let (head, filter, tail) = match rest.find('[') {
         Some(open) => {
@@ -177,6 +186,9 @@ fn apply_one(resource: &mut Map<String, Value>, operation: &Value) -> Result<(),
                         )));
                     };
                     for (attribute, value) in extension {
+                        if attribute.eq_ignore_ascii_case("schemas") {
+                            continue;
+                        }
                         let path = parse_path(&format!("{name}:{attribute}"))?;
                         set(resource, &path, value, op == "add")?;
                     }
@@ -187,11 +199,40 @@ fn apply_one(resource: &mut Map<String, Value>, operation: &Value) -> Result<(),
             }
             Ok(())
         }
+        ("add" | "replace", Some(path)) if path.attribute.is_empty() => {
+            let urn = path
+                .urn
+                .expect("only an extension's path names no attribute");
+            let Some(Value::Object(extension)) = value else {
+                return Err(ScimError::invalid_value(format!(
+                    "`{urn}` takes an object of its attributes"
+                )));
+            };
+            if op == "replace" {
+                resource.remove(urn);
+            }
+            for (attribute, value) in extension {
+                // A client may send the extension's object with its own `schemas`.
+                if attribute.eq_ignore_ascii_case("schemas") {
+                    continue;
+                }
+                let path = parse_path(&format!("{urn}:{attribute}"))?;
+                set(resource, &path, value, op == "add")?;
+            }
+            Ok(())
+        }
         ("add" | "replace", Some(path)) => {
             let value = value.ok_or_else(|| ScimError::invalid_value("`value` is required"))?;
             set(resource, &path, value, op == "add")
         }
         ("remove", None) => Err(ScimError::no_target("`remove` needs a `path`")),
+        ("remove", Some(path)) if path.attribute.is_empty() => {
+            resource.remove(
+                path.urn
+                    .expect("only an extension's path names no attribute"),
+            );
+            Ok(())
+        }
         ("remove", Some(path)) => remove(resource, &path, value),
         (other, _) => Err(ScimError::invalid_syntax(format!(
             "`{other}` is not an operation: use \"add\", \"replace\" or \"remove\""

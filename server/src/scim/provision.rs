@@ -190,10 +190,11 @@ fn record(
     };
     identity::check(identity_kind, &name)
         .map_err(|invalid| ScimError::invalid_value(format!("`{name_field}`: {invalid}")))?;
+    // A user without `active` is active (RFC 7643 leaves it to the service provider).
     let active = match kind {
         ScimKind::User => attributes
-            .remove("active")
-            .and_then(|active| active.as_bool())
+            .get("active")
+            .and_then(Value::as_bool)
             .unwrap_or(true),
         ScimKind::Group => true,
     };
@@ -230,16 +231,12 @@ fn dedupe_members(attributes: &mut Map<String, Value>) -> Result<(), ScimError> 
             members.len()
         )));
     }
-    for (index, member) in members.iter_mut().enumerate() {
+    for (index, member) in members.iter().enumerate() {
         let Some(Value::String(_)) = member.get("value") else {
             return Err(ScimError::invalid_value(format!(
                 "`members[{index}].value` is required: the id of a user of this tenant"
             )));
         };
-        // `display` is the server's to fill in.
-        if let Value::Object(fields) = member {
-            fields.remove("display");
-        }
     }
     Ok(())
 }

@@ -62,6 +62,9 @@ pub(crate) fn canonical(kind: ScimKind, sent: &Value) -> Result<Map<String, Valu
             };
             let mut checked = Map::new();
             for (name, value) in extension {
+                if name.eq_ignore_ascii_case("schemas") {
+                    continue;
+                }
                 let attribute =
                     schema::find(schema::ENTERPRISE_ATTRIBUTES, name).ok_or_else(|| {
                         ScimError::invalid_syntax(format!("`{key}:{name}` is not an attribute"))
@@ -213,9 +216,6 @@ pub(crate) fn render(record: &ScimRecord, base: &str) -> Value {
         for (key, value) in fields {
             resource.insert(key.clone(), value.clone());
         }
-    }
-    if record.kind == ScimKind::User {
-        resource.insert("active".into(), json!(record.active));
     }
     let plural = match record.kind {
         ScimKind::User => "Users",

@@ -221,10 +221,6 @@ pub(crate) const GROUP_ATTRIBUTES: &[Attribute] = &[
                 ..reference("$ref", &["User", "Group"])
             },
             Attribute {
-                mutability: "readOnly",
-                ..simple("display")
-            },
-            Attribute {
                 mutability: "immutable",
                 ..simple("type")
             },
