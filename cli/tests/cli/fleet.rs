@@ -598,6 +598,20 @@ settings = { max_days = 7 }
         &data_arg,
     ]);
 
+    // A tenant credential moves too, and keeps working.
+    let credential = patrol(&[
+        "credentials",
+        "create",
+        "-t",
+        "contoso",
+        "--role",
+        "auditor",
+        "moved",
+        "--data-dir",
+        &data_arg,
+    ]);
+    let credential = credential.lines().last().unwrap().trim().to_string();
+
     let database = Postgres::shared().create_database("copy");
     let report = patrol(&["store", "copy", "--from", &data_arg, "--to", &database]);
     for table in [
@@ -605,6 +619,9 @@ settings = { max_days = 7 }
         "audit",
         "outbox",
         "group_members",
+        "credentials",
+        "scim_resources",
+        "deprovisioned_users",
         "tenant_configs",
         "components",
     ] {
@@ -666,6 +683,16 @@ settings = { max_days = 7 }
     // And the group directory came along, as the database-backed commands see it.
     let groups = patrol(&["groups", "list", "-t", "contoso", "--database", &database]);
     assert!(groups.contains("pat-admins: ana"), "{groups}");
+    // The auditor's credential reads its tenant through the replica.
+    let read = http(
+        address,
+        "GET",
+        "/v1/tenants/contoso/audit",
+        &[("authorization", &format!("Bearer {credential}"))],
+        "",
+    )
+    .unwrap();
+    assert_eq!(read.status, 200, "{}", read.body);
 }
 
 /// Polls `done` every 10 ms until it holds; panics naming `what` after `within`.

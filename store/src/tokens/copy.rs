@@ -48,6 +48,38 @@ pub struct OutboxRow {
     pub last_error: Option<String>,
 }
 
+/// An API credential as stored, with the hash of its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CredentialRow {
+    pub id: String,
+    pub tenant: String,
+    pub name: String,
+    pub role: String,
+    /// The SHA-256 of its secret, hex.
+    pub secret_hash: String,
+    pub created_at: i64,
+    pub created_by: String,
+    pub rotated_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// A SCIM user or group as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScimRow {
+    pub tenant: String,
+    pub kind: String,
+    pub id: String,
+    pub name: String,
+    pub external_id: Option<String>,
+    pub active: bool,
+    /// The attributes, JSON.
+    pub document: String,
+    pub version: i64,
+    pub created_at: i64,
+    pub modified_at: i64,
+}
+
 /// Everything a store copy moves, each table in a fixed order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rows {
@@ -61,6 +93,12 @@ pub struct Rows {
     pub expiry_notices: Vec<(String, i64)>,
     /// (tenant, group, user), in that order.
     pub group_members: Vec<(String, String, String)>,
+    /// By id.
+    pub credentials: Vec<CredentialRow>,
+    /// By tenant, kind and id.
+    pub scim_resources: Vec<ScimRow>,
+    /// (tenant, user, when), in that order.
+    pub deprovisioned_users: Vec<(String, String, i64)>,
 }
 
 /// One table's count and digest.
@@ -91,6 +129,10 @@ impl Rows {
         self.outbox.sort_by_key(|row| row.seq);
         self.expiry_notices.sort();
         self.group_members.sort();
+        self.credentials.sort_by(|a, b| a.id.cmp(&b.id));
+        self.scim_resources
+            .sort_by(|a, b| (&a.tenant, &a.kind, &a.id).cmp(&(&b.tenant, &b.kind, &b.id)));
+        self.deprovisioned_users.sort();
     }
 
     /// Each table's count and digest.
@@ -120,6 +162,21 @@ impl Rows {
                 table: "group_members",
                 rows: self.group_members.len(),
                 digest: digest_of(&self.group_members),
+            },
+            TableSummary {
+                table: "credentials",
+                rows: self.credentials.len(),
+                digest: digest_of(&self.credentials),
+            },
+            TableSummary {
+                table: "scim_resources",
+                rows: self.scim_resources.len(),
+                digest: digest_of(&self.scim_resources),
+            },
+            TableSummary {
+                table: "deprovisioned_users",
+                rows: self.deprovisioned_users.len(),
+                digest: digest_of(&self.deprovisioned_users),
             },
         ]
     }

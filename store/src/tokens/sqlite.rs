@@ -1250,7 +1250,7 @@ fn pending_notification(row: &Row<'_>) -> rusqlite::Result<PendingNotification> 
 impl SqliteStore {
     /// Every row `patrol store copy` moves, in a fixed order.
     pub fn export(&self) -> Result<super::copy::Rows, StoreError> {
-        use super::copy::{AuditRow, OutboxRow, Rows, TokenRow};
+        use super::copy::{AuditRow, CredentialRow, OutboxRow, Rows, ScimRow, TokenRow};
         let connection = self.read()?;
         let mut rows = Rows::default();
         let query = |sql: &str| connection.prepare(sql).map_err(failed);
@@ -1306,6 +1306,47 @@ impl SqliteStore {
             .and_then(Iterator::collect)
             .map_err(failed)?;
         rows.group_members = query("SELECT tenant, group_id, user_id FROM group_members")?
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .and_then(Iterator::collect)
+            .map_err(failed)?;
+        rows.credentials = query(&format!(
+            "SELECT {CREDENTIAL_COLUMNS}, secret_hash FROM credentials"
+        ))?
+        .query_map([], |row| {
+            let hash: Vec<u8> = row.get(9)?;
+            Ok(CredentialRow {
+                id: row.get(0)?,
+                tenant: row.get(1)?,
+                name: row.get(2)?,
+                role: row.get(3)?,
+                secret_hash: super::format::hex(&hash),
+                created_at: row.get(4)?,
+                created_by: row.get(5)?,
+                rotated_at: row.get(6)?,
+                last_used_at: row.get(7)?,
+                revoked_at: row.get(8)?,
+            })
+        })
+        .and_then(Iterator::collect)
+        .map_err(failed)?;
+        rows.scim_resources = query(&format!("SELECT {SCIM_COLUMNS} FROM scim_resources"))?
+            .query_map([], |row| {
+                Ok(ScimRow {
+                    tenant: row.get(0)?,
+                    kind: row.get(1)?,
+                    id: row.get(2)?,
+                    name: row.get(3)?,
+                    external_id: row.get(4)?,
+                    active: row.get(5)?,
+                    document: row.get(6)?,
+                    version: row.get(7)?,
+                    created_at: row.get(8)?,
+                    modified_at: row.get(9)?,
+                })
+            })
+            .and_then(Iterator::collect)
+            .map_err(failed)?;
+        rows.deprovisioned_users = query("SELECT tenant, user_id, at FROM deprovisioned_users")?
             .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
             .and_then(Iterator::collect)
             .map_err(failed)?;

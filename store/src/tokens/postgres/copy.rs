@@ -3,7 +3,8 @@
 use tokio_postgres::GenericClient;
 
 use super::rows::{insert_token, record};
-use crate::tokens::copy::{AuditRow, OutboxRow, Rows, TokenRow};
+use crate::tokens::accounts::{CREDENTIAL_COLUMNS, SCIM_COLUMNS};
+use crate::tokens::copy::{AuditRow, CredentialRow, OutboxRow, Rows, ScimRow, TokenRow};
 
 fn unhex(text: &str) -> Vec<u8> {
     (0..text.len() / 2)
@@ -22,6 +23,9 @@ pub(super) async fn insert_all(
         "outbox",
         "expiry_notices",
         "group_members",
+        "credentials",
+        "scim_resources",
+        "deprovisioned_users",
     ] {
         let present: i64 = client
             .query_one(&format!("SELECT count(*) FROM {table}"), &[])
@@ -97,6 +101,57 @@ pub(super) async fn insert_all(
             .execute(
                 "INSERT INTO group_members (tenant, group_id, user_id) VALUES ($1, $2, $3)",
                 &[tenant, group, user],
+            )
+            .await?;
+    }
+    for c in &rows.credentials {
+        client
+            .execute(
+                "INSERT INTO credentials (id, tenant, name, role, secret_hash, created_at,
+                   created_by, rotated_at, last_used_at, revoked_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                &[
+                    &c.id,
+                    &c.tenant,
+                    &c.name,
+                    &c.role,
+                    &unhex(&c.secret_hash),
+                    &c.created_at,
+                    &c.created_by,
+                    &c.rotated_at,
+                    &c.last_used_at,
+                    &c.revoked_at,
+                ],
+            )
+            .await?;
+    }
+    for r in &rows.scim_resources {
+        client
+            .execute(
+                "INSERT INTO scim_resources (tenant, kind, id, name, name_key, external_id,
+                   active, document, version, created_at, modified_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                &[
+                    &r.tenant,
+                    &r.kind,
+                    &r.id,
+                    &r.name,
+                    &r.name.to_lowercase(),
+                    &r.external_id,
+                    &r.active,
+                    &r.document,
+                    &r.version,
+                    &r.created_at,
+                    &r.modified_at,
+                ],
+            )
+            .await?;
+    }
+    for (tenant, user, at) in &rows.deprovisioned_users {
+        client
+            .execute(
+                "INSERT INTO deprovisioned_users (tenant, user_id, at) VALUES ($1, $2, $3)",
+                &[tenant, user, at],
             )
             .await?;
     }
@@ -184,6 +239,51 @@ pub(super) async fn select_all(client: &impl GenericClient) -> Result<Rows, toki
         .await?
     {
         rows.group_members
+            .push((row.get(0), row.get(1), row.get(2)));
+    }
+    for row in client
+        .query(
+            &format!("SELECT {CREDENTIAL_COLUMNS}, secret_hash FROM credentials"),
+            &[],
+        )
+        .await?
+    {
+        let hash: Vec<u8> = row.get(9);
+        rows.credentials.push(CredentialRow {
+            id: row.get(0),
+            tenant: row.get(1),
+            name: row.get(2),
+            role: row.get(3),
+            secret_hash: crate::tokens::format::hex(&hash),
+            created_at: row.get(4),
+            created_by: row.get(5),
+            rotated_at: row.get(6),
+            last_used_at: row.get(7),
+            revoked_at: row.get(8),
+        });
+    }
+    for row in client
+        .query(&format!("SELECT {SCIM_COLUMNS} FROM scim_resources"), &[])
+        .await?
+    {
+        rows.scim_resources.push(ScimRow {
+            tenant: row.get(0),
+            kind: row.get(1),
+            id: row.get(2),
+            name: row.get(3),
+            external_id: row.get(4),
+            active: row.get(5),
+            document: row.get(6),
+            version: row.get(7),
+            created_at: row.get(8),
+            modified_at: row.get(9),
+        });
+    }
+    for row in client
+        .query("SELECT tenant, user_id, at FROM deprovisioned_users", &[])
+        .await?
+    {
+        rows.deprovisioned_users
             .push((row.get(0), row.get(1), row.get(2)));
     }
     rows.sort();
