@@ -219,6 +219,18 @@ impl Parser {
                 Some(other) => return Err(format!("expected `]`, found {}", other.describe())),
                 None => return Err("a `[` is not closed".into()),
             }
+            // `emails[type eq "work"].value eq "..."`: some value matches both.
+            if let Some(Token::Word(word)) = self.tokens.get(self.at)
+                && let Some(sub) = word.strip_prefix('.')
+            {
+                let sub = sub.to_string();
+                self.at += 1;
+                let compared = self.comparison(&sub)?;
+                return Ok(Filter::Has {
+                    path,
+                    filter: Box::new(Filter::And(Box::new(inner), Box::new(compared))),
+                });
+            }
             return Ok(Filter::Has {
                 path,
                 filter: Box::new(inner),
@@ -264,14 +276,11 @@ impl Parser {
                 "true" => Value::Bool(true),
                 "false" => Value::Bool(false),
                 "null" => Value::Null,
-                number => serde_json::from_str::<serde_json::Number>(number)
+                // Microsoft's SCIM documentation shows `externalId eq jyoung`, unquoted: a
+                // bare word that is no keyword or number is taken as the string it spells.
+                other => serde_json::from_str::<serde_json::Number>(other)
                     .map(Value::Number)
-                    .map_err(|_| {
-                        format!(
-                            "`{number}` is not a value: quote strings (\"...\"), or use a \
-                             number, true, false or null"
-                        )
-                    })?,
+                    .unwrap_or_else(|_| Value::String(other.to_string())),
             },
             Some(other) => {
                 return Err(format!(
@@ -309,6 +318,20 @@ pub(crate) fn attribute_path(text: &str) -> Result<Vec<String>, String> {
         path.push(part.to_string());
     }
     Ok(path)
+}
+
+/// The string a filter requires `attribute` (lowercase, a top-level attribute) to equal, if it
+/// does: `attribute eq "..."`, alone or as one side of an `and`.
+pub(crate) fn name_eq<'a>(filter: &'a Filter, attribute: &str) -> Option<&'a str> {
+    match filter {
+        Filter::Compare {
+            path,
+            op: Op::Eq,
+            value: Some(Value::String(text)),
+        } if path.len() == 1 && path[0] == attribute => Some(text),
+        Filter::And(left, right) => name_eq(left, attribute).or_else(|| name_eq(right, attribute)),
+        _ => None,
+    }
 }
 
 /// Whether `resource` (a rendered SCIM resource) matches.
@@ -457,6 +480,15 @@ mod tests {
             (r#"emails.value ew ".com""#, true),
             (r#"not (userName sw "bob")"#, true),
             (r#"displayName pr or userName pr"#, true),
+            (
+                r#"emails[type eq "work"].value eq "carol@contoso.com""#,
+                true,
+            ),
+            (
+                r#"emails[type eq "home"].value eq "carol@contoso.com""#,
+                false,
+            ),
+            ("externalId eq carol", true),
         ] {
             assert_eq!(
                 matches(&parse(filter).unwrap(), &user),
@@ -474,7 +506,7 @@ mod tests {
             (r#"userName eq "x"#, "is not closed"),
             (r#"(userName eq "x""#, "is not closed"),
             (r#"userName eq "x" extra"#, "unexpected `extra`"),
-            (r#"userName eq bare"#, "is not a value"),
+            (r#"userName eq "x" and"#, "ends too early"),
             ("", "empty"),
         ] {
             let error = parse(filter).unwrap_err();

@@ -19,7 +19,6 @@ mod provision;
 mod resource;
 mod schema;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -259,13 +258,9 @@ fn query(parts: &str) -> Result<Query, ScimError> {
     Ok(query)
 }
 
-/// A resource as returned: rendered, with a user's groups and a group's members' names.
-fn shown(
-    record: &ScimRecord,
-    base: &str,
-    users: &HashMap<String, ScimRecord>,
-    groups: &[ScimRecord],
-) -> Value {
+/// A resource as returned: rendered, with a user's groups (from `groups`, the tenant's) and
+/// each group member's `$ref`.
+fn shown(record: &ScimRecord, base: &str, groups: &[ScimRecord]) -> Value {
     let mut resource = resource::render(record, base);
     match record.kind {
         ScimKind::User => {
@@ -287,7 +282,8 @@ fn shown(
         }
         ScimKind::Group => {
             // Each member's `$ref`, unless the client gave one (RFC 7643's Group members have
-            // `value`, `$ref` and `type`, all the client's).
+            // `value`, `$ref` and `type`, all the client's). Members are users of the tenant:
+            // checked when written, and a deleted user leaves every group.
             if let Some(Value::Array(members)) = resource.get_mut("members") {
                 for member in members.iter_mut() {
                     let id = member
@@ -295,7 +291,7 @@ fn shown(
                         .and_then(Value::as_str)
                         .unwrap_or("")
                         .to_string();
-                    if users.contains_key(&id) && member.get("$ref").is_none() {
+                    if member.get("$ref").is_none() {
                         member["$ref"] = json!(format!("{base}/Users/{id}"));
                     }
                 }
@@ -305,24 +301,41 @@ fn shown(
     resource
 }
 
-/// Everything [`shown`] needs of the tenant.
-fn context(
+/// The tenant's groups, which a user's rendering needs; none for groups.
+fn groups_for(tokens: &Tokens, tenant: &str, kind: ScimKind) -> Result<Vec<ScimRecord>, ScimError> {
+    match kind {
+        ScimKind::User => tokens
+            .store()
+            .scim_list(tenant, ScimKind::Group)
+            .map_err(|error| ScimError::failed(&error)),
+        ScimKind::Group => Ok(Vec::new()),
+    }
+}
+
+/// The resources of `kind` a filter can match: when it asks for a `userName` (or a group's
+/// `displayName`) `eq` a string, alone or joined with `and`, the one resource with that name,
+/// found by its index; else every resource of the kind. (Entra looks users up this way before
+/// every change, so a large directory is not read whole each time.)
+fn candidates(
     tokens: &Tokens,
     tenant: &str,
-) -> Result<(HashMap<String, ScimRecord>, Vec<ScimRecord>), ScimError> {
+    kind: ScimKind,
+    filter: Option<&filter::Filter>,
+) -> Result<Vec<ScimRecord>, ScimError> {
+    let name_attribute = match kind {
+        ScimKind::User => "username",
+        ScimKind::Group => "displayname",
+    };
     let failed = |error: patrol_store::tokens::StoreError| ScimError::failed(&error);
-    let users = tokens
-        .store()
-        .scim_list(tenant, ScimKind::User)
-        .map_err(failed)?
-        .into_iter()
-        .map(|user| (user.id.clone(), user))
-        .collect();
-    let groups = tokens
-        .store()
-        .scim_list(tenant, ScimKind::Group)
-        .map_err(failed)?;
-    Ok((users, groups))
+    match filter.and_then(|filter| filter::name_eq(filter, name_attribute)) {
+        Some(name) => Ok(tokens
+            .store()
+            .scim_named(tenant, kind, name)
+            .map_err(failed)?
+            .into_iter()
+            .collect()),
+        None => tokens.store().scim_list(tenant, kind).map_err(failed),
+    }
 }
 
 pub(crate) async fn list(
@@ -345,19 +358,20 @@ async fn listing(
 ) -> Result<Response, ScimError> {
     let tokens = Arc::clone(&state.tokens);
     let body = blocking(move || -> Result<Value, ScimError> {
-        let (users, groups) = context(&tokens, &provisioning.tenant)?;
-        let mut all: Vec<&ScimRecord> = Vec::new();
+        let groups = match kinds.contains(&ScimKind::User) {
+            true => groups_for(&tokens, &provisioning.tenant, ScimKind::User)?,
+            false => Vec::new(),
+        };
+        let mut all: Vec<ScimRecord> = Vec::new();
         for kind in kinds {
-            let mut of_kind: Vec<&ScimRecord> = match kind {
-                ScimKind::User => users.values().collect(),
-                ScimKind::Group => groups.iter().collect(),
-            };
+            let mut of_kind =
+                candidates(&tokens, &provisioning.tenant, kind, query.filter.as_ref())?;
             of_kind.sort_by_cached_key(|record| (record.name.to_lowercase(), record.id.clone()));
             all.extend(of_kind);
         }
         let matched: Vec<Value> = all
-            .into_iter()
-            .map(|record| shown(record, &provisioning.base, &users, &groups))
+            .iter()
+            .map(|record| shown(record, &provisioning.base, &groups))
             .filter(|resource| {
                 query
                     .filter
@@ -453,13 +467,13 @@ pub(crate) async fn get(
     }
     let tokens = Arc::clone(&state.tokens);
     let body = blocking(move || -> Result<Value, ScimError> {
-        let (users, groups) = context(&tokens, &provisioning.tenant)?;
         let record = tokens
             .store()
             .scim_get(&provisioning.tenant, kind, &id)
             .map_err(|error| ScimError::failed(&error))?
             .ok_or_else(|| provision::not_found(kind, &id))?;
-        let mut resource = shown(&record, &provisioning.base, &users, &groups);
+        let groups = groups_for(&tokens, &provisioning.tenant, kind)?;
+        let mut resource = shown(&record, &provisioning.base, &groups);
         resource::select(&mut resource, &query.attributes, &query.excluded);
         Ok(resource)
     })
@@ -500,8 +514,8 @@ async fn write_and_show(
         let Some(stored) = stored else {
             return Ok(None);
         };
-        let (users, groups) = context(&tokens, &provisioning.tenant)?;
-        Ok(Some(shown(&stored, &provisioning.base, &users, &groups)))
+        let groups = groups_for(&tokens, &provisioning.tenant, kind)?;
+        Ok(Some(shown(&stored, &provisioning.base, &groups)))
     })
     .await??;
     match body {
