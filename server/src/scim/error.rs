@@ -67,7 +67,6 @@ impl ScimError {
 impl From<ApiError> for ScimError {
     fn from(error: ApiError) -> Self {
         let scim_type = match error.status {
-            StatusCode::PAYLOAD_TOO_LARGE => Some("tooLarge"),
             StatusCode::BAD_REQUEST => Some("invalidSyntax"),
             _ => None,
         };

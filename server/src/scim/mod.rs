@@ -246,7 +246,9 @@ fn query(parts: &str) -> Result<Query, ScimError> {
             "count" => query.count = (number("count")?.max(0) as usize).min(MAX_COUNT),
             "attributes" => query.attributes = names(&value),
             "excludedAttributes" => query.excluded = names(&value),
-            "sortBy" | "sortOrder" => {}
+            // Sorting is not supported (ServiceProviderConfig says so) and is ignored, as RFC
+            // 7644 allows; Entra's feature flag may ride along on the tenant URL.
+            "sortBy" | "sortOrder" | "aadOptscim062020" => {}
             other => {
                 return Err(ScimError::invalid_value(format!(
                     "`{other}` is not a query parameter here (filter, startIndex, count, \
@@ -487,7 +489,8 @@ async fn body_of(state: &Shared, body: Body) -> Result<Value, ScimError> {
         .await
         .map_err(|error| {
             if error.status == StatusCode::PAYLOAD_TOO_LARGE {
-                ScimError::new(error.status, Some("tooLarge"), error.message)
+                // RFC 7644 defines no `scimType` for a body that is too large.
+                ScimError::new(error.status, None, error.message)
             } else {
                 ScimError::invalid_syntax(error.message)
             }
