@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use patrol_store::tokens::{CredentialRecord, LifecycleError, Role, Secret};
+use patrol_store::tokens::{CredentialRecord, LifecycleError, Role, Secret, Tokens};
 
 use crate::api::blocking;
 use crate::error::ApiError;
@@ -84,11 +84,7 @@ pub(crate) async fn rotate(
     let tokens = Arc::clone(&state.tokens);
     let wanted = id.clone();
     let rotated = blocking(move || {
-        let of_tenant = tokens
-            .credentials(Some(&tenant))?
-            .iter()
-            .any(|credential| credential.id == wanted);
-        if !of_tenant {
+        if !of_tenant(&tokens, &tenant, &wanted)? {
             return Ok(None);
         }
         tokens.rotate_credential(&wanted, &actor, patrol::timestamp::now())
@@ -110,11 +106,7 @@ pub(crate) async fn revoke(
     let tokens = Arc::clone(&state.tokens);
     let wanted = id.clone();
     let revoked = blocking(move || {
-        let of_tenant = tokens
-            .credentials(Some(&tenant))?
-            .iter()
-            .any(|credential| credential.id == wanted);
-        if !of_tenant {
+        if !of_tenant(&tokens, &tenant, &wanted)? {
             return Ok(None);
         }
         tokens.revoke_credential(&wanted, &actor, patrol::timestamp::now())
@@ -125,6 +117,18 @@ pub(crate) async fn revoke(
         Some(credential) => Ok(Json(json!({ "credential": credential })).into_response()),
         None => Err(unknown_credential(&id)),
     }
+}
+
+/// Whether the credential `id` is one of `tenant`'s: another tenant's is as unknown as none.
+fn of_tenant(
+    tokens: &Tokens,
+    tenant: &str,
+    id: &str,
+) -> Result<bool, patrol_store::tokens::StoreError> {
+    Ok(tokens
+        .credentials(Some(tenant))?
+        .iter()
+        .any(|credential| credential.id == id))
 }
 
 /// A credential with its secret, which this answer is the only one to show.

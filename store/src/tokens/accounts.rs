@@ -185,3 +185,12 @@ pub(super) const SCIM_COLUMNS: &str =
 
 /// The revocation reason of a token whose owner the tenant's identity provider deprovisioned.
 pub const USER_DEPROVISIONED: &str = "user_deprovisioned";
+
+/// What goes with a deleted tenant in both stores, besides its tokens (revoked, and kept for
+/// the record): its groups, credentials, SCIM resources and deprovisioned users.
+pub(super) const RETIRED_WITH_TENANT: [&str; 4] = [
+    "group_members",
+    "credentials",
+    "scim_resources",
+    "deprovisioned_users",
+];

@@ -17,8 +17,8 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
 use super::USER_DEPROVISIONED;
 use super::accounts::{
-    CREDENTIAL_COLUMNS, CredentialChange, CredentialRecord, Role, SCIM_COLUMNS, ScimConflict,
-    ScimKind, ScimRecord, ScimWrite,
+    CREDENTIAL_COLUMNS, CredentialChange, CredentialRecord, RETIRED_WITH_TENANT, Role,
+    SCIM_COLUMNS, ScimConflict, ScimKind, ScimRecord, ScimWrite,
 };
 use super::format::SecretHash;
 use super::store::{
@@ -34,14 +34,6 @@ const MIGRATIONS: [&str; 4] = [
     include_str!("../../migrations/sqlite/0002_changes.sql"),
     include_str!("../../migrations/sqlite/0003_retention.sql"),
     include_str!("../../migrations/sqlite/0004_accounts.sql"),
-];
-
-/// What goes with a deleted tenant, besides its tokens (revoked, kept for the record).
-const RETIRED_WITH_TENANT: [&str; 4] = [
-    "group_members",
-    "credentials",
-    "scim_resources",
-    "deprovisioned_users",
 ];
 
 /// How many idle reading connections are kept.
@@ -185,6 +177,27 @@ impl SqliteStore {
             transaction.commit().map_err(failed)?;
         }
         Ok(())
+    }
+
+    /// The SCIM resource of the tenant whose `column` (`id` or `name_key`) is `value`.
+    fn scim_one(
+        &self,
+        tenant: &str,
+        kind: ScimKind,
+        column: &str,
+        value: &str,
+    ) -> Result<Option<ScimRecord>, StoreError> {
+        self.read()?
+            .query_row(
+                &format!(
+                    "SELECT {SCIM_COLUMNS} FROM scim_resources
+                     WHERE tenant = ?1 AND kind = ?2 AND {column} = ?3"
+                ),
+                params![tenant, kind.as_str(), value],
+                scim_record,
+            )
+            .optional()
+            .map_err(failed)
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
@@ -992,17 +1005,7 @@ impl TokenStore for SqliteStore {
         kind: ScimKind,
         id: &str,
     ) -> Result<Option<ScimRecord>, StoreError> {
-        self.read()?
-            .query_row(
-                &format!(
-                    "SELECT {SCIM_COLUMNS} FROM scim_resources
-                     WHERE tenant = ?1 AND kind = ?2 AND id = ?3"
-                ),
-                params![tenant, kind.as_str(), id],
-                scim_record,
-            )
-            .optional()
-            .map_err(failed)
+        self.scim_one(tenant, kind, "id", id)
     }
 
     fn scim_named(
@@ -1011,17 +1014,7 @@ impl TokenStore for SqliteStore {
         kind: ScimKind,
         name: &str,
     ) -> Result<Option<ScimRecord>, StoreError> {
-        self.read()?
-            .query_row(
-                &format!(
-                    "SELECT {SCIM_COLUMNS} FROM scim_resources
-                     WHERE tenant = ?1 AND kind = ?2 AND name_key = ?3"
-                ),
-                params![tenant, kind.as_str(), name.to_lowercase()],
-                scim_record,
-            )
-            .optional()
-            .map_err(failed)
+        self.scim_one(tenant, kind, "name_key", &name.to_lowercase())
     }
 
     fn scim_list(&self, tenant: &str, kind: ScimKind) -> Result<Vec<ScimRecord>, StoreError> {

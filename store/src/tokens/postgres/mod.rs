@@ -36,8 +36,8 @@ use rows::{credential, insert_token, pending_notification, record, scim_record, 
 
 use super::USER_DEPROVISIONED;
 use super::accounts::{
-    CREDENTIAL_COLUMNS, CredentialChange, CredentialRecord, SCIM_COLUMNS, ScimConflict, ScimKind,
-    ScimRecord, ScimWrite,
+    CREDENTIAL_COLUMNS, CredentialChange, CredentialRecord, RETIRED_WITH_TENANT, SCIM_COLUMNS,
+    ScimConflict, ScimKind, ScimRecord, ScimWrite,
 };
 use super::format::SecretHash;
 use super::store::{
@@ -46,14 +46,6 @@ use super::store::{
     TokenOrder, TokenQuery, TokenRecord, TokenStore, TokenUse,
 };
 use patrol::timestamp::Timestamp;
-
-/// What goes with a deleted tenant, besides its tokens (revoked, kept for the record).
-const RETIRED_WITH_TENANT: [&str; 4] = [
-    "group_members",
-    "credentials",
-    "scim_resources",
-    "deprovisioned_users",
-];
 
 /// Serialises one tenant's SCIM writes across replicas (with the tenant's name hashed).
 const SCIM_LOCK: i32 = 0x7363_696d;
@@ -636,6 +628,28 @@ impl PgStore {
             let client = pool.get().await.map_err(pool_failed)?;
             copy::select_all(&**client).await.map_err(failed)
         })
+    }
+
+    /// The SCIM resource of the tenant whose `column` (`id` or `name_key`) is `value`.
+    fn scim_one(
+        &self,
+        tenant: &str,
+        kind: ScimKind,
+        column: &str,
+        value: &str,
+    ) -> Result<Option<ScimRecord>, StoreError> {
+        let row = self.read(async |client| {
+            client
+                .query_opt(
+                    &format!(
+                        "SELECT {SCIM_COLUMNS} FROM scim_resources
+                         WHERE tenant = $1 AND kind = $2 AND {column} = $3"
+                    ),
+                    &[&tenant, &kind.as_str(), &value],
+                )
+                .await
+        })?;
+        row.as_ref().map(scim_record).transpose()
     }
 
     /// Runs `work` in a transaction, committed if it succeeds.
@@ -1560,18 +1574,7 @@ impl TokenStore for PgStore {
         kind: ScimKind,
         id: &str,
     ) -> Result<Option<ScimRecord>, StoreError> {
-        let row = self.read(async |client| {
-            client
-                .query_opt(
-                    &format!(
-                        "SELECT {SCIM_COLUMNS} FROM scim_resources
-                         WHERE tenant = $1 AND kind = $2 AND id = $3"
-                    ),
-                    &[&tenant, &kind.as_str(), &id],
-                )
-                .await
-        })?;
-        row.as_ref().map(scim_record).transpose()
+        self.scim_one(tenant, kind, "id", id)
     }
 
     fn scim_named(
@@ -1580,19 +1583,7 @@ impl TokenStore for PgStore {
         kind: ScimKind,
         name: &str,
     ) -> Result<Option<ScimRecord>, StoreError> {
-        let key = name.to_lowercase();
-        let row = self.read(async |client| {
-            client
-                .query_opt(
-                    &format!(
-                        "SELECT {SCIM_COLUMNS} FROM scim_resources
-                         WHERE tenant = $1 AND kind = $2 AND name_key = $3"
-                    ),
-                    &[&tenant, &kind.as_str(), &key],
-                )
-                .await
-        })?;
-        row.as_ref().map(scim_record).transpose()
+        self.scim_one(tenant, kind, "name_key", &name.to_lowercase())
     }
 
     fn scim_list(&self, tenant: &str, kind: ScimKind) -> Result<Vec<ScimRecord>, StoreError> {
