@@ -76,12 +76,7 @@ fn plan(
 ) -> Result<(ScimWrite, Option<ScimRecord>), ScimError> {
     let store = tokens.store();
     let failed = |error: patrol_store::tokens::StoreError| ScimError::failed(&error);
-    let users: HashMap<String, ScimRecord> = store
-        .scim_list(tenant, ScimKind::User)
-        .map_err(failed)?
-        .into_iter()
-        .map(|user| (user.id.clone(), user))
-        .collect();
+    let mut users = Users::new(tokens, tenant);
     let groups = store.scim_list(tenant, ScimKind::Group).map_err(failed)?;
     let existing = match change {
         Change::Create(_) => None,
@@ -131,12 +126,12 @@ fn plan(
     match kind {
         ScimKind::User => plan_user(
             &mut write,
-            &users,
+            &mut users,
             &groups,
             existing.as_ref(),
             next.as_ref(),
         )?,
-        ScimKind::Group => plan_group(&mut write, &users, existing.as_ref(), next.as_ref())?,
+        ScimKind::Group => plan_group(&mut write, &mut users, existing.as_ref(), next.as_ref())?,
     }
     let operation = match (&existing, &next) {
         (None, _) => "create",
@@ -257,22 +252,79 @@ pub(crate) fn member_ids(group: &ScimRecord) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Past this many users read one by one, a write reads the tenant's users all at once.
+const READ_ONE_BY_ONE: usize = 64;
+
+/// The tenant's SCIM users, read as a write needs them: one by one when it needs a few (a user
+/// created, a member added), all at once when it needs many (a large group).
+struct Users<'a> {
+    tokens: &'a Tokens,
+    tenant: &'a str,
+    /// What was read (`None`: no such user), and what the write changes.
+    known: HashMap<String, Option<ScimRecord>>,
+    /// Whether `known` holds every user.
+    all: bool,
+}
+
+impl<'a> Users<'a> {
+    fn new(tokens: &'a Tokens, tenant: &'a str) -> Self {
+        Users {
+            tokens,
+            tenant,
+            known: HashMap::new(),
+            all: false,
+        }
+    }
+
+    fn get(&mut self, id: &str) -> Result<Option<&ScimRecord>, ScimError> {
+        let failed = |error: patrol_store::tokens::StoreError| ScimError::failed(&error);
+        if !self.all && !self.known.contains_key(id) {
+            if self.known.len() >= READ_ONE_BY_ONE {
+                for user in self
+                    .tokens
+                    .store()
+                    .scim_list(self.tenant, ScimKind::User)
+                    .map_err(failed)?
+                {
+                    self.known.entry(user.id.clone()).or_insert(Some(user));
+                }
+                self.all = true;
+            } else {
+                let user = self
+                    .tokens
+                    .store()
+                    .scim_get(self.tenant, ScimKind::User, id)
+                    .map_err(failed)?;
+                self.known.insert(id.to_string(), user);
+            }
+        }
+        Ok(self.known.get(id).and_then(Option::as_ref))
+    }
+
+    /// The user `id` as the write leaves it.
+    fn set(&mut self, id: &str, user: Option<ScimRecord>) {
+        self.known.insert(id.to_string(), user);
+    }
+}
+
 /// The directory's members of a group: the `userName` of each active member, lowercase.
-fn directory_members(group: &ScimRecord, users: &HashMap<String, ScimRecord>) -> Vec<String> {
-    let mut members: Vec<String> = member_ids(group)
-        .iter()
-        .filter_map(|id| users.get(id))
-        .filter(|user| user.active)
-        .map(|user| user.name.to_lowercase())
-        .collect();
+fn directory_members(group: &ScimRecord, users: &mut Users<'_>) -> Result<Vec<String>, ScimError> {
+    let mut members = Vec::new();
+    for id in member_ids(group) {
+        if let Some(user) = users.get(&id)?
+            && user.active
+        {
+            members.push(user.name.to_lowercase());
+        }
+    }
     members.sort();
     members.dedup();
-    members
+    Ok(members)
 }
 
 fn plan_user(
     write: &mut ScimWrite,
-    users: &HashMap<String, ScimRecord>,
+    users: &mut Users<'_>,
     groups: &[ScimRecord],
     existing: Option<&ScimRecord>,
     next: Option<&ScimRecord>,
@@ -298,15 +350,7 @@ fn plan_user(
     {
         write.deprovision.push(gone);
     }
-    let mut after = users.clone();
-    match next {
-        Some(next) => {
-            after.insert(id.clone(), next.clone());
-        }
-        None => {
-            after.remove(&id);
-        }
-    }
+    users.set(&id, next.cloned());
     for group in groups {
         if !member_ids(group).contains(&id) {
             continue;
@@ -325,20 +369,20 @@ fn plan_user(
         }
         write
             .groups
-            .push((group.name.clone(), Some(directory_members(group, &after))));
+            .push((group.name.clone(), Some(directory_members(group, users)?)));
     }
     Ok(())
 }
 
 fn plan_group(
     write: &mut ScimWrite,
-    users: &HashMap<String, ScimRecord>,
+    users: &mut Users<'_>,
     existing: Option<&ScimRecord>,
     next: Option<&ScimRecord>,
 ) -> Result<(), ScimError> {
     if let Some(next) = next {
         for (index, id) in member_ids(next).iter().enumerate() {
-            if !users.contains_key(id) {
+            if users.get(id)?.is_none() {
                 return Err(ScimError::invalid_value(format!(
                     "`members[{index}].value`: no user `{id}` in this tenant (groups hold users \
                      of their tenant; nested groups are not supported)"
@@ -347,7 +391,7 @@ fn plan_group(
         }
         write
             .groups
-            .push((next.name.clone(), Some(directory_members(next, users))));
+            .push((next.name.clone(), Some(directory_members(next, users)?)));
     }
     if let Some(existing) = existing
         && next.is_none_or(|next| next.name != existing.name)

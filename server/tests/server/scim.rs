@@ -822,3 +822,49 @@ async fn bad_scim_input_gets_the_right_scim_type_and_changes_nothing() {
     assert_eq!(found["totalResults"], 1);
     assert_eq!(found["Resources"][0]["externalId"], "e2");
 }
+
+/// A group of more members than a write reads one by one: the directory holds every active
+/// member, and a user deleted leaves the group and the directory in the same write.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_large_group_keeps_the_directory_in_step() {
+    let service = Service::open(Some(TOKEN));
+    let router = service.router();
+    let entra = credential(&router, "contoso", "entra", "provisioner").await;
+    let mut ids = Vec::new();
+    for i in 0..100 {
+        let user =
+            json!({ "userName": format!("member{i:03}@contoso.com"), "active": i % 10 != 0 });
+        let created = scim(&router, &entra, "POST", "/Users", Some(&user)).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+        ids.push(created.json()["id"].as_str().unwrap().to_string());
+    }
+    let members: Vec<Value> = ids.iter().map(|id| json!({ "value": id })).collect();
+    let group = json!({ "displayName": "release-engineers", "members": members });
+    let created = scim(&router, &entra, "POST", "/Groups", Some(&group)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    let group_id = created.json()["id"].as_str().unwrap().to_string();
+    let listed = directory(&router).await;
+    assert_eq!(
+        listed[0]["members"].as_array().unwrap().len(),
+        90,
+        "the 90 active ones"
+    );
+
+    let deleted = scim(
+        &router,
+        &entra,
+        "DELETE",
+        &format!("/Users/{}", ids[1]),
+        None,
+    )
+    .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    let listed = directory(&router).await;
+    let names = listed[0]["members"].as_array().unwrap();
+    assert_eq!(names.len(), 89);
+    assert!(!names.contains(&json!("member001@contoso.com")));
+    let group = scim(&router, &entra, "GET", &format!("/Groups/{group_id}"), None).await;
+    assert_eq!(group.json()["members"].as_array().unwrap().len(), 99);
+    let user = scim(&router, &entra, "GET", &format!("/Users/{}", ids[2]), None).await;
+    assert_eq!(user.json()["groups"][0]["display"], "release-engineers");
+}
