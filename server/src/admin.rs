@@ -269,7 +269,8 @@ pub(crate) async fn upload_component(
 }
 
 pub(crate) async fn list_components(
-    _admin: Admin<Read>,
+    // The component store is every tenant's: what others uploaded is the operator's to see.
+    _admin: Admin<Operator>,
     State(state): State<Arc<Shared>>,
 ) -> Result<Response, ApiError> {
     let worker = Arc::clone(&state);

@@ -119,12 +119,14 @@ impl<N: Need> Admin<N> {
     }
 }
 
-/// The `{tenant}` of the path, if the route has one.
+/// The `{tenant}` of the path, if the route has one. Path parameters that cannot be read (not
+/// UTF-8) name no tenant a credential may act on: an empty name, which is nobody's.
 async fn path_tenant(parts: &mut Parts) -> Option<String> {
-    Path::<std::collections::HashMap<String, String>>::from_request_parts(parts, &())
-        .await
-        .ok()
-        .and_then(|Path(mut params)| params.remove("tenant"))
+    match Path::<std::collections::HashMap<String, String>>::from_request_parts(parts, &()).await {
+        Ok(Path(mut params)) => params.remove("tenant"),
+        Err(axum::extract::rejection::PathRejection::MissingPathParams(_)) => None,
+        Err(_) => Some(String::new()),
+    }
 }
 
 /// Whether `caller` may do what `N` needs on `tenant`.

@@ -70,6 +70,7 @@ pub fn run(args: McpArgs) -> anyhow::Result<Outcome> {
         allow_changes: args.allow_changes,
         actor,
         credential: credential.map(Arc::new),
+        credential_file: args.credential_file.clone().map(Arc::new),
         tool_router: Patrol::tool_router(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -124,8 +125,10 @@ struct Patrol {
     decision_log: Arc<std::path::PathBuf>,
     allow_changes: bool,
     actor: String,
-    /// The tenant credential the session acts as, if any.
+    /// The tenant credential the session acts as, if any, and the file it came from (checked
+    /// again before every tool runs).
     credential: Option<Arc<CredentialRecord>>,
+    credential_file: Option<Arc<std::path::PathBuf>>,
     tool_router: ToolRouter<Self>,
 }
 
@@ -198,8 +201,13 @@ impl Patrol {
         work: impl FnOnce(&mut Data) -> anyhow::Result<T> + Send + 'static,
     ) -> anyhow::Result<T> {
         let data = Arc::clone(&self.data);
+        let credential_file = self.credential_file.clone();
         tokio::task::spawn_blocking(move || {
             let mut data = data.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            // A credential revoked or rotated while the session runs ends what it may do.
+            if let Some(file) = &credential_file {
+                credential(&data, file)?;
+            }
             work(&mut data)
         })
         .await

@@ -359,6 +359,21 @@ fn a_tenant_credential_sees_its_tenant_only_and_an_auditor_cannot_change_it() {
         "{text}"
     );
     assert!(text.contains("read-only"), "{text}");
+    // Revoked while the session runs: the next tool is refused.
+    let id = inv
+        .tokens
+        .credentials(Some(TENANT))
+        .unwrap()
+        .into_iter()
+        .find(|credential| credential.name == "auditor")
+        .unwrap()
+        .id;
+    inv.tokens.revoke_credential(&id, "operator", now).unwrap();
+    let (error, text) = client.call("report_usage", json!({ "tenant": TENANT }));
+    assert!(
+        error && text.contains("does not hold a live credential"),
+        "{text}"
+    );
     client.finish();
     assert!(
         inv.tokens

@@ -48,6 +48,10 @@ impl ScimError {
         Self::new(StatusCode::BAD_REQUEST, Some("noTarget"), detail)
     }
 
+    pub(crate) fn mutability(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, Some("mutability"), detail)
+    }
+
     pub(crate) fn uniqueness(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, Some("uniqueness"), detail)
     }

@@ -108,11 +108,12 @@ pub(crate) struct ResourceId {
     id: String,
 }
 
-fn kind_of_path(parts: &str) -> ScimKind {
-    if parts.contains("/Groups") {
-        ScimKind::Group
-    } else {
-        ScimKind::User
+/// The resource type a path is about: its segment after the tenant
+/// (`/scim/v2/tenants/{tenant}/Groups/...`), whatever the tenant is called.
+fn kind_of_path(path: &str) -> ScimKind {
+    match path.split('/').nth(5) {
+        Some("Groups") => ScimKind::Group,
+        _ => ScimKind::User,
     }
 }
 
@@ -588,7 +589,7 @@ pub(crate) async fn patch(
                 Value::Object(fields) => fields.clone(),
                 _ => Map::new(),
             };
-            patch::apply(&mut attributes, &request)?;
+            patch::apply(existing.kind, &mut attributes, &request)?;
             resource::canonical(existing.kind, &Value::Object(attributes))
         }),
     );

@@ -10,9 +10,12 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use patrol_store::tokens::ScimKind;
+
 use super::error::ScimError;
 use super::filter::{self, Filter};
 use super::resource::split_urn;
+use super::schema;
 
 /// The most operations one PATCH may carry.
 pub(crate) const MAX_OPERATIONS: usize = 1000;
@@ -103,8 +106,9 @@ fn parse_path(text: &str) -> Result<Path, ScimError> {
     })
 }
 
-/// Applies the operations to `resource` (its attributes, canonical names), in order.
+/// Applies the operations to `resource` (a `kind`'s attributes, canonical names), in order.
 pub(crate) fn apply(
+    kind: ScimKind,
     resource: &mut Map<String, Value>,
     request: &PatchRequest,
 ) -> Result<(), ScimError> {
@@ -128,7 +132,7 @@ pub(crate) fn apply(
         )));
     }
     for (index, operation) in request.operations.iter().enumerate() {
-        apply_one(resource, operation).map_err(|error| ScimError {
+        apply_one(kind, resource, operation).map_err(|error| ScimError {
             detail: format!("Operations[{index}]: {}", error.detail),
             ..error
         })?;
@@ -136,7 +140,11 @@ pub(crate) fn apply(
     Ok(())
 }
 
-fn apply_one(resource: &mut Map<String, Value>, operation: &Value) -> Result<(), ScimError> {
+fn apply_one(
+    kind: ScimKind,
+    resource: &mut Map<String, Value>,
+    operation: &Value,
+) -> Result<(), ScimError> {
     let Value::Object(fields) = operation else {
         return Err(ScimError::invalid_syntax("an operation must be an object"));
     };
@@ -166,7 +174,11 @@ fn apply_one(resource: &mut Map<String, Value>, operation: &Value) -> Result<(),
     };
     let path = match field("path") {
         None | Some(Value::Null) => None,
-        Some(Value::String(path)) => Some(parse_path(path)?),
+        Some(Value::String(text)) => {
+            let path = parse_path(text)?;
+            writable(kind, &path, text)?;
+            Some(path)
+        }
         Some(_) => return Err(ScimError::invalid_path("`path` must be a string")),
     };
     let value = field("value").cloned();
@@ -238,6 +250,59 @@ fn apply_one(resource: &mut Map<String, Value>, operation: &Value) -> Result<(),
             "`{other}` is not an operation: use \"add\", \"replace\" or \"remove\""
         ))),
     }
+}
+
+/// Refuses a path to an attribute the resource does not have (`invalidPath`) or may not
+/// change (`mutability`: `id`, `meta`, a user's `groups`).
+fn writable(kind: ScimKind, path: &Path, text: &str) -> Result<(), ScimError> {
+    let attributes = match (kind, path.urn) {
+        (ScimKind::User, Some(_)) => schema::ENTERPRISE_ATTRIBUTES,
+        (ScimKind::Group, Some(_)) => {
+            return Err(ScimError::invalid_path(format!(
+                "`path` `{text}`: a Group has no extension"
+            )));
+        }
+        (_, None) => super::resource::attributes(kind),
+    };
+    if path.attribute.is_empty() {
+        return Ok(());
+    }
+    if matches!(path.attribute.as_str(), "id" | "meta" | "schemas") {
+        return Err(ScimError::mutability(format!(
+            "`path` `{text}`: `{}` is read-only",
+            path.attribute
+        )));
+    }
+    let attribute = schema::find(attributes, &path.attribute)
+        .or_else(|| {
+            path.urn
+                .is_none()
+                .then(|| schema::find(schema::COMMON_ATTRIBUTES, &path.attribute))
+                .flatten()
+        })
+        .ok_or_else(|| {
+            ScimError::invalid_path(format!(
+                "`path` `{text}`: a {} has no attribute `{}`",
+                kind.as_str(),
+                path.attribute
+            ))
+        })?;
+    if attribute.mutability == "readOnly" {
+        return Err(ScimError::mutability(format!(
+            "`path` `{text}`: `{}` is read-only",
+            attribute.name
+        )));
+    }
+    if let Some(sub) = &path.sub
+        && !attribute.sub.is_empty()
+        && schema::find(attribute.sub, sub).is_none()
+    {
+        return Err(ScimError::invalid_path(format!(
+            "`path` `{text}`: `{}` has no sub-attribute `{sub}`",
+            attribute.name
+        )));
+    }
+    Ok(())
 }
 
 /// The object holding `path`'s attribute: the resource, or its extension's object.

@@ -133,6 +133,16 @@ fn plan(
         )?,
         ScimKind::Group => plan_group(&mut write, &mut users, existing.as_ref(), next.as_ref())?,
     }
+    // What the write was worked out from: every group (a user's write reprojects those that
+    // hold them; a group's write is its own), and every user it asked about.
+    if kind == ScimKind::User {
+        for group in &groups {
+            write
+                .read
+                .push((ScimKind::Group, group.id.clone(), Some(group.version)));
+        }
+    }
+    write.read.append(&mut users.read);
     let operation = match (&existing, &next) {
         (None, _) => "create",
         (Some(_), Some(_)) => "replace",
@@ -185,6 +195,8 @@ fn record(
     };
     identity::check(identity_kind, &name)
         .map_err(|invalid| ScimError::invalid_value(format!("`{name_field}`: {invalid}")))?;
+    // Stored as it is looked up: without surrounding whitespace.
+    attributes.insert(name_field.to_string(), Value::String(name.clone()));
     // A user without `active` is active (RFC 7643 leaves it to the service provider).
     let active = match kind {
         ScimKind::User => attributes
@@ -264,6 +276,10 @@ struct Users<'a> {
     known: HashMap<String, Option<ScimRecord>>,
     /// Whether `known` holds every user.
     all: bool,
+    /// The users asked for, with the version each had: what the write depends on.
+    read: Vec<(ScimKind, String, Option<i64>)>,
+    /// The user the write itself changes (its version is checked as the write's own).
+    written: std::collections::HashSet<String>,
 }
 
 impl<'a> Users<'a> {
@@ -273,6 +289,8 @@ impl<'a> Users<'a> {
             tenant,
             known: HashMap::new(),
             all: false,
+            read: Vec::new(),
+            written: Default::default(),
         }
     }
 
@@ -298,11 +316,20 @@ impl<'a> Users<'a> {
                 self.known.insert(id.to_string(), user);
             }
         }
+        let version = self
+            .known
+            .get(id)
+            .and_then(Option::as_ref)
+            .map(|user| user.version);
+        if !self.read.iter().any(|(_, read, _)| read == id) && !self.written.contains(id) {
+            self.read.push((ScimKind::User, id.to_string(), version));
+        }
         Ok(self.known.get(id).and_then(Option::as_ref))
     }
 
     /// The user `id` as the write leaves it.
     fn set(&mut self, id: &str, user: Option<ScimRecord>) {
+        self.written.insert(id.to_string());
         self.known.insert(id.to_string(), user);
     }
 }
@@ -339,16 +366,17 @@ fn plan_user(
     if let Some(name) = &active_name {
         write.reprovision.push(name.clone());
     }
-    // Deactivated, deleted or renamed: the name it had is deprovisioned (its tokens revoked).
-    let gone = match (existing, next) {
-        (Some(existing), _) => Some(existing.name.to_lowercase()),
-        (None, Some(next)) if !next.active => Some(next.name.to_lowercase()),
-        (None, _) => None,
-    };
-    if let Some(gone) = gone
-        && active_name.as_deref() != Some(gone.as_str())
-    {
-        write.deprovision.push(gone);
+    // Deactivated, deleted or renamed: the name it had is deprovisioned (its tokens revoked);
+    // an inactive user is deprovisioned under the name they have now too.
+    let names = [
+        existing.map(|user| user.name.to_lowercase()),
+        next.filter(|user| !user.active)
+            .map(|user| user.name.to_lowercase()),
+    ];
+    for name in names.into_iter().flatten() {
+        if active_name.as_deref() != Some(name.as_str()) && !write.deprovision.contains(&name) {
+            write.deprovision.push(name);
+        }
     }
     users.set(&id, next.cloned());
     for group in groups {

@@ -251,9 +251,13 @@ pub(crate) fn select(resource: &mut Value, attributes: &[String], excluded: &[St
             let mut subs = Vec::new();
             for wanted in attributes {
                 let wanted = wanted.to_ascii_lowercase();
+                // `name.givenName`, or an extension's `urn:...:User:department`.
+                let sub = wanted
+                    .strip_prefix(&format!("{key_lower}."))
+                    .or_else(|| wanted.strip_prefix(&format!("{key_lower}:")));
                 if wanted == key_lower {
                     keep_whole = true;
-                } else if let Some(sub) = wanted.strip_prefix(&format!("{key_lower}.")) {
+                } else if let Some(sub) = sub {
                     subs.push(sub.to_string());
                 }
             }
@@ -269,12 +273,21 @@ pub(crate) fn select(resource: &mut Value, attributes: &[String], excluded: &[St
     }
     for excluded in excluded {
         let excluded = excluded.to_ascii_lowercase();
-        match excluded.split_once('.') {
-            None => fields.retain(|key, _| always(key) || key.to_ascii_lowercase() != excluded),
-            Some((parent, sub)) => {
+        let (urn, rest) = split_urn(&excluded);
+        let (parent, sub) = match (urn, rest) {
+            (Some(urn), "") => (urn.to_ascii_lowercase(), None),
+            (Some(urn), rest) => (urn.to_ascii_lowercase(), Some(rest.to_string())),
+            (None, rest) => match rest.split_once('.') {
+                None => (rest.to_string(), None),
+                Some((parent, sub)) => (parent.to_string(), Some(sub.to_string())),
+            },
+        };
+        match sub {
+            None => fields.retain(|key, _| always(key) || key.to_ascii_lowercase() != parent),
+            Some(sub) => {
                 for (key, value) in fields.iter_mut() {
-                    if key.eq_ignore_ascii_case(parent) {
-                        remove_sub(value, sub);
+                    if key.eq_ignore_ascii_case(&parent) {
+                        remove_sub(value, &sub);
                     }
                 }
             }

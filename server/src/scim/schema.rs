@@ -220,6 +220,12 @@ pub(crate) const GROUP_ATTRIBUTES: &[Attribute] = &[
                 mutability: "immutable",
                 ..reference("$ref", &["User", "Group"])
             },
+            // Not in RFC 7643's Group schema, but in its examples and what Okta sends: kept
+            // as the client sent it.
+            Attribute {
+                mutability: "immutable",
+                ..simple("display")
+            },
             Attribute {
                 mutability: "immutable",
                 ..simple("type")

@@ -308,6 +308,7 @@ fn need(method: &str, path: &str) -> Option<&'static str> {
     }
     Some(match (method, path) {
         (_, p) if p.contains("/credentials") => "operator",
+        ("GET", "/v1/admin/components") => "operator",
         ("DELETE", "/v1/admin/tenants/{tenant}") => "operator",
         ("GET", _) | ("POST", "/v1/tenants/{tenant}/whatif") => "read",
         _ => "write",
@@ -695,6 +696,46 @@ async fn bad_scim_input_gets_the_right_scim_type_and_changes_nothing() {
             Some("invalidValue"),
         ),
         (
+            "read-only attribute",
+            "PATCH",
+            dave_path.clone(),
+            Some(patch(
+                json!([{ "op": "add", "path": "groups", "value": [{ "value": "x" }] }]),
+            )),
+            400,
+            Some("mutability"),
+        ),
+        (
+            "the id",
+            "PATCH",
+            dave_path.clone(),
+            Some(patch(
+                json!([{ "op": "replace", "path": "id", "value": "mine" }]),
+            )),
+            400,
+            Some("mutability"),
+        ),
+        (
+            "no such attribute",
+            "PATCH",
+            dave_path.clone(),
+            Some(patch(
+                json!([{ "op": "replace", "path": "favouriteColour", "value": "blue" }]),
+            )),
+            400,
+            Some("invalidPath"),
+        ),
+        (
+            "no such sub-attribute",
+            "PATCH",
+            dave_path.clone(),
+            Some(patch(
+                json!([{ "op": "replace", "path": "name.nickname", "value": "D" }]),
+            )),
+            400,
+            Some("invalidPath"),
+        ),
+        (
             "not a PatchOp",
             "PATCH",
             dave_path.clone(),
@@ -867,4 +908,137 @@ async fn a_large_group_keeps_the_directory_in_step() {
     assert_eq!(group.json()["members"].as_array().unwrap().len(), 99);
     let user = scim(&router, &entra, "GET", &format!("/Users/{}", ids[2]), None).await;
     assert_eq!(user.json()["groups"][0]["display"], "release-engineers");
+}
+
+/// What a review of the first version found: names kept as they are looked up, a group of the
+/// directory adopted whatever its case, a user deactivated and renamed at once blocked under
+/// both names, member objects as Okta and RFC 7643's examples send them, and a tenant whose
+/// name looks like a resource type.
+#[tokio::test(flavor = "multi_thread")]
+async fn names_cases_and_renames_keep_the_directory_and_the_tokens_right() {
+    let service = Service::open(Some(TOKEN));
+    let router = service.router();
+    let entra = credential(&router, "contoso", "entra", "provisioner").await;
+
+    // A padded userName is stored as it is looked up.
+    let created = scim(
+        &router,
+        &entra,
+        "POST",
+        "/Users",
+        Some(&json!({ "userName": "  carol@contoso.com ", "active": true })),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    let carol = created.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(created.json()["userName"], "carol@contoso.com");
+    let found = scim(
+        &router,
+        &entra,
+        "GET",
+        "/Users?filter=userName%20eq%20%22carol@contoso.com%22",
+        None,
+    )
+    .await;
+    assert_eq!(found.json()["totalResults"], 1);
+
+    // A directory group `pat-admins`, made by hand, is adopted by the SCIM group `PAT-Admins`.
+    let put = call(
+        &router,
+        "PUT",
+        "/v1/admin/tenants/contoso/groups/pat-admins",
+        &[BEARER, ("content-type", "application/json")],
+        r#"{"members": ["mallory@contoso.com"]}"#,
+    )
+    .await;
+    assert_eq!(put.status, StatusCode::OK);
+    let group = json!({ "displayName": "PAT-Admins",
+                        "members": [{ "value": carol, "display": "Carol", "type": "User" }] });
+    let created = scim(&router, &entra, "POST", "/Groups", Some(&group)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    assert_eq!(created.json()["members"][0]["display"], "Carol");
+    assert_eq!(
+        directory(&router).await,
+        json!([{ "id": "PAT-Admins", "members": ["carol@contoso.com"] }])
+    );
+    assert_eq!(
+        create_token(&router, true).await.status,
+        StatusCode::CREATED
+    );
+    let refused = call(
+        &router,
+        "DELETE",
+        "/v1/admin/tenants/contoso/groups/pat-admins",
+        &[BEARER],
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+
+    // Deactivated and renamed in one PUT: neither name can hold a token.
+    let replaced = scim(
+        &router,
+        &entra,
+        "PUT",
+        &format!("/Users/{carol}"),
+        Some(&json!({ "userName": "carol.new@contoso.com", "active": false })),
+    )
+    .await;
+    assert_eq!(replaced.status, StatusCode::OK, "{}", replaced.text());
+    for user in ["carol@contoso.com", "carol.new@contoso.com"] {
+        let valid_to = patrol::timestamp::format_rfc3339(patrol::timestamp::now() + 86_400);
+        let refused = call(
+            &router,
+            "POST",
+            "/v1/tenants/contoso/tokens",
+            &[BEARER, ("content-type", "application/json")],
+            json!({ "user": user, "displayName": "x", "scope": "vso.code",
+                    "validTo": valid_to, "org": "contoso-main" })
+            .to_string(),
+        )
+        .await;
+        assert_eq!(refused.error_code(), "user_deprovisioned", "{user}");
+    }
+    // An extension attribute can be left out of an answer by its URN path.
+    let user = json!({ "userName": "erin@contoso.com",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": { "department": "Ops" } });
+    let created = scim(&router, &entra, "POST", "/Users", Some(&user)).await;
+    let erin = created.json()["id"].as_str().unwrap().to_string();
+    let shown = scim(
+        &router,
+        &entra,
+        "GET",
+        &format!(
+            "/Users/{erin}?attributes=urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"
+        ),
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(
+        shown["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["department"],
+        "Ops"
+    );
+    assert!(shown.get("userName").is_none(), "{shown}");
+
+    // A tenant called like a resource type.
+    let put = call(
+        &router,
+        "PUT",
+        "/v1/admin/tenants/Groups-eu",
+        &[BEARER],
+        "tenant = \"Groups-eu\"\n",
+    )
+    .await;
+    assert_eq!(put.status, StatusCode::OK, "{}", put.text());
+    let created = call(
+        &router,
+        "POST",
+        "/scim/v2/tenants/Groups-eu/Users",
+        &[BEARER, ("content-type", "application/scim+json")],
+        json!({ "userName": "frank@contoso.com" }).to_string(),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    assert_eq!(created.json()["meta"]["resourceType"], "User");
 }

@@ -16,6 +16,8 @@ CREATE TABLE credentials (
     revoked_at   BIGINT
 );
 CREATE INDEX credentials_by_tenant ON credentials (tenant, created_at);
+-- A name names one live credential of its tenant (a revoked one keeps its name for the record).
+CREATE UNIQUE INDEX credentials_live_names ON credentials (tenant, name) WHERE revoked_at IS NULL;
 
 CREATE TABLE scim_resources (
     tenant      TEXT NOT NULL,

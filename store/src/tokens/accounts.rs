@@ -164,6 +164,10 @@ pub struct ScimWrite {
     pub reprovision: Vec<String>,
     /// What the audit log records of the write itself.
     pub audit: Vec<super::AuditEntry>,
+    /// The resources the write was worked out from, with the version each had (`None`: it did
+    /// not exist). If any changed meanwhile, the write conflicts, so that one computed from a
+    /// stale read (a group's members, a member's `active`) never overwrites a newer one.
+    pub read: Vec<(ScimKind, String, Option<i64>)>,
 }
 
 /// Why a SCIM write was not applied.

@@ -383,8 +383,15 @@ impl Tokens {
             details: token_details(&token),
         };
         let notification = notification(&token, NotificationEvent::Created, now, None);
-        self.store
-            .create(&token, &secret.hash(), &audit, &notification)?;
+        match self
+            .store
+            .create(&token, &secret.hash(), &audit, &notification)
+        {
+            Err(StoreError::Deprovisioned(owner)) => {
+                return Err(LifecycleError::Deprovisioned(owner));
+            }
+            stored => stored?,
+        }
         Ok(Issued {
             token,
             secret,

@@ -315,7 +315,19 @@ impl TokenStore for SqliteStore {
         audit: &AuditEntry,
         notification: &Notification,
     ) -> Result<(), StoreError> {
-        self.write(|transaction| {
+        let stored = self.write(|transaction| {
+            // In the write lock, as SCIM's deprovisioning is: one or the other comes first.
+            let deprovisioned = transaction
+                .query_row(
+                    "SELECT 1 FROM deprovisioned_users WHERE tenant = ?1 AND user_id = ?2",
+                    params![token.tenant, token.owner],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some();
+            if deprovisioned {
+                return Ok(false);
+            }
             transaction.execute(
                 &format!(
                     "INSERT INTO tokens ({COLUMNS}, secret_hash)
@@ -341,8 +353,14 @@ impl TokenStore for SqliteStore {
                 ],
             )?;
             insert_audit(transaction, audit)?;
-            insert_notification(transaction, notification, token.created_at)
-        })
+            insert_notification(transaction, notification, token.created_at)?;
+            Ok(true)
+        })?;
+        if stored {
+            Ok(())
+        } else {
+            Err(StoreError::Deprovisioned(token.owner.clone()))
+        }
     }
 
     fn regenerate(
@@ -1074,8 +1092,10 @@ impl TokenStore for SqliteStore {
                 )?;
             }
             for (group, members) in &write.groups {
+                // The identity provider's group takes over the directory's group of the same
+                // name in any case (allowlists compare group names regardless of case).
                 transaction.execute(
-                    "DELETE FROM group_members WHERE tenant = ?1 AND group_id = ?2",
+                    "DELETE FROM group_members WHERE tenant = ?1 AND lower(group_id) = lower(?2)",
                     params![tenant, group],
                 )?;
                 for member in members.iter().flatten() {
@@ -1220,6 +1240,11 @@ fn scim_conflict(
         && version(*kind, id)? != Some(*expected)
     {
         return Ok(Some(ScimConflict::Changed));
+    }
+    for (kind, id, expected) in &write.read {
+        if version(*kind, id)? != *expected {
+            return Ok(Some(ScimConflict::Changed));
+        }
     }
     Ok(None)
 }

@@ -524,6 +524,11 @@ pub enum StoreError {
     /// The database failed a query or a transaction.
     #[error("the token store failed")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A token was not stored: its owner was deprovisioned by the tenant's identity provider
+    /// (checked in the transaction that would store it, so that no deprovisioning slips
+    /// between the check and the write).
+    #[error("`{0}` was deprovisioned by the tenant's identity provider")]
+    Deprovisioned(String),
 }
 
 impl StoreError {

@@ -1210,6 +1210,23 @@ fn credentials_and_scim_writes_are_kept_and_a_deprovisioning_revokes_in_the_same
         f.tokens.apply_scim(&stale, "x").unwrap(),
         Err(ScimConflict::Changed)
     );
+    // So does one worked out from a group that changed since (or a user who appeared).
+    for read in [
+        (ScimKind::Group, "g1".to_string(), Some(0)),
+        (ScimKind::User, "u1".to_string(), None),
+    ] {
+        let stale_read = ScimWrite {
+            tenant: "acme".into(),
+            at: NOW,
+            read: vec![read],
+            deprovision: vec!["erin".into()],
+            ..ScimWrite::default()
+        };
+        assert_eq!(
+            f.tokens.apply_scim(&stale_read, "x").unwrap(),
+            Err(ScimConflict::Changed)
+        );
+    }
     let taken = ScimWrite {
         put: vec![(
             ScimRecord {

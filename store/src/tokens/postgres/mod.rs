@@ -804,11 +804,34 @@ impl TokenStore for PgStore {
         audit: &AuditEntry,
         notification: &Notification,
     ) -> Result<(), StoreError> {
-        self.write(async |transaction| {
+        let stored = self.write(async |transaction| {
+            // Under the tenant's SCIM lock, as a deprovisioning is: one or the other first.
+            transaction
+                .execute(
+                    "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+                    &[&SCIM_LOCK, &token.tenant],
+                )
+                .await?;
+            let deprovisioned = transaction
+                .query_opt(
+                    "SELECT 1 FROM deprovisioned_users WHERE tenant = $1 AND user_id = $2",
+                    &[&token.tenant, &token.owner],
+                )
+                .await?
+                .is_some();
+            if deprovisioned {
+                return Ok(false);
+            }
             insert_token(transaction, token, &hash.0).await?;
             insert_audit(transaction, audit).await?;
-            insert_notification(transaction, notification, token.created_at).await
-        })
+            insert_notification(transaction, notification, token.created_at).await?;
+            Ok(true)
+        })?;
+        if stored {
+            Ok(())
+        } else {
+            Err(StoreError::Deprovisioned(token.owner.clone()))
+        }
     }
 
     fn regenerate(
@@ -1646,6 +1669,11 @@ impl TokenStore for PgStore {
             {
                 return Ok(Err(ScimConflict::Changed));
             }
+            for (kind, id, expected) in &write.read {
+                if version(*kind, id).await? != *expected {
+                    return Ok(Err(ScimConflict::Changed));
+                }
+            }
             for (record, _) in &write.put {
                 transaction
                     .execute(
@@ -1683,9 +1711,11 @@ impl TokenStore for PgStore {
             let mut changes = Vec::new();
             for (group, members) in &write.groups {
                 let members: Vec<String> = members.clone().unwrap_or_default();
+                // The identity provider's group takes over the directory's group of the same
+                // name in any case (allowlists compare group names regardless of case).
                 transaction
                     .execute(
-                        "DELETE FROM group_members WHERE tenant = $1 AND group_id = $2",
+                        "DELETE FROM group_members WHERE tenant = $1 AND lower(group_id) = lower($2)",
                         &[&tenant, group],
                     )
                     .await?;
