@@ -3,7 +3,8 @@
 //!
 //! - `GET /v1/tenants/{tenant}/reports/{report}`: `noncompliant` (`max_days`), `violations`
 //!   (`since`, `until`: RFC 3339), `usage`, `automation`, `expiring` (`days`), each as JSON,
-//!   or `?format=csv` or `?format=table`; and `html`, the inventory page.
+//!   or `?format=csv` or `?format=table`; and `html`, every report on one page with charts
+//!   (the page the console shows), taking the same parameters.
 //! - `POST /v1/tenants/{tenant}/whatif`: the body is a proposed configuration (TOML, or JSON
 //!   with `Content-Type: application/json`); the answer lists the active tokens it would
 //!   refuse. Nothing changes: `PUT /v1/admin/tenants/{tenant}` applies a configuration.
@@ -19,7 +20,7 @@ use serde::Deserialize;
 use patrol::timestamp::{now, parse_rfc3339};
 use patrol_store::reports::query::{ReportError, ReportKind, ReportQuery};
 use patrol_store::reports::whatif::whatif;
-use patrol_store::reports::{Format, Report, all_tokens, html};
+use patrol_store::reports::{Format, Report, html};
 
 use crate::admin::configuration_body;
 use crate::api::blocking;
@@ -72,6 +73,12 @@ fn respond(report: &impl Report, format: Format) -> Response {
         .into_response()
 }
 
+/// A report, or the page of them all.
+enum Made {
+    Report(patrol_store::reports::query::AnyReport),
+    Page(String),
+}
+
 /// The `{report}` of the path.
 #[derive(Deserialize)]
 pub(crate) struct ReportName {
@@ -89,26 +96,30 @@ pub(crate) async fn report(
     QueryParams(params): QueryParams<ReportParams>,
 ) -> Result<Response, ApiError> {
     let tokens = Arc::clone(&state.tokens);
-    if name == "html" {
-        let page = blocking(move || {
-            all_tokens(&tokens, &tenant, now()).map(|all| html::page(&tenant, &all, now()))
-        })
-        .await?
-        .map_err(|error| ApiError::failed(&error))?;
-        return Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response());
-    }
-    let kind = ReportKind::parse(&name).ok_or_else(|| {
-        let known: Vec<&str> = ReportKind::ALL.iter().map(|k| k.name()).collect();
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_report",
-            format!(
-                "no report `{name}`: there are {}, and html",
-                known.join(", ")
-            ),
-        )
-    })?;
-    let format = format(params.format.as_deref())?;
+    // The page of every report takes the reports' parameters, and no format.
+    let kind = match name.as_str() {
+        "html" => None,
+        name => Some(ReportKind::parse(name).ok_or_else(|| {
+            let known: Vec<&str> = ReportKind::ALL.iter().map(|k| k.name()).collect();
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "unknown_report",
+                format!(
+                    "no report `{name}`: there are {}, and html",
+                    known.join(", ")
+                ),
+            )
+        })?),
+    };
+    let format = match (kind, params.format.as_deref()) {
+        (None, Some(_)) => {
+            return Err(invalid(
+                "format",
+                "`format`: the html report is a page; `format` is for the others".to_string(),
+            ));
+        }
+        (_, text) => format(text)?,
+    };
     let time = |field: &'static str, value: Option<String>| match value {
         None => Ok(None),
         Some(text) => parse_rfc3339(&text).map(Some).ok_or_else(|| {
@@ -126,18 +137,22 @@ pub(crate) async fn report(
     };
     let log = state.log.path().map(std::path::Path::to_path_buf);
     let made = blocking(move || {
-        query.run(
-            kind,
-            &tokens,
-            &tenant,
-            Some(&served.tenant),
-            log.as_deref(),
-            now(),
-        )
+        let config = Some(&*served.tenant);
+        match kind {
+            None => {
+                html::build(&tokens, &tenant, config, log.as_deref(), &query, now()).map(Made::Page)
+            }
+            Some(kind) => query
+                .run(kind, &tokens, &tenant, config, log.as_deref(), now())
+                .map(Made::Report),
+        }
     })
     .await?;
     match made {
-        Ok(report) => Ok(respond(&report, format)),
+        Ok(Made::Page(page)) => {
+            Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response())
+        }
+        Ok(Made::Report(report)) => Ok(respond(&report, format)),
         Err(ReportError::Invalid { field, problem }) => {
             Err(invalid(field, format!("`{field}`: {problem}")))
         }

@@ -21,7 +21,8 @@ pub struct ReportArgs {
     /// How to print the report.
     #[arg(long, value_enum, default_value = "table", global = true)]
     format: super::OutputFormat,
-    /// Write the inventory, with charts, to this self-contained HTML file instead.
+    /// Write every report, with charts, to this self-contained HTML file instead: the page
+    /// the console's Reports shows (refusals of the last 30 days, tokens expiring within 30).
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
     #[command(subcommand)]
@@ -68,12 +69,21 @@ pub fn run(args: ReportArgs) -> anyhow::Result<Outcome> {
     let now = now();
     if let Some(path) = &args.html {
         if args.kind.is_some() {
-            bail!("`--html` writes the inventory page; it takes no report name");
+            bail!("`--html` writes the page of every report; it takes no report name");
         }
-        let tokens = all_tokens(&data.tokens, &tenant, now)?;
-        let page = html::page(&tenant, &tokens, now);
+        let config = data.tenant(&tenant)?;
+        let decision_log = data.dir.root().join("decisions.log");
+        let page = html::build(
+            &data.tokens,
+            &tenant,
+            Some(&config),
+            Some(&decision_log),
+            &ReportQuery::default(),
+            now,
+        )?;
         patrol::files::write_atomically(path, page.as_bytes())
             .with_context(|| format!("cannot write `{}`", path.display()))?;
+        let tokens = all_tokens(&data.tokens, &tenant, now)?;
         super::emit(&format!(
             "wrote {} ({} tokens)",
             path.display(),

@@ -88,10 +88,28 @@ fn the_binary_reports_writes_html_and_applies_a_proposal() {
     for outside in ["<script", "<link", " src=", "url(", "@import", "https://"] {
         assert!(!page.contains(outside), "the page loads nothing: {outside}");
     }
-    let rows = page.matches("<tr class=").count();
+    let rows = page.matches("<tr class=\"token").count();
     assert_eq!(rows, active(&inv).count());
-    assert_eq!(page.matches("<svg ").count(), 2);
+    // Every report, each with its CSV, on the one page.
+    for section in [
+        "policies",
+        "refusals",
+        "noncompliant",
+        "scope",
+        "expiring",
+        "automation",
+        "inventory",
+    ] {
+        assert!(page.contains(&format!("id=\"{section}\"")), "{section}");
+    }
+    assert_eq!(page.matches("download=\"acme-").count(), 5);
     let now = timestamp::now();
+    // The expiry chart's weeks are dated with their year, and the first one stands out.
+    let first_week = format!("week of {}", &timestamp::format_rfc3339(now)[..10]);
+    assert!(page.contains(&first_week), "{first_week}");
+    assert!(page.contains("fill=\"#cf222e\""));
+    // `_full` and `app_token` cannot be taken for one another.
+    assert!(page.contains("all of one area (…_full)") && page.contains("everything (app_token)"));
     let tokens = patrol_store::reports::all_tokens(&inv.tokens, TENANT, now).unwrap();
     let weeks: usize = html::expiry_weeks(&tokens, now)
         .iter()

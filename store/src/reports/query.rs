@@ -132,6 +132,19 @@ impl Report for AnyReport {
     }
 }
 
+/// `value` if it is a number of days a report accepts (1 to [`MAX_DAYS`]), else why not,
+/// naming `field`.
+pub fn check_days(field: &'static str, value: i64) -> Result<i64, ReportError> {
+    if (1..=MAX_DAYS).contains(&value) {
+        Ok(value)
+    } else {
+        Err(ReportError::Invalid {
+            field,
+            problem: format!("must be from 1 to {MAX_DAYS} days, got {value}"),
+        })
+    }
+}
+
 impl ReportQuery {
     /// Makes report `kind` for `tenant` (its configuration, when it has one, gives defaults).
     /// `decision_log` is the decision-log file the service writes, if any.
@@ -144,16 +157,7 @@ impl ReportQuery {
         decision_log: Option<&Path>,
         now: Timestamp,
     ) -> Result<AnyReport, ReportError> {
-        let days = |field: &'static str, value: i64| {
-            if (1..=MAX_DAYS).contains(&value) {
-                Ok(value)
-            } else {
-                Err(ReportError::Invalid {
-                    field,
-                    problem: format!("must be from 1 to {MAX_DAYS} days, got {value}"),
-                })
-            }
-        };
+        let days = check_days;
         Ok(match kind {
             ReportKind::Noncompliant => {
                 let max_days = match self
