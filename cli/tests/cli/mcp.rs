@@ -108,6 +108,14 @@ impl Client {
         (result["isError"] == true, text.to_string())
     }
 
+    /// Calls a tool and returns the whole JSON-RPC answer (a result, or an error).
+    fn call_raw(&mut self, tool: &str, arguments: Value) -> Value {
+        self.request(
+            "tools/call",
+            json!({ "name": tool, "arguments": arguments }),
+        )
+    }
+
     /// Closes standard input, as a client does when it is done; the server must then exit 0.
     fn finish(mut self) {
         drop(self.stdin.take());
@@ -143,8 +151,10 @@ fn an_mcp_client_lists_tools_reads_a_report_and_is_refused_a_write() {
     assert_eq!(
         names,
         [
+            "audit_log",
             "get_tenant_policies",
             "list_tenants",
+            "list_tokens",
             "report_automation",
             "report_expiring",
             "report_noncompliant",
@@ -397,4 +407,218 @@ fn a_tenant_credential_sees_its_tenant_only_and_an_auditor_cannot_change_it() {
         stderr.contains("provisioner credential, which is for SCIM only"),
         "{stderr}"
     );
+}
+
+/// Checks `value` against the parts of a JSON Schema patrol's output schemas use: `type`,
+/// `properties`, `required`, `items`, `enum`, `$ref` into `$defs`, and `anyOf`/`oneOf`.
+fn conforms(value: &Value, schema: &Value, root: &Value, at: &str) -> Result<(), String> {
+    if let Some(reference) = schema["$ref"].as_str() {
+        let name = reference.trim_start_matches("#/$defs/");
+        return conforms(value, &root["$defs"][name], root, at);
+    }
+    for key in ["anyOf", "oneOf"] {
+        if let Some(options) = schema[key].as_array() {
+            return options
+                .iter()
+                .any(|option| conforms(value, option, root, at).is_ok())
+                .then_some(())
+                .ok_or_else(|| format!("{at}: {value} matches none of {key}"));
+        }
+    }
+    if let Some(allowed) = schema["enum"].as_array()
+        && !allowed.contains(value)
+    {
+        return Err(format!("{at}: {value} is not one of {allowed:?}"));
+    }
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(one) => vec![one.as_str()],
+        Value::Array(many) => many.iter().filter_map(Value::as_str).collect(),
+        _ => vec![],
+    };
+    let kind = match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    };
+    let allowed = types.is_empty()
+        || types.contains(&kind)
+        || (kind == "integer" && types.contains(&"number"));
+    if !allowed {
+        return Err(format!("{at}: a {kind}, where the schema says {types:?}"));
+    }
+    if let Value::Object(object) = value {
+        for required in schema["required"].as_array().into_iter().flatten() {
+            let name = required.as_str().unwrap();
+            if !object.contains_key(name) {
+                return Err(format!("{at}: `{name}` is required and missing"));
+            }
+        }
+        if let Some(properties) = schema["properties"].as_object() {
+            for (name, item) in object {
+                let Some(property) = properties.get(name) else {
+                    return Err(format!("{at}: `{name}` is not in the schema"));
+                };
+                conforms(item, property, root, &format!("{at}.{name}"))?;
+            }
+        }
+    }
+    if let Value::Array(items) = value {
+        for (index, item) in items.iter().enumerate() {
+            conforms(item, &schema["items"], root, &format!("{at}[{index}]"))?;
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn tool_results_are_structured_paged_and_their_arguments_checked() {
+    let _machine = crate::machine::shared();
+    let inv = inventory::generate();
+    let mut client = Client::start(&inv.data_dir(), &[]);
+    let listed = client.request("tools/list", json!({}));
+    let tools = listed["result"]["tools"].as_array().unwrap().clone();
+    let schema_of =
+        |name: &str| tools.iter().find(|t| t["name"] == name).unwrap()["outputSchema"].clone();
+    for tool in &tools {
+        assert_eq!(tool["outputSchema"]["type"], "object", "{tool}");
+    }
+
+    // Every read-only tool answers with structured content its output schema describes.
+    let calls = [
+        ("list_tenants", json!({})),
+        ("get_tenant_policies", json!({ "tenant": TENANT })),
+        (
+            "report_noncompliant",
+            json!({ "tenant": TENANT, "max_days": 90 }),
+        ),
+        ("report_violations", json!({ "tenant": TENANT })),
+        ("report_usage", json!({ "tenant": TENANT })),
+        ("report_automation", json!({ "tenant": TENANT })),
+        ("report_expiring", json!({ "tenant": TENANT, "days": 365 })),
+        ("list_tokens", json!({ "tenant": TENANT, "status": "all" })),
+        ("audit_log", json!({ "tenant": TENANT })),
+        (
+            "whatif",
+            json!({ "tenant": TENANT, "config_toml": "tenant = \"acme\"\n[policies.max_pat_lifespan]\nenabled = true\nmax_days = 30\n" }),
+        ),
+    ];
+    for (tool, arguments) in calls {
+        let answer = client.call_raw(tool, arguments);
+        let result = &answer["result"];
+        assert_ne!(result["isError"], true, "{tool}: {answer}");
+        let structured = &result["structuredContent"];
+        assert!(structured.is_object(), "{tool}: {answer}");
+        let schema = schema_of(tool);
+        conforms(structured, &schema, &schema, tool).unwrap_or_else(|e| panic!("{e}"));
+        // The text is the same JSON, for clients that read text only.
+        let text: Value =
+            serde_json::from_str(result["content"][0]["text"].as_str().unwrap()).unwrap();
+        assert_eq!(&text, structured, "{tool}");
+        // Lists are bounded by default.
+        if let Some(page) = structured.get("page") {
+            assert!(page["returned"].as_u64().unwrap() <= 50, "{tool}: {page}");
+        }
+    }
+
+    // Paging walks a whole list, once each, and ends.
+    let total_tokens = inv.specs.len();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut cursor = Value::Null;
+    let mut pages = 0;
+    loop {
+        let answer = client.call_raw(
+            "list_tokens",
+            json!({ "tenant": TENANT, "status": "all", "limit": 40, "cursor": cursor }),
+        );
+        let page = answer["result"]["structuredContent"].clone();
+        assert_eq!(page["page"]["total"], total_tokens, "{answer}");
+        for token in page["tokens"].as_array().unwrap() {
+            assert!(seen.insert(token["id"].as_str().unwrap().to_string()));
+            assert!(token.get("secret").is_none() && token.get("token").is_none());
+        }
+        pages += 1;
+        cursor = page["page"]["next_cursor"].clone();
+        if cursor.is_null() {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), total_tokens);
+    assert_eq!(pages, total_tokens.div_ceil(40));
+
+    // Filters narrow the list as the inventory's own description says.
+    let owner = inv.specs[0].owner.clone();
+    let mine = client.call_raw(
+        "list_tokens",
+        json!({ "tenant": TENANT, "owner": owner, "status": "all", "limit": 500 }),
+    );
+    let expected = inv.specs.iter().filter(|s| s.owner == owner).count();
+    assert_eq!(
+        mine["result"]["structuredContent"]["page"]["total"],
+        expected
+    );
+
+    // Misnamed, mistyped and missing arguments are refused, naming the argument.
+    for (tool, arguments, says) in [
+        (
+            "report_noncompliant",
+            json!({ "tenant": TENANT, "maxdays": 90 }),
+            "argument `maxdays`: `report_noncompliant` has no such argument; its arguments are: tenant, max_days, limit, cursor",
+        ),
+        (
+            "report_noncompliant",
+            json!({ "tenant": TENANT, "max_days": "ninety" }),
+            "argument `max_days`: invalid type: string \"ninety\", expected an integer",
+        ),
+        (
+            "report_usage",
+            json!({}),
+            "argument `tenant` is required by `report_usage`",
+        ),
+        (
+            "list_tenants",
+            json!({ "tenant": TENANT }),
+            "argument `tenant`: `list_tenants` has no such argument",
+        ),
+        (
+            "list_tokens",
+            json!({ "tenant": TENANT, "limit": -1 }),
+            "argument `limit`",
+        ),
+    ] {
+        let answer = client.call_raw(tool, arguments);
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{tool}: {answer}");
+        assert_eq!(answer["error"]["code"], -32602, "{answer}");
+    }
+    // Values a tool checks itself come back as tool errors, naming the argument.
+    for (tool, arguments, says) in [
+        (
+            "list_tokens",
+            json!({ "tenant": TENANT, "limit": 0 }),
+            "argument `limit`: must be from 1 to 500",
+        ),
+        (
+            "list_tokens",
+            json!({ "tenant": TENANT, "cursor": "users:3" }),
+            "argument `cursor`",
+        ),
+        (
+            "list_tokens",
+            json!({ "tenant": TENANT, "status": "gone" }),
+            "argument `status`",
+        ),
+        (
+            "audit_log",
+            json!({ "tenant": TENANT, "event": "Token.Nope" }),
+            "argument `event`",
+        ),
+    ] {
+        let (error, text) = client.call(tool, arguments);
+        assert!(error && text.contains(says), "{tool}: {text}");
+    }
+    client.finish();
 }

@@ -85,11 +85,13 @@ const OWNER_WORDS: [&str; 7] = [
 
 /// The report.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AutomationReport {
     /// The tenant.
     pub tenant: String,
     /// When the report was made.
     #[serde(with = "rfc3339::required")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub generated_at: Timestamp,
     /// How many active tokens were checked.
     pub active_tokens: usize,
@@ -99,6 +101,7 @@ pub struct AutomationReport {
 
 /// One token that looks like automation.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AutomationToken {
     /// Its id.
     pub id: String,
@@ -116,6 +119,7 @@ pub struct AutomationToken {
     pub last_address: Option<String>,
     /// When it was last used.
     #[serde(serialize_with = "rfc3339::serialize_option")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub last_used_at: Option<Timestamp>,
 }
 

@@ -8,11 +8,13 @@ use patrol::timestamp::{Timestamp, format_rfc3339, rfc3339};
 
 /// The report.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ExpiringReport {
     /// The tenant.
     pub tenant: String,
     /// When the report was made.
     #[serde(with = "rfc3339::required")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub generated_at: Timestamp,
     /// The window, in days from now.
     pub within_days: i64,
@@ -22,6 +24,7 @@ pub struct ExpiringReport {
 
 /// One token that expires soon.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ExpiringToken {
     /// Its id.
     pub id: String,
@@ -31,6 +34,7 @@ pub struct ExpiringToken {
     pub display_name: String,
     /// When it expires.
     #[serde(with = "rfc3339::required")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub valid_to: Timestamp,
     /// Days until then, rounded up.
     pub days_left: i64,

@@ -11,11 +11,13 @@
 //! - [`automation`]: tokens that look like automation, with the reasons;
 //! - [`expiring`]: active tokens that expire within a number of days;
 //! - [`whatif`]: which active tokens a proposed configuration would refuse;
-//! - [`html`]: the inventory as a self-contained page, with charts.
+//! - [`html`]: every report on one self-contained page, with charts ([`charts`]): what
+//!   `patrol report --html` writes and the console shows.
 //!
 //! [`query`] is the one way in for every front end: a report by name, its parameters checked.
 
 pub mod automation;
+pub mod charts;
 pub mod expiring;
 pub mod html;
 pub mod noncompliant;
@@ -173,6 +175,7 @@ pub fn all_tokens(
 /// How much a scope allows, for "broadest scope": full access above everything, then by level
 /// (`_full`, `_manage`, `_write`, `_execute`, read).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ScopeLevel {
     /// No suffix, or `_read`.

@@ -12,11 +12,13 @@ use patrol::timestamp::{Timestamp, rfc3339};
 
 /// The report.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct NoncompliantReport {
     /// The tenant.
     pub tenant: String,
     /// When the report was made.
     #[serde(with = "rfc3339::required")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub generated_at: Timestamp,
     /// The longest lifetime allowed, in days.
     pub max_days: i64,
@@ -30,6 +32,7 @@ pub struct NoncompliantReport {
 
 /// One owner's offending tokens.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct OwnerTokens {
     /// The owner.
     pub owner: String,
@@ -39,6 +42,7 @@ pub struct OwnerTokens {
 
 /// One offending token.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct NoncompliantToken {
     /// Its id.
     pub id: String,
@@ -54,6 +58,7 @@ pub struct NoncompliantToken {
     pub scopes: Vec<String>,
     /// When it expires.
     #[serde(with = "rfc3339::required")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub valid_to: Timestamp,
 }
 

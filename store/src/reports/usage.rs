@@ -11,11 +11,13 @@ use patrol::timestamp::{Timestamp, rfc3339};
 
 /// The report.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct UsageReport {
     /// The tenant.
     pub tenant: String,
     /// When the report was made.
     #[serde(with = "rfc3339::required")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub generated_at: Timestamp,
     /// One entry per user who holds or held a token, by user id.
     pub users: Vec<UserUsage>,
@@ -23,6 +25,7 @@ pub struct UsageReport {
 
 /// One user's tokens.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct UserUsage {
     /// The user.
     pub user: String,
@@ -38,6 +41,7 @@ pub struct UserUsage {
     pub broadest_level: Option<ScopeLevel>,
     /// The last time any of their tokens authenticated a request.
     #[serde(serialize_with = "rfc3339::serialize_option")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub last_used_at: Option<Timestamp>,
 }
 

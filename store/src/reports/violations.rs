@@ -23,14 +23,17 @@ use patrol::timestamp::{Timestamp, format_rfc3339, parse_rfc3339, rfc3339};
 
 /// The report.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ViolationsReport {
     /// The tenant.
     pub tenant: String,
     /// The start of the range (inclusive).
     #[serde(with = "rfc3339::required")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub from: Timestamp,
     /// The end of the range (exclusive).
     #[serde(with = "rfc3339::required")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub to: Timestamp,
     /// How many requests were refused.
     pub denied_requests: usize,
@@ -48,6 +51,7 @@ pub struct ViolationsReport {
 
 /// One policy's violations.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PolicyCount {
     /// The policy.
     pub policy: String,
@@ -61,6 +65,7 @@ pub struct PolicyCount {
 
 /// One user's refusals.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct UserCount {
     /// The user.
     pub user: String,
@@ -72,9 +77,11 @@ pub struct UserCount {
 
 /// One refused request.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Denial {
     /// When.
     #[serde(with = "rfc3339::required")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub time: Timestamp,
     /// `audit` or `decision_log`.
     pub source: &'static str,

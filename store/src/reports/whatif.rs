@@ -21,6 +21,7 @@ use patrol::timestamp::{Timestamp, rfc3339};
 
 /// The report.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct WhatIfReport {
     /// The tenant.
     pub tenant: String,
@@ -28,6 +29,7 @@ pub struct WhatIfReport {
     pub proposed: String,
     /// When the dry run was made.
     #[serde(with = "rfc3339::required")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub generated_at: Timestamp,
     /// How many active tokens were judged.
     pub active_tokens: usize,
@@ -44,6 +46,7 @@ pub struct WhatIfReport {
 
 /// One policy's effect.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PolicyImpact {
     /// The policy.
     pub policy: String,
@@ -55,6 +58,7 @@ pub struct PolicyImpact {
 
 /// One owner's failing tokens.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct OwnerImpact {
     /// The owner.
     pub owner: String,
@@ -64,6 +68,7 @@ pub struct OwnerImpact {
 
 /// One failing token.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TokenImpact {
     /// Its id.
     pub id: String,
@@ -75,6 +80,7 @@ pub struct TokenImpact {
 
 /// One refusal of one token.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Failure {
     /// `regenerate` or `use`.
     pub operation: String,

@@ -6,6 +6,11 @@
 //! run on it at the same time). Changes go through the same paths as the CLI: a configuration
 //! is checked exactly as `patrol check` checks one and recorded in the audit log; a revocation
 //! is audited and its owner notified.
+//!
+//! Every tool answers with `structuredContent` that its `outputSchema` describes (and the same
+//! JSON as text, for clients that read only text). Lists come a page at a time (`limit`,
+//! `cursor`: see [`paging`]). Arguments are read strictly (see [`arguments`]): a misnamed or
+//! mistyped one is refused, naming it.
 
 use std::sync::{Arc, Mutex};
 
@@ -16,14 +21,24 @@ use patrol_server::ConfigFormat;
 use patrol_store::reports::query::{ReportError, ReportKind, ReportQuery};
 use patrol_store::reports::whatif::whatif;
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig};
 use rmcp::{ErrorData, ServerHandler, ServiceExt, tool, tool_handler, tool_router};
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
-use patrol_store::tokens::{CredentialRecord, Role};
+use patrol_store::reports::automation::AutomationReport;
+use patrol_store::reports::expiring::ExpiringReport;
+use patrol_store::reports::noncompliant::NoncompliantReport;
+use patrol_store::reports::usage::UsageReport;
+use patrol_store::reports::violations::ViolationsReport;
+use patrol_store::reports::whatif::WhatIfReport;
+use patrol_store::tokens::{AuditEvent, AuditQuery, CredentialRecord, Role, TokenStatus};
+
+use arguments::Parameters;
+use paging::{Page, paged, schema};
+
+mod arguments;
+mod paging;
 
 use super::Outcome;
 use super::store::{Data, DataArgs, actor, checked_tenant_name};
@@ -133,21 +148,49 @@ struct Patrol {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 struct TenantArg {
     /// The tenant's id, for example `contoso` (see `list_tenants`).
     tenant: String,
 }
 
+/// The arguments every listing takes.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct PageArgs {
+    /// At most this many items (1 to 500). Default 50.
+    limit: Option<u32>,
+    /// The `page.next_cursor` of the previous answer, for the next page. None for the first.
+    cursor: Option<String>,
+}
+
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct PagedTenantArgs {
+    /// The tenant's id, for example `contoso` (see `list_tenants`).
+    tenant: String,
+    /// At most this many items (1 to 500). Default 50.
+    limit: Option<u32>,
+    /// The `page.next_cursor` of the previous answer, for the next page. None for the first.
+    cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 struct NoncompliantArgs {
     /// The tenant's id.
     tenant: String,
     /// The longest lifetime allowed, in days (1 to 3650). Default: the tenant's own
     /// `max_pat_lifespan.max_days`.
     max_days: Option<i64>,
+    /// At most this many owners (1 to 500). Default 50.
+    limit: Option<u32>,
+    /// The `page.next_cursor` of the previous answer.
+    cursor: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 struct ViolationsArgs {
     /// The tenant's id.
     tenant: String,
@@ -156,17 +199,27 @@ struct ViolationsArgs {
     since: Option<String>,
     /// Before this time, RFC 3339. Default: now.
     until: Option<String>,
+    /// At most this many refused requests (`denials`, 1 to 500). Default 50.
+    limit: Option<u32>,
+    /// The `page.next_cursor` of the previous answer.
+    cursor: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 struct ExpiringArgs {
     /// The tenant's id.
     tenant: String,
     /// The window, in days from now (1 to 3650). Default 30.
     days: Option<i64>,
+    /// At most this many tokens (1 to 500). Default 50.
+    limit: Option<u32>,
+    /// The `page.next_cursor` of the previous answer.
+    cursor: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 struct ConfigArgs {
     /// The tenant's id; must match the configuration's `tenant` key.
     tenant: String,
@@ -175,6 +228,20 @@ struct ConfigArgs {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct WhatIfArgs {
+    /// The tenant's id; must match the configuration's `tenant` key.
+    tenant: String,
+    /// The whole tenant configuration, as TOML (the format `get_tenant_policies` returns).
+    config_toml: String,
+    /// At most this many owners with failing tokens (1 to 500). Default 50.
+    limit: Option<u32>,
+    /// The `page.next_cursor` of the previous answer.
+    cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 struct RevokeArgs {
     /// The tenant's id.
     tenant: String,
@@ -184,14 +251,198 @@ struct RevokeArgs {
     reason: Option<String>,
 }
 
-/// A tool's answer: JSON text, or an error the model can act on (`isError: true`).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct TokensArgs {
+    /// The tenant's id.
+    tenant: String,
+    /// Only this owner's tokens (a user id; case-insensitive).
+    owner: Option<String>,
+    /// `active` (the default), `revoked`, `expired` or `all`.
+    status: Option<String>,
+    /// Only tokens with a scope containing this text, such as `code_write`.
+    scope: Option<String>,
+    /// Only tokens valid in this organization (global tokens are valid in every one).
+    org: Option<String>,
+    /// Only active tokens that expire within this many days (1 to 3650).
+    expiring_within_days: Option<i64>,
+    /// At most this many tokens (1 to 500). Default 50.
+    limit: Option<u32>,
+    /// The `page.next_cursor` of the previous answer.
+    cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct AuditArgs {
+    /// The tenant's id.
+    tenant: String,
+    /// From this time, RFC 3339.
+    since: Option<String>,
+    /// Before this time, RFC 3339.
+    until: Option<String>,
+    /// Only this event, such as `Token.PatRevokeEvent` or
+    /// `OrganizationPolicy.PolicyValueUpdated`.
+    event: Option<String>,
+    /// Only entries about this token (its id).
+    token_id: Option<String>,
+    /// At most this many entries, newest first (1 to 500). Default 50.
+    limit: Option<u32>,
+    /// The `page.next_cursor` of the previous answer.
+    cursor: Option<String>,
+}
+
+/// `list_tenants`' answer.
+#[derive(Serialize, JsonSchema)]
+struct TenantsAnswer {
+    /// The tenants, by id.
+    tenants: Vec<TenantEntry>,
+}
+
+#[derive(Serialize, JsonSchema)]
+struct TenantEntry {
+    /// Its id.
+    tenant: String,
+    /// The policies that are on (`name`, or `name (org x)`); empty when it is invalid.
+    policies: Vec<String>,
+    /// Why its configuration does not load, if it does not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    invalid: Option<String>,
+}
+
+/// `get_tenant_policies`' answer.
+#[derive(Serialize, JsonSchema)]
+struct PoliciesAnswer {
+    /// The tenant.
+    tenant: String,
+    /// Its configuration file.
+    file: std::path::PathBuf,
+    /// The file's text (TOML, or JSON).
+    config: String,
+    /// Each policy that is on.
+    policies: Vec<PolicyEntry>,
+}
+
+#[derive(Serialize, JsonSchema)]
+struct PolicyEntry {
+    /// Its name.
+    policy: String,
+    /// Its organization, for an organization policy.
+    org: Option<String>,
+    /// What it does.
+    description: String,
+    /// The operations it judges.
+    operations: Vec<String>,
+    /// Its settings after defaults.
+    settings: serde_json::Value,
+    /// `enforce` or `audit`.
+    mode: String,
+    /// Who it exempts.
+    allowlist: serde_json::Value,
+}
+
+/// `list_tokens`' answer.
+#[derive(Serialize, JsonSchema)]
+struct TokensAnswer {
+    /// The tenant.
+    tenant: String,
+    /// The tokens, soonest to expire first.
+    tokens: Vec<TokenEntry>,
+}
+
+#[derive(Serialize, JsonSchema)]
+struct TokenEntry {
+    /// Its id (never its secret, which patrol does not keep).
+    id: String,
+    /// Its owner.
+    owner: String,
+    /// Its name.
+    name: String,
+    /// Its scopes.
+    scopes: Vec<String>,
+    /// Its organizations; null for a global token.
+    orgs: Option<Vec<String>>,
+    /// `active`, `revoked` or `expired`.
+    status: String,
+    /// RFC 3339.
+    valid_from: String,
+    /// RFC 3339.
+    valid_to: String,
+    /// RFC 3339.
+    created_at: String,
+    /// RFC 3339, if it was ever used.
+    last_used_at: Option<String>,
+    /// RFC 3339, if revoked.
+    revoked_at: Option<String>,
+    /// Why it was revoked.
+    revocation_reason: Option<String>,
+}
+
+/// `audit_log`'s answer.
+#[derive(Serialize, JsonSchema)]
+struct AuditAnswer {
+    /// The tenant.
+    tenant: String,
+    /// The entries, newest first.
+    entries: Vec<AuditItem>,
+}
+
+#[derive(Serialize, JsonSchema)]
+struct AuditItem {
+    /// RFC 3339.
+    time: String,
+    /// Such as `Token.PatRevokeEvent`.
+    event: String,
+    /// Who did it.
+    actor: String,
+    /// The token concerned.
+    token_id: Option<String>,
+    /// `success` or `denied`.
+    outcome: String,
+    /// The rest: names, scopes, violations, the policy that changed.
+    details: serde_json::Value,
+}
+
+/// `set_tenant_policies`' answer.
+#[derive(Serialize, JsonSchema)]
+struct AppliedAnswer {
+    /// The tenant.
+    tenant: String,
+    /// The file written, when the tenant is a file (not a database's).
+    file: Option<std::path::PathBuf>,
+    /// Where the configuration is now: its file, or its version in the database.
+    stored_at: String,
+    /// How many policy changes were recorded in the audit log.
+    policy_changes_recorded: usize,
+}
+
+/// `revoke_token`'s answer.
+#[derive(Serialize, JsonSchema)]
+struct RevokedAnswer {
+    /// The token's id.
+    revoked: String,
+    /// Its owner.
+    owner: String,
+    /// Its name.
+    name: String,
+    /// When, RFC 3339.
+    revoked_at: Option<String>,
+}
+
+/// A tool's answer: structured content (its text copy for clients that read text only), or an
+/// error the model can act on (`isError: true`).
 fn answer(result: anyhow::Result<serde_json::Value>) -> Result<CallToolResult, ErrorData> {
     Ok(match result {
-        Ok(value) => CallToolResult::success(vec![ContentBlock::text(
-            serde_json::to_string_pretty(&value).unwrap_or_else(|e| e.to_string()),
-        )]),
+        Ok(value) => CallToolResult::structured(value),
         Err(error) => CallToolResult::error(vec![ContentBlock::text(format!("{error:#}"))]),
     })
+}
+
+/// `value` as JSON, its `list` cut to `page`.
+fn paged_value(value: impl Serialize, list: &str, page: Page) -> anyhow::Result<serde_json::Value> {
+    let mut value = serde_json::to_value(value)?;
+    page.apply(list, &mut value)?;
+    Ok(value)
 }
 
 impl Patrol {
@@ -250,13 +501,16 @@ impl Patrol {
         kind: ReportKind,
         tenant: String,
         query: ReportQuery,
+        (limit, cursor): (Option<u32>, Option<String>),
     ) -> Result<CallToolResult, ErrorData> {
         if let Some(refusal) = self.outside_scope(&tenant) {
             return Ok(refusal);
         }
         let log = Arc::clone(&self.decision_log);
+        let list = list_of(kind);
         answer(
             self.with_data(move |data| {
+                let page = Page::of(list, limit, cursor.as_deref())?;
                 known_tenant(data, &tenant)?;
                 let config = data.tenant(&tenant)?;
                 let report = query
@@ -274,10 +528,20 @@ impl Patrol {
                         }
                         other => other.into(),
                     })?;
-                Ok(serde_json::to_value(&report)?)
+                paged_value(&report, list, page)
             })
             .await,
         )
+    }
+}
+
+/// The list a report's answer pages.
+fn list_of(kind: ReportKind) -> &'static str {
+    match kind {
+        ReportKind::Noncompliant => "owners",
+        ReportKind::Violations => "denials",
+        ReportKind::Usage => "users",
+        ReportKind::Automation | ReportKind::Expiring => "tokens",
     }
 }
 
@@ -310,34 +574,47 @@ fn time(field: &str, value: Option<&str>) -> anyhow::Result<Option<i64>> {
 #[tool_router]
 impl Patrol {
     #[tool(
-        description = "List the tenants patrol governs, with the policies each has on. Start here to learn tenant ids.",
-        annotations(read_only_hint = true)
+        description = "List the tenants patrol governs, with the policies each has on. Start here to learn tenant ids. Paged: `limit` (default 50) and `cursor`.",
+        annotations(read_only_hint = true),
+        output_schema = paged::<TenantsAnswer>("tenants")
     )]
-    async fn list_tenants(&self) -> Result<CallToolResult, ErrorData> {
+    async fn list_tenants(
+        &self,
+        Parameters(args): Parameters<PageArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
         let only = self
             .credential
             .as_ref()
             .map(|credential| credential.tenant.clone());
         answer(
             self.with_data(move |data| {
+                let page = Page::of("tenants", args.limit, args.cursor.as_deref())?;
                 let mut tenants = Vec::new();
                 for name in data.tenant_names()? {
                     if only.as_ref().is_some_and(|only| *only != name) {
                         continue;
                     }
                     let entry = match data.tenant(&name) {
-                        Ok(tenant) => json!({
-                            "tenant": name,
-                            "policies": tenant.policies().map(|p| match p.org {
-                                Some(org) => format!("{} (org {org})", p.name),
-                                None => p.name.to_string(),
-                            }).collect::<Vec<_>>(),
-                        }),
-                        Err(error) => json!({ "tenant": name, "invalid": format!("{error:#}") }),
+                        Ok(tenant) => TenantEntry {
+                            tenant: name,
+                            policies: tenant
+                                .policies()
+                                .map(|p| match p.org {
+                                    Some(org) => format!("{} (org {org})", p.name),
+                                    None => p.name.to_string(),
+                                })
+                                .collect(),
+                            invalid: None,
+                        },
+                        Err(error) => TenantEntry {
+                            tenant: name,
+                            policies: Vec::new(),
+                            invalid: Some(format!("{error:#}")),
+                        },
                     };
                     tenants.push(entry);
                 }
-                Ok(json!({ "tenants": tenants }))
+                paged_value(TenantsAnswer { tenants }, "tenants", page)
             })
             .await,
         )
@@ -345,7 +622,8 @@ impl Patrol {
 
     #[tool(
         description = "Read one tenant's policy configuration: the TOML file as written, and each policy that is on with its settings after defaults, mode (enforce or audit), allowlist and the operations it judges. Read this before proposing a change.",
-        annotations(read_only_hint = true)
+        annotations(read_only_hint = true),
+        output_schema = schema::<PoliciesAnswer>()
     )]
     async fn get_tenant_policies(
         &self,
@@ -364,29 +642,36 @@ impl Patrol {
                 let text = std::fs::read_to_string(&path)
                     .with_context(|| format!("cannot read `{}`", path.display()))?;
                 let loaded = data.tenant(&tenant)?;
-                let policies: Vec<serde_json::Value> = loaded
+                let policies: Vec<PolicyEntry> = loaded
                     .policies()
-                    .map(|p| {
-                        json!({
-                            "policy": p.name,
-                            "org": p.org,
-                            "description": p.metadata.description,
-                            "operations": p.metadata.operations,
-                            "settings": serde_json::from_str::<serde_json::Value>(p.effective_settings).unwrap_or_default(),
-                            "mode": p.mode,
-                            "allowlist": p.allowlist,
-                        })
+                    .map(|p| PolicyEntry {
+                        policy: p.name.to_string(),
+                        org: p.org.map(str::to_string),
+                        description: p.metadata.description.clone(),
+                        operations: p.operations.iter().map(|o| o.to_string()).collect(),
+                        settings: serde_json::from_str(p.effective_settings).unwrap_or_default(),
+                        mode: serde_json::to_value(p.mode)
+                            .ok()
+                            .and_then(|mode| mode.as_str().map(str::to_string))
+                            .unwrap_or_default(),
+                        allowlist: serde_json::to_value(p.allowlist).unwrap_or_default(),
                     })
                     .collect();
-                Ok(json!({ "tenant": tenant, "file": path, "config": text, "policies": policies }))
+                Ok(serde_json::to_value(PoliciesAnswer {
+                    tenant,
+                    file: path,
+                    config: text,
+                    policies,
+                })?)
             })
             .await,
         )
     }
 
     #[tool(
-        description = "Report active tokens that break a lifetime or scope rule, grouped by owner: tokens whose lifetime exceeds max_days, or that carry full access (app_token). Use to find tokens that a lifespan or least-privilege policy would catch.",
-        annotations(read_only_hint = true)
+        description = "Report active tokens that break a lifetime or scope rule, grouped by owner: tokens whose lifetime exceeds max_days, or that carry full access (app_token). Use to find tokens that a lifespan or least-privilege policy would catch. Owners are paged: `limit` (default 50) and `cursor`.",
+        annotations(read_only_hint = true),
+        output_schema = paged::<NoncompliantReport>("owners")
     )]
     async fn report_noncompliant(
         &self,
@@ -396,13 +681,19 @@ impl Patrol {
             max_days: args.max_days,
             ..ReportQuery::default()
         };
-        self.report(ReportKind::Noncompliant, args.tenant, query)
-            .await
+        self.report(
+            ReportKind::Noncompliant,
+            args.tenant,
+            query,
+            (args.limit, args.cursor),
+        )
+        .await
     }
 
     #[tool(
-        description = "Report policy violations over a time range: refused token creations, regenerations and uses, grouped by policy and by user, from the audit log and the decision log.",
-        annotations(read_only_hint = true)
+        description = "Report policy violations over a time range: refused token creations, regenerations and uses, grouped by policy and by user, from the audit log and the decision log. The refused requests (`denials`) are paged: `limit` (default 50) and `cursor`; the counts cover the whole range.",
+        annotations(read_only_hint = true),
+        output_schema = paged::<ViolationsReport>("denials")
     )]
     async fn report_violations(
         &self,
@@ -419,37 +710,55 @@ impl Patrol {
             },
             (Err(error), _) | (_, Err(error)) => return answer(Err(error)),
         };
-        self.report(ReportKind::Violations, args.tenant, query)
-            .await
+        self.report(
+            ReportKind::Violations,
+            args.tenant,
+            query,
+            (args.limit, args.cursor),
+        )
+        .await
     }
 
     #[tool(
-        description = "Report token usage per user: active tokens, global tokens, the broadest scope they hold, and when one was last used. Use to review usage patterns and over-privileged users.",
-        annotations(read_only_hint = true)
+        description = "Report token usage per user: active tokens, global tokens, the broadest scope they hold, and when one was last used. Use to review usage patterns and over-privileged users. Users are paged: `limit` (default 50) and `cursor`.",
+        annotations(read_only_hint = true),
+        output_schema = paged::<UsageReport>("users")
     )]
     async fn report_usage(
         &self,
-        Parameters(TenantArg { tenant }): Parameters<TenantArg>,
+        Parameters(args): Parameters<PagedTenantArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        self.report(ReportKind::Usage, tenant, ReportQuery::default())
-            .await
+        self.report(
+            ReportKind::Usage,
+            args.tenant,
+            ReportQuery::default(),
+            (args.limit, args.cursor),
+        )
+        .await
     }
 
     #[tool(
-        description = "Report tokens that look like automation (pipelines, scripts, bots) rather than a person: judged from the client that last used them (user agent), their name and their owner, each with its reasons. Candidates for service principals or managed identities.",
-        annotations(read_only_hint = true)
+        description = "Report tokens that look like automation (pipelines, scripts, bots) rather than a person: judged from the client that last used them (user agent), their name and their owner, each with its reasons. Candidates for service principals or managed identities. Paged: `limit` (default 50) and `cursor`.",
+        annotations(read_only_hint = true),
+        output_schema = paged::<AutomationReport>("tokens")
     )]
     async fn report_automation(
         &self,
-        Parameters(TenantArg { tenant }): Parameters<TenantArg>,
+        Parameters(args): Parameters<PagedTenantArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        self.report(ReportKind::Automation, tenant, ReportQuery::default())
-            .await
+        self.report(
+            ReportKind::Automation,
+            args.tenant,
+            ReportQuery::default(),
+            (args.limit, args.cursor),
+        )
+        .await
     }
 
     #[tool(
-        description = "Report active tokens that expire within a number of days, soonest first, with their owners.",
-        annotations(read_only_hint = true)
+        description = "Report active tokens that expire within a number of days, soonest first, with their owners. Paged: `limit` (default 50) and `cursor`.",
+        annotations(read_only_hint = true),
+        output_schema = paged::<ExpiringReport>("tokens")
     )]
     async fn report_expiring(
         &self,
@@ -459,22 +768,191 @@ impl Patrol {
             days: args.days,
             ..ReportQuery::default()
         };
-        self.report(ReportKind::Expiring, args.tenant, query).await
+        self.report(
+            ReportKind::Expiring,
+            args.tenant,
+            query,
+            (args.limit, args.cursor),
+        )
+        .await
     }
 
     #[tool(
-        description = "Dry-run a proposed tenant configuration without changing anything: judges every active token as if it were regenerated now and used now, and lists the tokens that would fail, grouped by policy and owner, each failure marked new when today's configuration allows it. Always run this before set_tenant_policies.",
-        annotations(read_only_hint = true)
+        description = "List a tenant's tokens with filters: owner, status (active by default, revoked, expired, all), a scope containing some text, an organization, expiring within some days. Soonest to expire first; paged: `limit` (default 50) and `cursor`. Never shows a secret.",
+        annotations(read_only_hint = true),
+        output_schema = paged::<TokensAnswer>("tokens")
     )]
-    async fn whatif(
+    async fn list_tokens(
         &self,
-        Parameters(args): Parameters<ConfigArgs>,
+        Parameters(args): Parameters<TokensArgs>,
     ) -> Result<CallToolResult, ErrorData> {
         if let Some(refusal) = self.outside_scope(&args.tenant) {
             return Ok(refusal);
         }
         answer(
             self.with_data(move |data| {
+                let page = Page::of("tokens", args.limit, args.cursor.as_deref())?;
+                known_tenant(data, &args.tenant)?;
+                let status = match args.status.as_deref() {
+                    None | Some("active") => Some(TokenStatus::Active),
+                    Some("revoked") => Some(TokenStatus::Revoked),
+                    Some("expired") => Some(TokenStatus::Expired),
+                    Some("all") => None,
+                    Some(other) => anyhow::bail!(
+                        "argument `status`: `{other}` is not one of active, revoked, expired, all"
+                    ),
+                };
+                let within = args
+                    .expiring_within_days
+                    .map(|days| {
+                        patrol_store::reports::query::check_days("expiring_within_days", days)
+                            .map_err(|error| anyhow::anyhow!("argument {error}"))
+                    })
+                    .transpose()?;
+                let now = now();
+                let owner = args.owner.as_deref().map(str::to_lowercase);
+                let scope = args.scope.as_deref().map(str::to_lowercase);
+                let org = args.org.as_deref().map(str::to_lowercase);
+                let mut tokens: Vec<_> =
+                    patrol_store::reports::all_tokens(&data.tokens, &args.tenant, now)?
+                        .into_iter()
+                        .filter(|t| status.is_none_or(|status| t.status(now) == status))
+                        .filter(|t| owner.as_ref().is_none_or(|o| t.owner.to_lowercase() == *o))
+                        .filter(|t| {
+                            scope.as_ref().is_none_or(|s| {
+                                t.scopes
+                                    .iter()
+                                    .any(|scope| scope.to_lowercase().contains(s))
+                            })
+                        })
+                        .filter(|t| {
+                            org.as_ref().is_none_or(|o| {
+                                t.all_orgs || t.orgs.iter().any(|org| org.to_lowercase() == *o)
+                            })
+                        })
+                        .filter(|t| {
+                            within.is_none_or(|days| {
+                                t.status(now) == TokenStatus::Active
+                                    && t.valid_to <= now + days * 86_400
+                            })
+                        })
+                        .collect();
+                tokens.sort_by(|a, b| a.valid_to.cmp(&b.valid_to).then(a.id.cmp(&b.id)));
+                let time = patrol::timestamp::format_rfc3339;
+                let tokens = tokens
+                    .into_iter()
+                    .map(|t| TokenEntry {
+                        status: serde_json::to_value(t.status(now))
+                            .ok()
+                            .and_then(|s| s.as_str().map(str::to_string))
+                            .unwrap_or_default(),
+                        orgs: (!t.all_orgs).then(|| t.orgs.clone()),
+                        valid_from: time(t.valid_from),
+                        valid_to: time(t.valid_to),
+                        created_at: time(t.created_at),
+                        last_used_at: t.last_used_at.map(time),
+                        revoked_at: t.revoked_at.map(time),
+                        revocation_reason: t.revocation_reason,
+                        id: t.id,
+                        owner: t.owner,
+                        name: t.display_name,
+                        scopes: t.scopes,
+                    })
+                    .collect();
+                paged_value(
+                    TokensAnswer {
+                        tenant: args.tenant,
+                        tokens,
+                    },
+                    "tokens",
+                    page,
+                )
+            })
+            .await,
+        )
+    }
+
+    #[tool(
+        description = "Read a tenant's audit log, newest first: token creations, regenerations and revocations, leaks, policy changes, credential and SCIM events, each with its actor. Filter by time range, event or token; paged: `limit` (default 50) and `cursor`.",
+        annotations(read_only_hint = true),
+        output_schema = paged::<AuditAnswer>("entries")
+    )]
+    async fn audit_log(
+        &self,
+        Parameters(args): Parameters<AuditArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
+        if let Some(refusal) = self.outside_scope(&args.tenant) {
+            return Ok(refusal);
+        }
+        answer(
+            self.with_data(move |data| {
+                let page = Page::of("entries", args.limit, args.cursor.as_deref())?;
+                known_tenant(data, &args.tenant)?;
+                let event = match args.event.as_deref() {
+                    None => None,
+                    Some(name) => Some(AuditEvent::parse(name).with_context(|| {
+                        let known: Vec<&str> = AuditEvent::ALL.iter().map(|e| e.as_str()).collect();
+                        format!(
+                            "argument `event`: `{name}` is not one of {}",
+                            known.join(", ")
+                        )
+                    })?),
+                };
+                let query = AuditQuery {
+                    since: time("since", args.since.as_deref())?,
+                    until: time("until", args.until.as_deref())?,
+                    event,
+                    limit: usize::MAX,
+                };
+                let entries = data
+                    .tokens
+                    .audit_log(&args.tenant, &query)?
+                    .into_iter()
+                    .filter(|entry| {
+                        args.token_id
+                            .as_ref()
+                            .is_none_or(|id| entry.token_id.as_ref() == Some(id))
+                    })
+                    .map(|entry| AuditItem {
+                        time: patrol::timestamp::format_rfc3339(entry.time),
+                        event: entry.event.as_str().to_string(),
+                        actor: entry.actor,
+                        token_id: entry.token_id,
+                        outcome: serde_json::to_value(entry.outcome)
+                            .ok()
+                            .and_then(|o| o.as_str().map(str::to_string))
+                            .unwrap_or_default(),
+                        details: entry.details,
+                    })
+                    .collect();
+                paged_value(
+                    AuditAnswer {
+                        tenant: args.tenant,
+                        entries,
+                    },
+                    "entries",
+                    page,
+                )
+            })
+            .await,
+        )
+    }
+
+    #[tool(
+        description = "Dry-run a proposed tenant configuration without changing anything: judges every active token as if it were regenerated now and used now, and lists the tokens that would fail, grouped by policy and owner, each failure marked new when today's configuration allows it. Always run this before set_tenant_policies. Owners are paged: `limit` (default 50) and `cursor`; the counts cover every token.",
+        annotations(read_only_hint = true),
+        output_schema = paged::<WhatIfReport>("owners")
+    )]
+    async fn whatif(
+        &self,
+        Parameters(args): Parameters<WhatIfArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
+        if let Some(refusal) = self.outside_scope(&args.tenant) {
+            return Ok(refusal);
+        }
+        answer(
+            self.with_data(move |data| {
+                let page = Page::of("owners", args.limit, args.cursor.as_deref())?;
                 checked_tenant_name(&args.tenant)
                     .map_err(|error| anyhow::anyhow!("argument `tenant`: {error}"))?;
                 let origin = format!("the proposed configuration of `{}`", args.tenant);
@@ -493,7 +971,7 @@ impl Patrol {
                 };
                 let proposed = data.load(&config)?;
                 let report = whatif(&data.tokens, current.as_deref(), &proposed, &origin, now())?;
-                Ok(serde_json::to_value(&report)?)
+                paged_value(&report, "owners", page)
             })
             .await,
         )
@@ -501,7 +979,8 @@ impl Patrol {
 
     #[tool(
         description = "Replace a tenant's policy configuration (requires the server to run with --allow-changes). The TOML is validated exactly like `patrol check` (every component loaded, every setting checked) before anything is written, and each changed policy is recorded in the audit log as OrganizationPolicy.PolicyValueUpdated. Run whatif with the same configuration first.",
-        annotations(read_only_hint = false, destructive_hint = true)
+        annotations(read_only_hint = false, destructive_hint = true),
+        output_schema = schema::<AppliedAnswer>()
     )]
     async fn set_tenant_policies(
         &self,
@@ -529,12 +1008,12 @@ impl Patrol {
                     );
                 }
                 let applied = data.apply(&args.config_toml, ConfigFormat::Toml, &origin, &actor)?;
-                Ok(json!({
-                    "tenant": args.tenant,
-                    "file": applied.path,
-                    "stored_at": applied.stored_at,
-                    "policy_changes_recorded": applied.recorded,
-                }))
+                Ok(serde_json::to_value(AppliedAnswer {
+                    tenant: args.tenant,
+                    file: applied.path,
+                    stored_at: applied.stored_at,
+                    policy_changes_recorded: applied.recorded,
+                })?)
             })
             .await,
         )
@@ -542,7 +1021,8 @@ impl Patrol {
 
     #[tool(
         description = "Revoke one token by its id (requires --allow-changes). The revocation is audited as Token.PatRevokeEvent and the owner is notified. Irreversible.",
-        annotations(read_only_hint = false, destructive_hint = true)
+        annotations(read_only_hint = false, destructive_hint = true),
+        output_schema = schema::<RevokedAnswer>()
     )]
     async fn revoke_token(
         &self,
@@ -565,12 +1045,12 @@ impl Patrol {
                     .tokens
                     .revoke(&args.tenant, &args.token_id, &actor, &reason, now())
                     .map_err(|error| anyhow::anyhow!("argument `token_id`: {error}"))?;
-                Ok(json!({
-                    "revoked": token.id,
-                    "owner": token.owner,
-                    "name": token.display_name,
-                    "revoked_at": reports_time(token.revoked_at),
-                }))
+                Ok(serde_json::to_value(RevokedAnswer {
+                    revoked: token.id,
+                    owner: token.owner,
+                    name: token.display_name,
+                    revoked_at: reports_time(token.revoked_at),
+                })?)
             })
             .await,
         )
@@ -594,8 +1074,10 @@ impl ServerHandler for Patrol {
             .with_instructions(format!(
                 "patrol governs personal access tokens (PATs) with policies, per tenant. Use \
                  list_tenants to find tenants, get_tenant_policies to read one, the report_* \
-                 tools to find tokens that break rules, and whatif to see what a policy change \
-                 would break before making it. {mode}"
+                 tools to find tokens that break rules, list_tokens and audit_log for the \
+                 inventory and its history, and whatif to see what a policy change would break \
+                 before making it. Lists come a page at a time: pass `page.next_cursor` as \
+                 `cursor` for the next. {mode}"
             ))
     }
 }
