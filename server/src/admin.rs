@@ -6,7 +6,8 @@
 //!   default) or JSON (`application/json`). It is checked exactly as `patrol check` would, then
 //!   stored and served; a configuration that fails is refused with the reason (400), and the
 //!   previous version keeps serving.
-//! - `GET /v1/admin/tenants/{tenant}`: the configuration as stored.
+//! - `GET /v1/admin/tenants/{tenant}`: the configuration as stored (`X-Patrol-Stored-Format`
+//!   says which), or as JSON with `Accept: application/json`.
 //! - `DELETE /v1/admin/tenants/{tenant}`: stop serving the tenant, delete its configuration and
 //!   its groups, and revoke its tokens (audited, with the actor), so that a tenant created later
 //!   under the same name inherits none of them.
@@ -105,10 +106,41 @@ pub(crate) async fn list_tenants(
 pub(crate) async fn get_tenant(
     _admin: Admin<Read>,
     Served { served, .. }: Served,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let stored = match served.format {
+        Format::Toml => "toml",
+        Format::Json => "json",
+    };
+    // A program (the console) may ask for JSON whatever was stored: the same document, as
+    // JSON. Comments of a TOML file are not in it.
+    let wants_json = headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|accept| {
+            accept
+                .split(',')
+                .any(|kind| kind.trim().starts_with("application/json"))
+        });
+    let (content_type, text) = if wants_json && served.format == Format::Toml {
+        let value: serde_json::Value = toml::from_str(&served.text).map_err(|error| {
+            ApiError::internal(format!(
+                "the stored configuration does not read as TOML: {error}"
+            ))
+        })?;
+        (Format::Json.content_type(), value.to_string())
+    } else {
+        (served.format.content_type(), served.text.clone())
+    };
     Ok((
-        [(header::CONTENT_TYPE, served.format.content_type())],
-        served.text.clone(),
+        [
+            (header::CONTENT_TYPE, content_type),
+            (
+                header::HeaderName::from_static("x-patrol-stored-format"),
+                stored,
+            ),
+        ],
+        text,
     )
         .into_response())
 }

@@ -8,6 +8,8 @@
 //! - `DELETE /v1/admin/tenants/{tenant}/credentials/{id}`: revoked for good.
 //!
 //! Every change is audited in the tenant's log (`Credential.*Event`) with the operator as actor.
+//!
+//! And for every caller of the admin API, `GET /v1/admin/whoami`: who it is and what it may do.
 
 use std::sync::Arc;
 
@@ -22,7 +24,7 @@ use patrol_store::tokens::{CredentialRecord, LifecycleError, Role, Secret, Token
 
 use crate::api::blocking;
 use crate::error::ApiError;
-use crate::extract::{Admin, JsonBody, Operator, PathParams, Served};
+use crate::extract::{Admin, Anyone, Caller, JsonBody, Operator, PathParams, Served};
 use crate::state::Shared;
 
 #[derive(Deserialize)]
@@ -163,4 +165,34 @@ fn credential_error(error: LifecycleError) -> ApiError {
         .with_field(field),
         other => ApiError::failed(&other),
     }
+}
+
+/// `GET /v1/admin/whoami`: who the bearer is, and so what it may do: the operator (every
+/// tenant, every route), or a tenant credential with its tenant and role. The console asks this
+/// once, to offer only what the caller may do.
+pub(crate) async fn whoami(admin: Admin<Anyone>) -> Response {
+    let body = match &admin.caller {
+        Caller::Operator => json!({
+            "caller": "operator",
+            "actor": admin.actor,
+            "tenant": null,
+            "role": null,
+            "may": { "read": true, "write": true, "provision": true, "operate": true },
+        }),
+        Caller::Credential(credential) => json!({
+            "caller": "credential",
+            "actor": admin.actor,
+            "id": credential.id,
+            "name": credential.name,
+            "tenant": credential.tenant,
+            "role": credential.role,
+            "may": {
+                "read": matches!(credential.role, Role::Admin | Role::Auditor),
+                "write": credential.role == Role::Admin,
+                "provision": credential.role == Role::Provisioner,
+                "operate": false,
+            },
+        }),
+    };
+    Json(body).into_response()
 }

@@ -63,6 +63,13 @@ impl Need for Provision {
     const WHAT: &'static str = "SCIM provisioning";
 }
 
+/// Asking who one is: every caller of the admin API.
+pub(crate) struct Anyone;
+impl Need for Anyone {
+    const ROLES: &'static [Role] = &[Role::Admin, Role::Auditor, Role::Provisioner];
+    const WHAT: &'static str = "asking who it is";
+}
+
 /// What only the operator does: deleting tenants, managing credentials.
 pub(crate) struct Operator;
 impl Need for Operator {

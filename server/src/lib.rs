@@ -17,6 +17,7 @@
 
 mod admin;
 mod api;
+mod console;
 mod credentials;
 mod decision_log;
 mod directory;
@@ -423,6 +424,7 @@ fn route_table() -> Vec<Route> {
             Method::POST,
             post(api::authorize),
         ),
+        ("/v1/admin/whoami", Method::GET, get(credentials::whoami)),
         ("/v1/admin/tenants", Method::GET, get(admin::list_tenants)),
         (
             "/v1/admin/tenants/{tenant}",
@@ -650,5 +652,8 @@ fn route_table() -> Vec<Route> {
         ("/readyz", Method::GET, get(ops::readyz)),
         ("/metrics", Method::GET, get(ops::metrics)),
         ("/openapi.json", Method::GET, get(ops::openapi)),
+        ("/console", Method::GET, get(console::to_console)),
+        ("/console/", Method::GET, get(console::index)),
+        ("/console/{asset}", Method::GET, get(console::asset)),
     ]
 }

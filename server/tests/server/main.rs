@@ -1,6 +1,7 @@
 //! The service's integration tests, in one binary: the HTTP API through its router, in
 //! process, on fresh data directories.
 
+mod console;
 mod gateways;
 mod router;
 mod scim;
