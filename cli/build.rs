@@ -82,6 +82,7 @@ fn detect_test_programs() -> Result<(), String> {
         }
     }
     detect_scim_tester()?;
+    detect_browser(&search)?;
     for (cfg, program, required, install) in TEST_PROGRAMS {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
         println!("cargo:rerun-if-env-changed={required}");
@@ -112,6 +113,47 @@ fn detect_scim_tester() -> Result<(), String> {
              scim2-tester: `python3 -m venv target/scim-tester && target/scim-tester/bin/pip \
              install -r tests/scim/requirements.txt`",
             python.map_or("unset".into(), |python| python.display().to_string())
+        ));
+    }
+    Ok(())
+}
+
+/// What the console's browser test needs (cli/tests/cli/console.rs): Chromium and its driver,
+/// the Python of `PATROL_CONSOLE_PYTHON` with Selenium, and axe-core in tests/console. `.ci/run`
+/// installs them and sets `PATROL_REQUIRE_BROWSER=1`.
+fn detect_browser(search: &[PathBuf]) -> Result<(), String> {
+    println!("cargo::rustc-check-cfg=cfg(patrol_has_browser)");
+    println!("cargo:rerun-if-env-changed=PATROL_CONSOLE_PYTHON");
+    println!("cargo:rerun-if-env-changed=PATROL_REQUIRE_BROWSER");
+    let root = workspace_root().map_err(|error| error.to_string())?;
+    let axe = root.join("tests/console/node_modules/axe-core/axe.min.js");
+    println!("cargo:rerun-if-changed={}", axe.display());
+    let python = env::var_os("PATROL_CONSOLE_PYTHON").map(PathBuf::from);
+    let mut missing = Vec::new();
+    for program in ["chromium", "chromedriver"] {
+        if !search.iter().any(|folder| folder.join(program).is_file()) {
+            missing.push(format!(
+                "`{program}` (apt-get install chromium chromium-driver)"
+            ));
+        }
+    }
+    if !python.as_ref().is_some_and(|python| python.is_file()) {
+        missing.push(
+            "PATROL_CONSOLE_PYTHON, a Python with Selenium (python3 -m venv \
+             target/console-tester && target/console-tester/bin/pip install -r \
+             tests/console/requirements.txt)"
+                .to_string(),
+        );
+    }
+    if !axe.is_file() {
+        missing.push("axe-core (npm ci --prefix tests/console)".to_string());
+    }
+    if missing.is_empty() {
+        println!("cargo:rustc-cfg=patrol_has_browser");
+    } else if env::var_os("PATROL_REQUIRE_BROWSER").is_some_and(|value| value == "1") {
+        return Err(format!(
+            "PATROL_REQUIRE_BROWSER=1, but the console's browser test lacks {}",
+            missing.join(", ")
         ));
     }
     Ok(())

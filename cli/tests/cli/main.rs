@@ -3,6 +3,7 @@
 
 mod commands;
 mod common;
+mod console;
 mod fleet;
 mod gateway_caddy;
 mod gateway_nginx;
