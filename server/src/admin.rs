@@ -7,7 +7,10 @@
 //!   stored and served; a configuration that fails is refused with the reason (400), and the
 //!   previous version keeps serving.
 //! - `GET /v1/admin/tenants/{tenant}`: the configuration as stored (`X-Patrol-Stored-Format`
-//!   says which), or as JSON with `Accept: application/json`.
+//!   says which), or as JSON with `Accept: application/json`; its `ETag` is its digest.
+//! - `PATCH /v1/admin/tenants/{tenant}`: a JSON merge patch (RFC 7396) of the configuration,
+//!   applied in its stored format (a TOML file keeps its comments), then checked and stored as
+//!   a `PUT`. `PUT` and `PATCH` take `If-Match: <ETag>`: 412 if the configuration changed since.
 //! - `DELETE /v1/admin/tenants/{tenant}`: stop serving the tenant, delete its configuration and
 //!   its groups, and revoke its tokens (audited, with the actor), so that a tenant created later
 //!   under the same name inherits none of them.
@@ -134,11 +137,12 @@ pub(crate) async fn get_tenant(
     };
     Ok((
         [
-            (header::CONTENT_TYPE, content_type),
+            (header::CONTENT_TYPE, content_type.to_string()),
             (
                 header::HeaderName::from_static("x-patrol-stored-format"),
-                stored,
+                stored.to_string(),
             ),
+            (header::ETAG, entity_tag(&served.digest)),
         ],
         text,
     )
@@ -152,16 +156,107 @@ pub(crate) async fn put_tenant(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    let expected = if_match(&headers)?;
     let (text, format) = configuration_body(&state, &headers, body).await?;
-    let worker = Arc::clone(&state);
+    store_configuration(&state, tenant, text, format, actor, expected).await
+}
+
+/// `PATCH /v1/admin/tenants/{tenant}`: a JSON merge patch (RFC 7396) applied to the stored
+/// configuration in its own format (a TOML file keeps its comments and layout), then checked
+/// and stored exactly as a `PUT` would be.
+pub(crate) async fn patch_tenant(
+    Admin { actor, .. }: Admin<Write>,
+    State(state): State<Arc<Shared>>,
+    Served { name, served }: Served,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let expected = if_match(&headers)?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    if !(content_type.starts_with("application/merge-patch+json")
+        || content_type.starts_with("application/json"))
+    {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!(
+                "a configuration patch is a JSON merge patch (RFC 7396): send it as \
+                 `Content-Type: application/merge-patch+json`, not `{content_type}`"
+            ),
+        ));
+    }
+    let bytes = read_body(body, state.limits.config).await?;
+    let invalid = |problem: String| {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_patch", problem).with_field("body")
+    };
+    let patch: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|error| invalid(format!("the patch is not JSON: {error}")))?;
+    let text = crate::merge_patch::apply(&served.text, served.format, &patch).map_err(invalid)?;
+    store_configuration(&state, name, text, served.format, actor, expected).await
+}
+
+/// The digest an `If-Match` header names (`"sha256:<hex>"`, as `ETag` gives it), if any; `*`
+/// is any configuration, as no header.
+fn if_match(headers: &HeaderMap) -> Result<Option<Digest>, ApiError> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or("").trim();
+    if text == "*" {
+        return Ok(None);
+    }
+    let tag = text.trim_start_matches("W/").trim_matches('"');
+    Digest::parse(tag).map(Some).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!(
+                "`If-Match`: `{text}` is not an entity tag of a configuration; send the `ETag` \
+                 its GET answered (\"sha256:<hex>\")"
+            ),
+        )
+        .with_field("If-Match")
+    })
+}
+
+/// The configuration's entity tag: its digest, quoted.
+fn entity_tag(digest: &Digest) -> String {
+    format!("\"{digest}\"")
+}
+
+/// Checks `text` as `tenant`'s configuration and stores and serves it, answering as PUT and
+/// PATCH do.
+async fn store_configuration(
+    state: &Arc<Shared>,
+    tenant: String,
+    text: String,
+    format: Format,
+    actor: String,
+    expected: Option<Digest>,
+) -> Result<Response, ApiError> {
+    let worker = Arc::clone(state);
     let name = tenant.clone();
-    let outcome = blocking(move || worker.put_tenant(&name, text, format, &actor)).await?;
+    let outcome =
+        blocking(move || worker.put_tenant(&name, text, format, &actor, expected.as_ref())).await?;
     state.metrics.record_reload(outcome.is_ok());
     match outcome {
         Ok(served) => {
             tracing::info!(%tenant, "tenant configuration changed through the admin API");
-            Ok(Json(summary(&tenant, Some(&served), None)).into_response())
+            let tag = entity_tag(&served.digest);
+            Ok((
+                [(header::ETAG, tag)],
+                Json(summary(&tenant, Some(&served), None)),
+            )
+                .into_response())
         }
+        Err(refused) if refused.stale => Err(ApiError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "configuration_changed",
+            refused.problem,
+        )),
         Err(refused) if refused.unavailable => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "database_unavailable",

@@ -28,6 +28,7 @@ mod extract;
 mod fleet;
 mod gateway;
 mod leaks;
+mod merge_patch;
 mod metrics;
 mod ops;
 mod reports;
@@ -435,6 +436,11 @@ fn route_table() -> Vec<Route> {
             "/v1/admin/tenants/{tenant}",
             Method::PUT,
             put(admin::put_tenant),
+        ),
+        (
+            "/v1/admin/tenants/{tenant}",
+            Method::PATCH,
+            patch(admin::patch_tenant),
         ),
         (
             "/v1/admin/tenants/{tenant}",

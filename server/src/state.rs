@@ -49,6 +49,8 @@ pub(crate) struct Refused {
     pub(crate) ours: bool,
     /// Whether it is that the database cannot be reached.
     pub(crate) unavailable: bool,
+    /// Whether it is that the configuration changed since the caller read it (`If-Match`).
+    pub(crate) stale: bool,
 }
 
 impl Refused {
@@ -58,6 +60,7 @@ impl Refused {
             problem,
             ours: false,
             unavailable: false,
+            stale: false,
         }
     }
 
@@ -70,6 +73,7 @@ impl Refused {
             ),
             ours: true,
             unavailable: error.is_unavailable(),
+            stale: false,
         }
     }
 }
@@ -180,14 +184,33 @@ impl Shared {
 
     /// Checks `text` as the configuration of tenant `name`, and if it loads, stores it in the
     /// data directory and serves it. On error nothing changes. Blocking: compiles components.
+    /// With `expected`, only if the configuration served now is that one (its digest), checked
+    /// under the lock every change takes: a change made meanwhile is not overwritten.
     pub(crate) fn put_tenant(
         &self,
         name: &str,
         text: String,
         format: Format,
         actor: &str,
+        expected: Option<&Digest>,
     ) -> Result<Arc<ServedTenant>, Refused> {
         let _change = lock(&self.changes);
+        if let Some(expected) = expected {
+            let current = self.tenant(name).map(|served| served.digest);
+            if current.as_ref() != Some(expected) {
+                return Err(Refused {
+                    field: None,
+                    problem: format!(
+                        "the configuration of `{name}` changed since it was read (it is {} now, \
+                         not {expected}); read it again and redo the change",
+                        current.map_or("deleted".to_string(), |digest| digest.to_string())
+                    ),
+                    ours: false,
+                    unavailable: false,
+                    stale: true,
+                });
+            }
+        }
         if let Some(fleet) = &self.fleet {
             let origin = format!("the configuration of `{name}`");
             let served = self.load(name, text, format, &origin)?;
@@ -208,6 +231,7 @@ impl Shared {
                 problem: format!("cannot store `{}`: {error}", path.display()),
                 ours: true,
                 unavailable: false,
+                stale: false,
             })?;
         self.install(name, Some(Arc::clone(&served)), Some(actor));
         lock(&self.refusals).remove(name);
@@ -235,6 +259,7 @@ impl Shared {
                     problem: format!("cannot delete the configuration: {error}"),
                     ours: true,
                     unavailable: false,
+                    stale: false,
                 })?;
             }
         }
@@ -434,7 +459,9 @@ impl Shared {
                 return Err(Refused::at(
                     &format!("{}.component", policy.location),
                     format!(
-                        "{origin}: `{}.component`: replicas sharing a database name components                          by digest (`sha256:<hex>`), not by file; upload the component with                          `POST /v1/admin/components` and name it by the digest it answers",
+                        "{origin}: `{}.component`: replicas sharing a database name components \
+                         by digest (`sha256:<hex>`), not by file; upload the component with \
+                         `POST /v1/admin/components` and name it by the digest it answers",
                         policy.location
                     ),
                 ));

@@ -199,3 +199,184 @@ async fn the_report_page_takes_the_reports_parameters_and_checks_them() {
         assert_eq!(refused.json()["error"]["field"], field, "{query}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_merge_patch_changes_what_it_names_keeps_the_toml_comments_and_never_overwrites_a_newer_change()
+ {
+    let service = Service::open(Some(TOKEN));
+    let router = service.router();
+    let read = call(
+        &router,
+        "GET",
+        "/v1/admin/tenants/contoso",
+        &[BEARER],
+        Body::empty(),
+    )
+    .await;
+    let etag = read.headers["etag"].to_str().unwrap().to_string();
+    assert!(etag.starts_with("\"sha256:"), "{etag}");
+    let before = read.text();
+    let patch_with = |body: Value, if_match: Option<String>| {
+        let router = router.clone();
+        async move {
+            let mut headers = vec![
+                BEARER,
+                ("content-type", "application/merge-patch+json"),
+                ("x-patrol-actor", "Alice Admin"),
+            ];
+            let tag;
+            if let Some(value) = if_match {
+                tag = value;
+                headers.push(("if-match", tag.as_str()));
+            }
+            call(
+                &router,
+                "PATCH",
+                "/v1/admin/tenants/contoso",
+                &headers,
+                body.to_string(),
+            )
+            .await
+        }
+    };
+
+    // What the patch names changes; the rest of the file, comments and all, stays.
+    let changed = patch_with(
+        json!({ "policies": { "max_pat_lifespan": { "max_days": 30 } } }),
+        Some(etag.clone()),
+    )
+    .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.text());
+    let new_etag = changed.headers["etag"].to_str().unwrap().to_string();
+    assert_ne!(new_etag, etag);
+    let after = call(
+        &router,
+        "GET",
+        "/v1/admin/tenants/contoso",
+        &[BEARER],
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(after.headers["x-patrol-stored-format"], "toml");
+    assert_eq!(
+        after.text(),
+        before.replace("max_days = 90\n", "max_days = 30\n")
+    );
+    assert_eq!(after.headers["etag"].to_str().unwrap(), new_etag);
+    let audit = call(
+        &router,
+        "GET",
+        "/v1/tenants/contoso/audit?event=OrganizationPolicy.PolicyValueUpdated",
+        &[BEARER],
+        Body::empty(),
+    )
+    .await
+    .json();
+    let entries = audit["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{audit}");
+    assert_eq!(entries[0]["actor"], "alice admin");
+
+    // Made from what was read before that change: refused, nothing stored.
+    let stale = patch_with(
+        json!({ "policies": { "max_pat_lifespan": { "max_days": 60 } } }),
+        Some(etag.clone()),
+    )
+    .await;
+    assert_eq!(
+        stale.status,
+        StatusCode::PRECONDITION_FAILED,
+        "{}",
+        stale.text()
+    );
+    assert_eq!(stale.json()["error"]["code"], "configuration_changed");
+    let stale_put = call(
+        &router,
+        "PUT",
+        "/v1/admin/tenants/contoso",
+        &[BEARER, ("if-match", etag.as_str())],
+        "tenant = \"contoso\"\n",
+    )
+    .await;
+    assert_eq!(stale_put.status, StatusCode::PRECONDITION_FAILED);
+
+    // Bad patches and bad results are refused, naming what is wrong; nothing is stored.
+    for (body, content_type, status, code, field) in [
+        (
+            "[1]",
+            "application/merge-patch+json",
+            400,
+            "invalid_patch",
+            Some("body"),
+        ),
+        (
+            "{",
+            "application/merge-patch+json",
+            400,
+            "invalid_patch",
+            Some("body"),
+        ),
+        ("{}", "text/plain", 415, "unsupported_media_type", None),
+        (
+            "{\"policies\":{\"max_pat_lifespan\":{\"max_days\":400}}}",
+            "application/merge-patch+json",
+            400,
+            "invalid_configuration",
+            Some("policies.max_pat_lifespan"),
+        ),
+        (
+            "{\"policies\":{\"max_pat_lifespn\":{\"enabled\":true}}}",
+            "application/merge-patch+json",
+            400,
+            "invalid_configuration",
+            None,
+        ),
+    ] {
+        let refused = call(
+            &router,
+            "PATCH",
+            "/v1/admin/tenants/contoso",
+            &[BEARER, ("content-type", content_type)],
+            body,
+        )
+        .await;
+        assert_eq!(
+            refused.status.as_u16(),
+            status,
+            "{body}: {}",
+            refused.text()
+        );
+        let error = &refused.json()["error"];
+        assert_eq!(error["code"], code, "{body}");
+        if let Some(field) = field {
+            assert!(
+                error["field"].as_str().unwrap().starts_with(field),
+                "{body}: {error}"
+            );
+        }
+    }
+    let unchanged = call(
+        &router,
+        "GET",
+        "/v1/admin/tenants/contoso",
+        &[BEARER],
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(unchanged.headers["etag"].to_str().unwrap(), new_etag);
+
+    // An auditor may not patch; another tenant's credential learns nothing.
+    let auditor = credential(&router, "contoso", "auditor-2", "auditor").await;
+    let bearer = format!("Bearer {auditor}");
+    let refused = call(
+        &router,
+        "PATCH",
+        "/v1/admin/tenants/contoso",
+        &[
+            ("authorization", &bearer),
+            ("content-type", "application/merge-patch+json"),
+        ],
+        "{}",
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+}
