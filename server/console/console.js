@@ -113,20 +113,21 @@ class ApiFailure extends Error {
 
 /// Calls the API. `body` is sent as JSON unless it is a string; answers are parsed by their
 /// content type. A refusal throws an ApiFailure; a 401 ends the session.
-async function api(method, path, { body, query, accept, write } = {}) {
+async function api(method, path, { body, query, accept, write, contentType, ifMatch } = {}) {
   const url = new URL(path, window.location.origin);
   for (const [name, value] of Object.entries(query || {})) {
     if (value !== undefined && value !== null && value !== "") url.searchParams.set(name, value);
   }
   const headers = { Authorization: `Bearer ${session.bearer}` };
   if (accept) headers.Accept = accept;
+  if (ifMatch) headers["If-Match"] = ifMatch;
   if (write && session.actor && session.who && session.who.caller === "operator") {
     headers["X-Patrol-Actor"] = session.actor;
   }
   let payload;
   if (body !== undefined) {
     payload = typeof body === "string" ? body : JSON.stringify(body);
-    headers["Content-Type"] = "application/json";
+    headers["Content-Type"] = contentType || "application/json";
   }
   const response = await fetch(url, { method, headers, body: payload, cache: "no-store" });
   const type = response.headers.get("content-type") || "";
@@ -473,7 +474,8 @@ function card(title, help, body, extra) {
 async function policiesPage() {
   const editable = session.who.may.write;
   const { data: config, headers } = await api("GET", adminTenantPath(), { accept: "application/json" });
-  const stored = headers.get("x-patrol-stored-format");
+  // What was read, to change only what the form changes, and only if nobody changed it since.
+  const read = { config, etag: headers.get("etag") };
   const readers = [];
   const sections = [];
 
@@ -547,7 +549,7 @@ async function policiesPage() {
     editable ? null : el("p", { class: "note", text: "Read-only: your role may look, not change." }),
     sections, problem,
     editable ? el("div", { class: "actions sticky" },
-      stored === "toml" ? el("span", { class: "help", text: "Saving stores the configuration as JSON; comments of the TOML file are not kept." }) : null,
+      el("span", { class: "help", text: "Nothing is saved before you have seen what the change would refuse." }),
       el("button", { type: "submit", class: "primary", text: "Review and save…" })) : null);
 
   form.addEventListener("submit", async (event) => {
@@ -563,7 +565,7 @@ async function policiesPage() {
       showError(form, problem, failure);
       return;
     }
-    await reviewAndSave(form, problem, next);
+    await reviewAndSave(form, problem, read, next);
   });
   return form;
 }
@@ -601,8 +603,28 @@ function showError(root, fallback, failure) {
   }
 }
 
-/// Dry-runs `next`, shows what it would refuse, and saves it when the administrator confirms.
-async function reviewAndSave(form, problem, next) {
+/// The JSON merge patch (RFC 7396) that turns `before` into `after`: what changed, `null` for
+/// what is gone, arrays whole.
+function mergePatch(before, after) {
+  const isObject = (value) => value !== null && typeof value === "object" && !Array.isArray(value);
+  const patch = {};
+  for (const key of Object.keys(before)) if (!(key in after)) patch[key] = null;
+  for (const [key, value] of Object.entries(after)) {
+    if (JSON.stringify(before[key]) === JSON.stringify(value)) continue;
+    patch[key] = isObject(before[key]) && isObject(value) ? mergePatch(before[key], value) : value;
+  }
+  return patch;
+}
+
+/// Dry-runs `next`, shows what it would refuse, and saves it when the administrator confirms:
+/// as a merge patch of what was `read` (a TOML file keeps its comments), if it is still what
+/// is stored.
+async function reviewAndSave(form, problem, read, next) {
+  const patch = mergePatch(read.config, next);
+  if (!Object.keys(patch).length) {
+    status("Nothing changed: there is nothing to save.");
+    return;
+  }
   problem.textContent = "";
   status("Judging every active token by the change…");
   let dryRun;
@@ -635,8 +657,15 @@ async function reviewAndSave(form, problem, next) {
     return;
   }
   try {
-    await api("PUT", adminTenantPath(), { body: next, write: true });
+    await api("PATCH", adminTenantPath(), {
+      body: patch, contentType: "application/merge-patch+json", ifMatch: read.etag, write: true,
+    });
   } catch (failure) {
+    if (failure.status === 412) {
+      problem.textContent = "Someone changed this tenant's policies since you opened the page, so nothing was saved. "
+        + "Reload the page to see their change, then make yours again.";
+      return;
+    }
     showError(form, problem, failure);
     return;
   }
@@ -774,8 +803,11 @@ async function reportsPage(params) {
     query: { since: dayStart(since.input.value), until: dayStart(until.input.value, 1), days: days.input.value },
   });
   // The server escaped every value on this page; take its report only, as a part of this page
-  // (its <main> becomes a <div>: a page has one main).
-  const parsed = new DOMParser().parseFromString(page, "text/html").getElementById("patrol-report");
+  // (its <main> becomes a <div>: a page has one main). Its <head> is left out: its inline style
+  // is for the page alone, and this page's policy refuses inline styles.
+  const start = page.indexOf('<main id="patrol-report"');
+  const end = page.lastIndexOf("</main>") + "</main>".length;
+  const parsed = new DOMParser().parseFromString(page.slice(start, end), "text/html").getElementById("patrol-report");
   const report = el("div", { id: "patrol-report", class: parsed.className });
   report.append(...document.importNode(parsed, true).childNodes);
   return el("div", { class: "reports" }, form, report);

@@ -41,6 +41,7 @@ options.binary_location = SETTINGS.get("chromium", "/usr/bin/chromium")
 for argument in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--window-size=1400,1000", "--lang=en-US", "--force-device-scale-factor=1"]:
     options.add_argument(argument)
+options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
 driver = webdriver.Chrome(service=Service(SETTINGS.get("chromedriver", "/usr/bin/chromedriver")), options=options)
 driver.set_page_load_timeout(30)
 wait = WebDriverWait(driver, 15)
@@ -99,6 +100,15 @@ def loaded():
     wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "main .loading"))
 
 
+def no_script_errors(page):
+    """Nothing the browser logged as an error: a script that does not parse, a refused load."""
+    # The API's refusals the steps provoke on purpose (a wrong token, an invalid setting) are
+    # logged as failed loads; anything else is an error of the page.
+    errors = [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"
+              and not re.search(r"/v1/.* the server responded with a status of 4\d\d", entry["message"])]
+    check(not errors, f"{page}: the browser logged errors: {errors}")
+
+
 def accessible(page):
     """No WCAG 2.1 A or AA violation that axe-core finds on the page as it is."""
     driver.execute_script(AXE)
@@ -125,6 +135,8 @@ try:
     # ------------------------------------------------------------------------------------------
     step("the console is served, and asks who is there")
     driver.get(f"{BASE}/console")
+    time.sleep(0.5)
+    no_script_errors("sign in")
     find("form.login")
     check(driver.current_url.endswith("/console/"), f"/console goes to /console/: {driver.current_url}")
     accessible("sign in")
@@ -299,6 +311,7 @@ try:
     go("tokens")
     find("table.tokens")
     check(not driver.find_elements(By.CSS_SELECTOR, "table.tokens button.danger"), "no revoke button")
+    no_script_errors("the auditor's pages")
 
     step("a provisioner credential is turned away: SCIM only")
     find("#sign-out").click()

@@ -148,8 +148,16 @@ fn the_console_works_in_a_real_browser() {
 
     // What the browser did, seen from the API: the change is saved and audited once, with the
     // administrator as actor; carol's token is revoked by her.
+    // Saved as a patch of the TOML file: still TOML, its comments kept.
     let config = admin("GET", "/v1/admin/tenants/contoso", Value::Null);
-    assert!(config.body.contains("\"max_days\":30"), "{}", config.body);
+    assert!(config.body.contains("max_days = 30\n"), "{}", config.body);
+    assert!(
+        config
+            .body
+            .starts_with("# The example tenant patrol creates"),
+        "{}",
+        config.body
+    );
     let audit = admin(
         "GET",
         "/v1/tenants/contoso/audit?event=OrganizationPolicy.PolicyValueUpdated",
