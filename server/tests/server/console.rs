@@ -7,8 +7,24 @@ use axum::body::Body;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::router::{BEARER, Service, TOKEN, call};
+use crate::router::{BEARER, Reply, Service, TOKEN, call};
 use crate::scim::credential;
+
+/// `GET /v1/admin/tenants/contoso` as the operator, with `accept` if given.
+async fn read_config(router: &axum::Router, accept: Option<&str>) -> Reply {
+    let mut headers = vec![BEARER];
+    if let Some(accept) = accept {
+        headers.push(("accept", accept));
+    }
+    call(
+        router,
+        "GET",
+        "/v1/admin/tenants/contoso",
+        &headers,
+        Body::empty(),
+    )
+    .await
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_console_is_served_from_the_binary_with_a_strict_policy() {
@@ -109,27 +125,13 @@ async fn whoami_says_who_asks_and_what_it_may_do() {
 async fn a_toml_configuration_is_read_as_json_and_saved_back_as_json() {
     let service = Service::open(Some(TOKEN));
     let router = service.router();
-    let stored = call(
-        &router,
-        "GET",
-        "/v1/admin/tenants/contoso",
-        &[BEARER],
-        Body::empty(),
-    )
-    .await;
+    let stored = read_config(&router, None).await;
     assert_eq!(stored.headers["x-patrol-stored-format"], "toml");
     assert!(
         stored.text().starts_with('#'),
         "as stored, comments and all"
     );
-    let json = call(
-        &router,
-        "GET",
-        "/v1/admin/tenants/contoso",
-        &[BEARER, ("accept", "application/json, text/plain")],
-        Body::empty(),
-    )
-    .await;
+    let json = read_config(&router, Some("application/json, text/plain")).await;
     assert_eq!(json.headers["content-type"], "application/json");
     assert_eq!(json.headers["x-patrol-stored-format"], "toml");
     let mut config = json.json();
@@ -149,14 +151,7 @@ async fn a_toml_configuration_is_read_as_json_and_saved_back_as_json() {
     )
     .await;
     assert_eq!(saved.status, StatusCode::OK, "{}", saved.text());
-    let again = call(
-        &router,
-        "GET",
-        "/v1/admin/tenants/contoso",
-        &[BEARER, ("accept", "application/json")],
-        Body::empty(),
-    )
-    .await;
+    let again = read_config(&router, Some("application/json")).await;
     assert_eq!(again.headers["x-patrol-stored-format"], "json");
     assert_eq!(again.json()["policies"]["max_pat_lifespan"]["max_days"], 30);
 }
@@ -205,14 +200,7 @@ async fn a_merge_patch_changes_what_it_names_keeps_the_toml_comments_and_never_o
  {
     let service = Service::open(Some(TOKEN));
     let router = service.router();
-    let read = call(
-        &router,
-        "GET",
-        "/v1/admin/tenants/contoso",
-        &[BEARER],
-        Body::empty(),
-    )
-    .await;
+    let read = read_config(&router, None).await;
     let etag = read.headers["etag"].to_str().unwrap().to_string();
     assert!(etag.starts_with("\"sha256:"), "{etag}");
     let before = read.text();
@@ -249,14 +237,7 @@ async fn a_merge_patch_changes_what_it_names_keeps_the_toml_comments_and_never_o
     assert_eq!(changed.status, StatusCode::OK, "{}", changed.text());
     let new_etag = changed.headers["etag"].to_str().unwrap().to_string();
     assert_ne!(new_etag, etag);
-    let after = call(
-        &router,
-        "GET",
-        "/v1/admin/tenants/contoso",
-        &[BEARER],
-        Body::empty(),
-    )
-    .await;
+    let after = read_config(&router, None).await;
     assert_eq!(after.headers["x-patrol-stored-format"], "toml");
     assert_eq!(
         after.text(),
@@ -354,14 +335,7 @@ async fn a_merge_patch_changes_what_it_names_keeps_the_toml_comments_and_never_o
             );
         }
     }
-    let unchanged = call(
-        &router,
-        "GET",
-        "/v1/admin/tenants/contoso",
-        &[BEARER],
-        Body::empty(),
-    )
-    .await;
+    let unchanged = read_config(&router, None).await;
     assert_eq!(unchanged.headers["etag"].to_str().unwrap(), new_etag);
 
     // An auditor may not patch; another tenant's credential learns nothing.

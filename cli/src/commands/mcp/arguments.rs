@@ -53,7 +53,9 @@ fn explain(tool: &str, path: &str, inner: &str) -> String {
             .trim_start_matches(", ")
             .trim_start_matches("expected one of ")
             .trim_start_matches("expected ")
-            .replace('`', "");
+            .replace('`', "")
+            // serde says "`a` or `b`" of two, "one of `a`, `b`, `c`" of more.
+            .replace(" or ", ", ");
         return if known.is_empty() || known == "there are no fields" {
             format!("argument `{name}`: `{tool}` takes no arguments")
         } else {
