@@ -355,9 +355,9 @@ function policyControls(path, table, definition, editable, settingsOf) {
     el("div", { class: "row" }, users.wrap, groups.wrap));
   const read = () => {
     const next = { ...(table || {}) };
-    next.enabled = enabled.input.checked;
-    if (mode.input.value === "audit") next.mode = "audit";
-    else delete next.mode;
+    // A seed policy's table must say whether it is on; elsewhere `enabled` defaults to true.
+    setOrDefault(next, "enabled", enabled.input.checked, definition.key ? undefined : true);
+    setOrDefault(next, "mode", mode.input.value, "enforce");
     const allowlist = { ...(table && table.allowlist) };
     allowlist.users = lines(users.input.value);
     allowlist.groups = lines(groups.input.value);
@@ -369,6 +369,13 @@ function policyControls(path, table, definition, editable, settingsOf) {
     return next;
   };
   return { node, read, enabled: enabled.input };
+}
+
+/// Sets `next[key]` to `value`, unless the key was absent and `value` is its default: a save
+/// changes only what the administrator changed, and leaves the file's other lines alone.
+function setOrDefault(next, key, value, defaultValue) {
+  if (!(key in next) && JSON.stringify(value) === JSON.stringify(defaultValue)) return;
+  next[key] = value;
 }
 
 /// Inputs for a seed policy's own settings.
@@ -389,8 +396,7 @@ function seedSettings(definition) {
       read(next) {
         for (const { setting, input } of inputs) {
           if (setting.type === "checkbox") {
-            if (input.checked) next[setting.name] = true;
-            else delete next[setting.name];
+            setOrDefault(next, setting.name, input.checked, false);
           } else if (input.value === "") {
             delete next[setting.name];
           } else {
@@ -414,7 +420,7 @@ function jsonSettings(key, label, help) {
       read(next) {
         const text = area.input.value.trim();
         try {
-          next[key] = text ? JSON.parse(text) : {};
+          setOrDefault(next, key, text ? JSON.parse(text) : {}, {});
         } catch (problem) {
           throw new ApiFailure(400, { message: `\`${key}\` is not JSON: ${problem.message}`, field: `${path}.${key}` });
         }
@@ -456,9 +462,9 @@ function ruleSettings(path, table, editable) {
       else delete next.message;
       if (code.input.value) next.code = code.input.value;
       else delete next.code;
-      next.operations = operations.filter((o) => o.box.input.checked).map((o) => o.operation);
+      setOrDefault(next, "operations", operations.filter((o) => o.box.input.checked).map((o) => o.operation),
+        ["create", "regenerate"]);
       params.read(next);
-      if (!Object.keys(next.params).length) delete next.params;
     },
   };
 }
