@@ -10,6 +10,7 @@ mod gateway_nginx;
 #[path = "../../../store/tests/store/inventory.rs"]
 mod inventory;
 mod mcp;
+mod mcp_client;
 mod readme;
 mod reports;
 mod scim_conformance;
