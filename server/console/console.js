@@ -727,7 +727,9 @@ async function tokensPage(params) {
   const shown = items.filter((token) =>
     (!scope || token.scope.toLowerCase().includes(scope))
     && (!org || token.targetAccounts === null || token.targetAccounts.some((a) => a.toLowerCase() === org))
-    && (!within || (token.status === "active" && Date.parse(token.validTo) <= horizon)));
+    && (!within || (token.status === "active" && Date.parse(token.validTo) <= horizon)))
+    // Soonest to expire first, as the report's inventory (RFC 3339 UTC times sort as text).
+    .sort((a, b) => a.validTo.localeCompare(b.validTo) || a.authorizationId.localeCompare(b.authorizationId));
 
   const table = el("table", { class: "tokens" },
     el("caption", { text: `${shown.length} of ${items.length} tokens${continuation ? " (the first 10,000)" : ""}` }),
