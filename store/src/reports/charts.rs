@@ -93,20 +93,14 @@ pub fn column_chart(chart: &ColumnChart<'_>) -> String {
             }
             let height = (value * PLOT / top.max(1)).max(1);
             base -= height;
-            let colour = column
-                .colour
-                .unwrap_or(SERIES_COLOURS[series % SERIES_COLOURS.len()]);
-            let name = chart
-                .series
-                .get(series)
-                .map(|s| format!("{s}: "))
-                .unwrap_or_default();
-            let _ = write!(
-                svg,
-                "<rect x=\"{x}\" y=\"{base}\" width=\"{bar}\" height=\"{height}\" \
-                 fill=\"{colour}\"><title>{label} — {name}{value}</title></rect>",
-                label = escape(&column.label),
-                name = escape(&name),
+            let colour = column.colour.unwrap_or(series_colour(None, series));
+            segment(
+                &mut svg,
+                (x, base, bar, height),
+                colour,
+                &column.label,
+                chart.series.get(series),
+                *value,
             );
         }
         let total: usize = column.values.iter().sum();
@@ -207,24 +201,13 @@ pub fn bar_chart(chart: &BarChart<'_>) -> String {
                 continue;
             }
             let length = (value * PLOT / top.max(1)).max(1);
-            let colour = chart
-                .colours
-                .as_ref()
-                .and_then(|colours| colours.get(series).copied())
-                .unwrap_or(SERIES_COLOURS[series % SERIES_COLOURS.len()]);
-            let name = chart
-                .series
-                .get(series)
-                .map(|s| format!("{s}: "))
-                .unwrap_or_default();
-            let _ = write!(
-                svg,
-                "<rect x=\"{start}\" y=\"{ry}\" width=\"{length}\" height=\"{h}\" \
-                 fill=\"{colour}\"><title>{label} — {name}{value}</title></rect>",
-                ry = y + 4,
-                h = ROW - 8,
-                label = escape(&bar.label),
-                name = escape(&name),
+            segment(
+                &mut svg,
+                (start, y + 4, length, ROW - 8),
+                series_colour(chart.colours.as_deref(), series),
+                &bar.label,
+                chart.series.get(series),
+                *value,
             );
             start += length;
         }
@@ -257,9 +240,7 @@ pub fn legend(series: &[String], colours: Option<&[&'static str]>) -> String {
     }
     let mut html = String::from("<ul class=\"legend\">");
     for (index, name) in series.iter().enumerate() {
-        let colour = colours
-            .and_then(|colours| colours.get(index).copied())
-            .unwrap_or(SERIES_COLOURS[index % SERIES_COLOURS.len()]);
+        let colour = series_colour(colours, index);
         let _ = write!(
             html,
             "<li><svg class=\"swatch\" width=\"12\" height=\"12\" aria-hidden=\"true\">\
@@ -269,6 +250,32 @@ pub fn legend(series: &[String], colours: Option<&[&'static str]>) -> String {
     }
     html.push_str("</ul>");
     html
+}
+
+/// The colour of series `index`: the chart's own, else the palette's.
+fn series_colour(colours: Option<&[&'static str]>, index: usize) -> &'static str {
+    colours
+        .and_then(|colours| colours.get(index).copied())
+        .unwrap_or(SERIES_COLOURS[index % SERIES_COLOURS.len()])
+}
+
+/// One bar or part of a stacked bar, `(x, y, width, height)`, with its value in its tooltip.
+fn segment(
+    svg: &mut String,
+    (x, y, width, height): (usize, usize, usize, usize),
+    colour: &str,
+    label: &str,
+    series: Option<&String>,
+    value: usize,
+) {
+    let name = series.map(|s| format!("{s}: ")).unwrap_or_default();
+    let _ = write!(
+        svg,
+        "<rect x=\"{x}\" y=\"{y}\" width=\"{width}\" height=\"{height}\" fill=\"{colour}\">\
+         <title>{} — {}{value}</title></rect>",
+        escape(label),
+        escape(&name),
+    );
 }
 
 fn open_svg(width: usize, height: usize, title: &str, description: &str) -> String {

@@ -393,9 +393,8 @@ fn noncompliant_section(input: &PageInput<'_>) -> String {
             .cmp(&a.values.iter().sum::<usize>())
             .then(a.label.cmp(&b.label))
     });
-    let shown = owners.len().min(15);
-    let more = owners.len() - shown;
-    owners.truncate(shown);
+    let total = owners.len();
+    owners.truncate(15);
     html.push_str(&bar_chart(&BarChart {
         title: "Noncompliant active tokens per owner",
         x_caption: "noncompliant tokens",
@@ -407,12 +406,7 @@ fn noncompliant_section(input: &PageInput<'_>) -> String {
         colours: None,
         bars: owners,
     }));
-    if more > 0 {
-        let _ = write!(
-            html,
-            "<p class=\"note\">The 15 owners with the most; {more} more in the CSV.</p>"
-        );
-    }
+    html.push_str(&rest_in_csv("The 15 owners with the most", 15, total));
     html.push_str("</section>\n");
     html
 }
@@ -517,13 +511,7 @@ fn expiring_section(input: &PageInput<'_>, active: &[&TokenRecord]) -> String {
             );
         }
         html.push_str("</tbody></table>");
-        if report.tokens.len() > 50 {
-            let _ = write!(
-                html,
-                "<p class=\"note\">The 50 soonest; {} more in the CSV.</p>",
-                report.tokens.len() - 50
-            );
-        }
+        html.push_str(&rest_in_csv("The 50 soonest", 50, report.tokens.len()));
     }
     html.push_str("</section>\n");
     html
@@ -557,13 +545,7 @@ fn automation_section(input: &PageInput<'_>) -> String {
         );
     }
     html.push_str("</tbody></table>");
-    if report.tokens.len() > 25 {
-        let _ = write!(
-            html,
-            "<p class=\"note\">The 25 most likely; {} more in the CSV.</p>",
-            report.tokens.len() - 25
-        );
-    }
+    html.push_str(&rest_in_csv("The 25 most likely", 25, report.tokens.len()));
     html.push_str("</section>\n");
     html
 }
@@ -618,6 +600,18 @@ fn inventory_section(active: &[&TokenRecord]) -> String {
     }
     html.push_str("</tbody>\n</table></div>\n</section>\n");
     html
+}
+
+/// A note that the page shows `shown` of `total` rows, the rest being in the CSV; nothing when
+/// it shows them all.
+fn rest_in_csv(which: &str, shown: usize, total: usize) -> String {
+    if total <= shown {
+        return String::new();
+    }
+    format!(
+        "<p class=\"note\">{which}; {} more in the CSV.</p>",
+        total - shown
+    )
 }
 
 fn card_open(id: &str, title: &str, csv: Option<String>) -> String {

@@ -438,6 +438,14 @@ fn answer(result: anyhow::Result<serde_json::Value>) -> Result<CallToolResult, E
     })
 }
 
+/// A unit enum's name as the API writes it (`enforce`, `active`, `denied`).
+fn wire_name(value: impl Serialize) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(name)) => name,
+        _ => String::new(),
+    }
+}
+
 /// `value` as JSON, its `list` cut to `page`.
 fn paged_value(value: impl Serialize, list: &str, page: Page) -> anyhow::Result<serde_json::Value> {
     let mut value = serde_json::to_value(value)?;
@@ -650,10 +658,7 @@ impl Patrol {
                         description: p.metadata.description.clone(),
                         operations: p.operations.iter().map(|o| o.to_string()).collect(),
                         settings: serde_json::from_str(p.effective_settings).unwrap_or_default(),
-                        mode: serde_json::to_value(p.mode)
-                            .ok()
-                            .and_then(|mode| mode.as_str().map(str::to_string))
-                            .unwrap_or_default(),
+                        mode: wire_name(p.mode),
                         allowlist: serde_json::to_value(p.allowlist).unwrap_or_default(),
                     })
                     .collect();
@@ -842,10 +847,7 @@ impl Patrol {
                 let tokens = tokens
                     .into_iter()
                     .map(|t| TokenEntry {
-                        status: serde_json::to_value(t.status(now))
-                            .ok()
-                            .and_then(|s| s.as_str().map(str::to_string))
-                            .unwrap_or_default(),
+                        status: wire_name(t.status(now)),
                         orgs: (!t.all_orgs).then(|| t.orgs.clone()),
                         valid_from: time(t.valid_from),
                         valid_to: time(t.valid_to),
@@ -918,10 +920,7 @@ impl Patrol {
                         event: entry.event.as_str().to_string(),
                         actor: entry.actor,
                         token_id: entry.token_id,
-                        outcome: serde_json::to_value(entry.outcome)
-                            .ok()
-                            .and_then(|o| o.as_str().map(str::to_string))
-                            .unwrap_or_default(),
+                        outcome: wire_name(entry.outcome),
                         details: entry.details,
                     })
                     .collect();
